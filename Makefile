@@ -1,0 +1,28 @@
+# Two commands do all set-up on a fresh clone: `make demo` and `make test`.
+# CUDA users: make demo TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu124"
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install weights clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH_SPEC)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/videogan train --preset cpu --out runs/demo --resume-if-exists
+	$(BIN)/videogan sample runs/demo --n 16 --seed 0 --out runs/demo/samples-final
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 tests
+
+clean:
+	rm -rf $(VENV) runs

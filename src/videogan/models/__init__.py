@@ -1,0 +1,6 @@
+"""Networks of the paper: the video generators (one- and two-stream) and the video discriminator."""
+from .discriminator import VideoDiscriminator
+from .generator import VideoGenerator, compose
+from .init import init_weights
+
+__all__ = ["VideoGenerator", "VideoDiscriminator", "compose", "init_weights"]

@@ -1,0 +1,43 @@
+"""Video discriminator of section 2.3: the foreground stream reversed.
+
+Paper preset: 3 x 32x64x64 -> 64 -> 128 -> 256 -> 512 x 2x4x4 -> one logit (conv with kernel 2x4x4).
+The released code outputs two logits with a softmax cross-entropy; one logit with binary cross-entropy
+is the same model (softmax over [a, b] is sigmoid(a - b)), so we keep one.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from .init import init_weights
+
+BN_EPS = 1e-3  # as in the released code
+
+
+def _widths(cfg: ModelConfig) -> list[int]:
+    return [cfg.d_width * 2 ** i for i in range(cfg.stages)]
+
+
+class VideoDiscriminator(nn.Module):
+    """forward(video b 3 t h w) -> logits b; `features(video)` -> last hidden map b c t' h' w'."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        widths = _widths(cfg)
+        down = dict(kernel_size=4, stride=2, padding=1)
+        layers = [nn.Sequential(nn.Conv3d(3, widths[0], **down), nn.LeakyReLU(0.2, inplace=True))]
+        for a, b in zip(widths, widths[1:]):
+            layers.append(nn.Sequential(
+                nn.Conv3d(a, b, bias=False, **down), nn.BatchNorm3d(b, eps=BN_EPS), nn.LeakyReLU(0.2, inplace=True)))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Conv3d(widths[-1], 1, kernel_size=(cfg.first_frames, 4, 4))
+        init_weights(self)
+
+    @property
+    def feature_width(self) -> int:
+        return _widths(self.cfg)[-1]
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(video)).flatten()  # b

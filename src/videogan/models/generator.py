@@ -1,0 +1,81 @@
+"""Video generators of section 2.2: the one-stream network and the two-stream network of equation 2.
+
+Layer pattern (paper preset, 32x64x64 from z in R^100):
+  foreground trunk (3-D): z -> 512 x 2x4x4 -> 256 x 4x8x8 -> 128 x 8x16x16 -> 64 x 16x32x32
+      heads: f = tanh(conv 64->3), m = sigmoid(conv 64->1)          -> 32x64x64
+  background (2-D):       z -> 512 x 4x4   -> 256 x 8x8   -> 128 x 16x16   -> 64 x 32x32
+      b = tanh(conv 64->3)                                          -> 64x64
+Smaller presets drop stages from the front (fewer, narrower layers), keeping the pattern.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from .init import init_weights
+
+
+def _up_block(conv: type[nn.Module], norm: type[nn.Module], c_in: int, c_out: int, **conv_kw) -> nn.Sequential:
+    return nn.Sequential(conv(c_in, c_out, bias=False, **conv_kw), norm(c_out), nn.ReLU(inplace=True))
+
+
+def _widths(cfg: ModelConfig) -> list[int]:
+    """Hidden widths from the first layer to the last: 512, 256, 128, 64 for the paper."""
+    return [cfg.g_width * 2 ** (cfg.stages - 1 - i) for i in range(cfg.stages)]
+
+
+def _up_stack(cfg: ModelConfig, dims: int, first_kernel) -> nn.Sequential:
+    conv, norm = (nn.ConvTranspose3d, nn.BatchNorm3d) if dims == 3 else (nn.ConvTranspose2d, nn.BatchNorm2d)
+    widths = _widths(cfg)
+    layers = [_up_block(conv, norm, cfg.z_dim, widths[0], kernel_size=first_kernel)]
+    layers += [_up_block(conv, norm, a, b, kernel_size=4, stride=2, padding=1) for a, b in zip(widths, widths[1:])]
+    return nn.Sequential(*layers)
+
+
+def _head(dims: int, c_in: int, c_out: int) -> nn.Module:
+    conv = nn.ConvTranspose3d if dims == 3 else nn.ConvTranspose2d
+    return conv(c_in, c_out, kernel_size=4, stride=2, padding=1)
+
+
+def compose(mask: torch.Tensor, foreground: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """Equation 2: G2(z) = m(z) * f(z) + (1 - m(z)) * b(z).
+
+    mask b 1 t h w, foreground b 3 t h w, background b 3 h w (replicated over time by broadcasting).
+    """
+    return mask * foreground + (1 - mask) * background.unsqueeze(2)
+
+
+class VideoGenerator(nn.Module):
+    """One- or two-stream generator, chosen by `cfg.arch`.
+
+    forward(z) -> video b 3 t h w in [-1, 1]; forward(z, parts=True) -> dict with `video` and, for the
+    two-stream network, `background` (b 3 h w), `foreground` (b 3 t h w) and `mask` (b 1 t h w).
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        last = _widths(cfg)[-1]
+        self.trunk = _up_stack(cfg, 3, (cfg.first_frames, 4, 4))  # z -> b c t h w
+        self.foreground = _head(3, last, 3)
+        if cfg.arch == "two_stream":
+            self.mask = _head(3, last, 1)
+            self.background = nn.Sequential(_up_stack(cfg, 2, 4), _head(2, last, 3))
+        init_weights(self)
+
+    @property
+    def two_stream(self) -> bool:
+        return self.cfg.arch == "two_stream"
+
+    def forward(self, z: torch.Tensor, parts: bool = False):
+        hidden = self.trunk(z.view(z.shape[0], -1, 1, 1, 1))  # b c t/2 h/2 w/2
+        foreground = torch.tanh(self.foreground(hidden))  # b 3 t h w
+        if not self.two_stream:
+            return {"video": foreground} if parts else foreground
+        mask = torch.sigmoid(self.mask(hidden))  # b 1 t h w
+        background = torch.tanh(self.background(z.view(z.shape[0], -1, 1, 1)))  # b 3 h w
+        video = compose(mask, foreground, background)
+        if parts:
+            return {"video": video, "background": background, "foreground": foreground, "mask": mask}
+        return video
