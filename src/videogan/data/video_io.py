@@ -35,7 +35,8 @@ def _atomic_target(path: Path) -> Path:
 
 
 def write_gif(path: str | Path, frames: np.ndarray, fps: float = 8.0, scale: int = 1) -> None:
-    """t h w 3 uint8 -> looping GIF (written atomically)."""
+    """t h w 3 uint8 -> looping GIF (written atomically). Identical consecutive frames are stored once
+    with their durations added (Pillow's encoder): playback timing is exact, the frame count may not be."""
     path = Path(path)
     frames = _upscale(frames, scale)
     images = [Image.fromarray(f) for f in frames]

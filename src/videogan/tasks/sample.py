@@ -31,11 +31,10 @@ def generate(generator: VideoGenerator, z: torch.Tensor, batch_size: int = 64) -
 
 
 def stream_videos(parts: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Each part as a b 3 t h w video in [-1, 1] for display; the mask is shown white = foreground."""
-    frames = parts["video"].shape[2]
+    """Each moving part as a b 3 t h w video in [-1, 1] for display; the mask is shown white = foreground.
+    (The background is one still image per video: `write_grids` saves it as a PNG.)"""
     out = {"videos": parts["video"]}
     if "mask" in parts:
-        out["background"] = parts["background"].unsqueeze(2).expand(-1, -1, frames, -1, -1)
         out["foreground"] = parts["foreground"]
         out["mask"] = (parts["mask"] * 2 - 1).expand(-1, 3, -1, -1, -1)
         # f * m over black: what the foreground stream contributes (Figure 3's "foreground" panel)

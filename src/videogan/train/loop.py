@@ -58,6 +58,13 @@ def _adam(params, cfg) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
 
+def init_networks(model_cfg, seed: int) -> tuple[VideoGenerator, VideoDiscriminator]:
+    """G and D with the paper's initialisation, drawn from the run's seed (every rank starts equal)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return VideoGenerator(model_cfg), VideoDiscriminator(model_cfg)
+
+
 def _unwrap(module):
     return module.module if isinstance(module, DistributedDataParallel) else module
 
@@ -88,7 +95,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress
         (run_dir / "config.json").write_text(config.to_json())
 
     device = runtime.device
-    generator, discriminator = VideoGenerator(mcfg).to(device), VideoDiscriminator(mcfg).to(device)
+    generator, discriminator = (net.to(device) for net in init_networks(mcfg, tcfg.seed))
     opt_g, opt_d = _adam(generator.parameters(), tcfg), _adam(discriminator.parameters(), tcfg)
     # noise comes from this run's own generator, seeded per rank, drawn on the CPU so that a CPU
     # and a GPU run see the same codes
