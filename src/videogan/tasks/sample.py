@@ -18,7 +18,11 @@ def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -
     if "generator" not in state:
         raise ValueError(f"{state['path']}: checkpoint holds no unconditional video generator")
     generator = VideoGenerator(config_of(state).model)
-    generator.load_state_dict(state["generator"])
+    try:
+        generator.load_state_dict(state["generator"])
+    except RuntimeError as err:
+        raise ValueError(f"{state['path']}: generator weights do not fit the network its config describes "
+                         f"(written by another videogan version?): {str(err).splitlines()[1].strip()}") from None
     return generator.to(device).eval()
 
 

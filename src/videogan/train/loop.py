@@ -87,7 +87,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress
         # the saved config rules, except how long to train and how to run
         saved = config_of(state)
         config = replace(saved, train={"iterations": config.train.iterations, "device": config.train.device,
-                                       "workers": config.train.workers})
+                                       "workers": config.train.workers, "max_minutes": config.train.max_minutes})
     tcfg, mcfg = config.train, config.model
     log = RunLog(run_dir, enabled=runtime.is_main)
     if runtime.is_main:
@@ -139,7 +139,8 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress
     tick, tick_start, tick_iters = {}, time.time(), 0
     last_saved, saved_at = None, iteration
     with _StopRequest() as stop:
-        while iteration < tcfg.iterations and not stop.requested:
+        deadline = time.time() + 60 * tcfg.max_minutes if tcfg.max_minutes > 0 else float("inf")
+        while iteration < tcfg.iterations and not stop.requested and time.time() < deadline:
             real = next(data)["video"].to(device, non_blocking=True)  # b 3 t h w
             z = torch.randn(tcfg.batch_size, mcfg.z_dim, generator=z_rng).to(device)
             parts = generator(z, parts=True)
