@@ -13,6 +13,7 @@ from . import __version__
 
 COMMAND_MODULES = (
     "videogan.models.describe",  # describe
+    "videogan.data.prepare",  # prepare
 )
 
 
