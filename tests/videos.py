@@ -24,6 +24,7 @@ def write_video(path, frames: np.ndarray, fps: float = 25, times: list[float] | 
                 gray: bool = False) -> Path:
     """Encode t h w 3 uint8 frames; `times` (seconds) gives variable-frame-rate timestamps."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     codec, pix_fmt = CODECS[path.suffix]
     with av.open(str(path), "w") as out:
         stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))

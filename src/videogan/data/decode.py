@@ -62,13 +62,18 @@ def _scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, 
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
 
 
+def _describe(err: Exception) -> str:
+    """FFmpeg's reason without the path (the summary names the file already)."""
+    return f"{type(err).__name__}: {getattr(err, 'strerror', None) or err}"
+
+
 def _open_stream(path: Path):
-    if path.stat().st_size == 0:
+    if path.is_file() and path.stat().st_size == 0:
         raise DecodeError("empty file (0 bytes)")
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError) as err:
-        raise DecodeError(f"not a readable video ({type(err).__name__}: {err})") from None
+        raise DecodeError(f"not a readable video ({_describe(err)})") from None
     if not container.streams.video:
         container.close()
         raise DecodeError("no video stream (audio-only or data file)")
@@ -116,7 +121,7 @@ def _timed_frames_file(path: Path, short_side: int | None, start: float) -> Iter
                 w, h = _scaled_size(frame.width, frame.height, short_side)
                 yield time, frame.to_ndarray(width=w, height=h, format="rgb24")  # h w 3
         except av.FFmpegError as err:
-            raise DecodeError(f"corrupt stream ({type(err).__name__}: {err})") from None
+            raise DecodeError(f"corrupt stream ({_describe(err)})") from None
 
 
 def _timed_frames_folder(path: Path, short_side: int | None, start: float) -> Iterator[tuple[float, np.ndarray]]:
@@ -143,24 +148,25 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None, short_side: i
     path = Path(path)
     rate = float(fps) if fps else probe(path).fps
     timed = _timed_frames_folder if path.is_dir() else _timed_frames_file
-    origin = None
-    next_slot = 0
-    previous = None
+    origin, pending, next_slot, last_time, step = None, None, 0, None, 1.0 / rate
     for count, (time, frame) in enumerate(timed(path, short_side, start)):
         if time is None:  # no timestamps at all: trust the frame order
             time = (origin or 0.0) + count / rate
         if origin is None:
             origin = time
-        # the slot this frame starts at; slots it skipped over show the previous frame (VFR gaps)
-        slot = round((time - origin) * rate)
-        while previous is not None and next_slot < slot:
-            yield previous
+        # slot k shows the frame on screen at time k / rate: the pending frame fills every slot up to the
+        # one this frame starts at (a VFR gap repeats it; a frame that starts no slot is dropped)
+        first_slot = math.ceil((time - origin) * rate - 1e-3)
+        while pending is not None and next_slot < first_slot:
+            yield pending
             next_slot += 1
-        if slot >= next_slot:
-            yield frame
-            next_slot = slot + 1
-        previous = frame
-
+        if last_time is not None and time > last_time:
+            step = time - last_time
+        pending, last_time = frame, time
+    # the last frame lasts as long as the interval before it
+    while pending is not None and (next_slot == 0 or next_slot / rate < last_time + step - origin - 1e-3):
+        yield pending
+        next_slot += 1
 
 def count_frames(path: str | os.PathLike, fps: float | None = None) -> int:
     """Frames `iter_frames` would yield: from metadata (duration x rate); exact for frame folders."""

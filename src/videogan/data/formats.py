@@ -115,7 +115,7 @@ class VideoGANList(ClipDataset):
 
     def load(self, index, rng):
         with Image.open(self.name(index)) as image:
-            strip = np.asarray(image.convert("RGB"))  # (t*w) w 3
+            strip = np.array(image.convert("RGB"))  # (t*w) w 3, writable: torch shares its memory
         width = strip.shape[1]
         count = strip.shape[0] // width
         if count < 1:
