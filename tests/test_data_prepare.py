@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from videogan.cli import main
 from videogan.data.clips import cut_clips
