@@ -1,6 +1,11 @@
+import sys
+from pathlib import Path
+
 import pytest
 
 from videogan.config import get_preset, replace
+
+sys.path.insert(0, str(Path(__file__).parent))  # the tests' video writers (tests/videos.py)
 
 
 @pytest.fixture

@@ -69,3 +69,19 @@ def test_clear_errors(tmp_path, capsys):
 def test_console_script_is_installed():
     result = subprocess.run([sys.executable, "-m", "videogan.cli", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and "videogan" in result.stdout
+
+
+def test_prepare_own_footage_then_train_on_it_and_on_the_raw_folder(tmp_path):
+    from videos import moving_pattern, write_video
+
+    src = tmp_path / "footage"
+    for i in range(3):
+        write_video(src / f"clip{i}.mp4", moving_pattern(20, 40, 56, seed=i))
+    prepared = tmp_path / "prepared"
+    assert main(["prepare", str(src), str(prepared), "--size", "32", "--frames", "16", "--no-stabilize"]) == 0
+    for data in (prepared, src):  # shards, and the folder decoded on the fly
+        run = tmp_path / f"run-{data.name}"
+        args = ["train", "--out", str(run), "--no-progress", *TINY, "--iterations", "2", "--data", str(data)]
+        assert main(args) == 0
+        assert json.loads((run / "config.json").read_text())["data"]["data"] == str(data)
+        assert (run / "checkpoints" / "checkpoint-0000002.pt").exists()

@@ -28,9 +28,11 @@ def test_ranks_see_disjoint_shares_and_resume_where_they_stopped():
 
     from videogan.data.sampler import ResumableSampler
 
-    ranks = [list(islice(iter(ResumableSampler(10, seed=3, rank=r, world_size=2)), 5)) for r in (0, 1)]
+    ranks = [[i for _, i in islice(iter(ResumableSampler(10, seed=3, rank=r, world_size=2)), 5)] for r in (0, 1)]
     assert sorted(ranks[0] + ranks[1]) == list(range(10))  # one epoch, split without overlap
     stream = list(islice(iter(ResumableSampler(10, seed=3)), 25))
+    assert [e for e, _ in stream] == [0] * 10 + [1] * 10 + [2] * 5
+    stream = [i for _, i in stream]
     assert sorted(stream[:10]) == list(range(10)) and stream[:10] != stream[10:20]  # a new order each epoch
-    resumed = list(islice(iter(ResumableSampler(10, seed=3, start=13)), 12))
+    resumed = [i for _, i in islice(iter(ResumableSampler(10, seed=3, start=13)), 12)]
     assert resumed == stream[13:25]

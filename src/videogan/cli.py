@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "videogan.models.describe",  # describe
     "videogan.train.loop",  # train
     "videogan.tasks.sample",  # sample
+    "videogan.data.prepare",  # prepare
 )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 from typing import Iterator
 
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import Dataset, Sampler
 
 
-class ResumableSampler(Sampler[int]):
-    """Endless stream of indices: epoch e is a permutation seeded by (seed, e), dealt round-robin to
-    the ranks. `start` skips the samples this rank already consumed, so a resumed run sees exactly
-    the data the uninterrupted run would have seen."""
+class ResumableSampler(Sampler[tuple[int, int]]):
+    """Endless stream of (epoch, index): epoch e is a permutation seeded by (seed, e), dealt round-robin
+    to the ranks. `start` skips the samples this rank already consumed, so a resumed run sees exactly
+    the data the uninterrupted run would have seen. The epoch travels with each index (see
+    `EpochDataset`) because DataLoader workers hold their own copies of the dataset."""
 
     def __init__(self, length: int, seed: int, rank: int = 0, world_size: int = 1, start: int = 0):
         if length < world_size:
@@ -23,5 +24,22 @@ class ResumableSampler(Sampler[int]):
         while True:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             order = torch.randperm(self.length, generator=generator)[self.rank::self.world_size][: self.per_rank]
-            yield from order[offset:].tolist()
+            yield from ((epoch, index) for index in order[offset:].tolist())
             epoch, offset = epoch + 1, 0
+
+
+class EpochDataset(Dataset):
+    """Serves `dataset[index]` for the sampler's (epoch, index), first telling datasets with random
+    crops which epoch it is (`set_epoch`), so crops differ between epochs yet not between runs."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]):
+        epoch, index = key
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        return self.dataset[index]

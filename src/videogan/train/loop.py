@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ..config import RunConfig, add_config_arguments, config_from_args, replace
 from ..data import build_dataset
-from ..data.sampler import ResumableSampler
+from ..data.sampler import EpochDataset, ResumableSampler
 from ..models import VideoDiscriminator, VideoGenerator
 from ..runtime import Runtime, setup_runtime
 from ..tasks.sample import generate, write_grids
@@ -73,7 +73,7 @@ def _loader(config: RunConfig, runtime: Runtime, start_sample: int) -> DataLoade
     dataset = build_dataset(config.data, config.model)
     sampler = ResumableSampler(len(dataset), config.train.seed, runtime.rank, runtime.world_size, start_sample)
     workers = config.train.workers
-    return DataLoader(dataset, batch_size=config.train.batch_size, sampler=sampler, num_workers=workers,
+    return DataLoader(EpochDataset(dataset), batch_size=config.train.batch_size, sampler=sampler, num_workers=workers,
                       drop_last=True, pin_memory=runtime.device.type == "cuda", persistent_workers=workers > 0,
                       prefetch_factor=4 if workers > 0 else None)
 

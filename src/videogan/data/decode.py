@@ -1,0 +1,177 @@
+"""Reading video: files through PyAV and folders of numbered frames, one frame at a time.
+
+Frames come out as h w 3 uint8 RGB (grayscale and other pixel formats are converted by the decoder).
+Timing comes from presentation timestamps, never from frame counts, so variable-frame-rate files play at
+the right speed: every decoded frame is placed on a constant-rate grid (native average rate, or the rate
+asked for) and grid slots are filled by repeating or dropping frames.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+from PIL import Image
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".m4v", ".mpg", ".mpeg")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+FRAME_FOLDER_FPS = 25.0  # a folder of frames carries no timing; the paper's native rate is assumed
+MAX_PIXELS = 8192 * 8192  # larger frames are refused rather than risking the worker's memory
+
+
+class DecodeError(ValueError):
+    """A source that cannot be read as video; the message is a one-line reason."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    fps: float  # native (average) frame rate
+    duration: float  # seconds, 0 if unknown
+    width: int
+    height: int
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders frame10 after frame9 (numbers compared as numbers)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def frame_files(folder: str | os.PathLike) -> list[Path]:
+    files = [p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def is_frame_folder(path: str | os.PathLike) -> bool:
+    """A directory holding at least two images and no sub-directories is one video."""
+    path = Path(path)
+    if not path.is_dir() or any(p.is_dir() for p in path.iterdir()):
+        return False
+    return len(frame_files(path)) >= 2
+
+
+def _scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
+    """(w, h) with the short side reduced to `short_side` (never enlarged), both even for the scaler."""
+    if short_side is None or min(width, height) <= short_side:
+        return width, height
+    scale = short_side / min(width, height)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def _describe(err: Exception) -> str:
+    """FFmpeg's reason without the path (the summary names the file already)."""
+    return f"{type(err).__name__}: {getattr(err, 'strerror', None) or err}"
+
+
+def _open_stream(path: Path):
+    if path.is_file() and path.stat().st_size == 0:
+        raise DecodeError("empty file (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, UnicodeDecodeError) as err:
+        raise DecodeError(f"not a readable video ({_describe(err)})") from None
+    if not container.streams.video:
+        container.close()
+        raise DecodeError("no video stream (audio-only or data file)")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return container, stream
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    path = Path(path)
+    if path.is_dir():
+        files = frame_files(path)
+        if not files:
+            raise DecodeError("folder holds no image frames")
+        with Image.open(files[0]) as image:
+            width, height = image.size
+        return VideoInfo(FRAME_FOLDER_FPS, len(files) / FRAME_FOLDER_FPS, width, height)
+    container, stream = _open_stream(path)
+    with container:
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else FRAME_FOLDER_FPS
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        else:
+            duration = 0.0
+        return VideoInfo(fps, duration, stream.codec_context.width, stream.codec_context.height)
+
+
+def _timed_frames_file(path: Path, short_side: int | None, start: float) -> Iterator[tuple[float | None, np.ndarray]]:
+    container, stream = _open_stream(path)
+    with container:
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if width * height > MAX_PIXELS:
+            raise DecodeError(f"resolution {width}x{height} too large (limit {MAX_PIXELS} pixels)")
+        if start > 0 and stream.time_base is not None:
+            # lands on the key frame before `start`; earlier frames are dropped below
+            container.seek(int(start / stream.time_base), stream=stream, backward=True)
+        try:
+            for frame in container.decode(stream):
+                time = frame.time
+                if time is not None and time < start:
+                    continue
+                w, h = _scaled_size(frame.width, frame.height, short_side)
+                yield time, frame.to_ndarray(width=w, height=h, format="rgb24")  # h w 3
+        except av.FFmpegError as err:
+            raise DecodeError(f"corrupt stream ({_describe(err)})") from None
+
+
+def _timed_frames_folder(path: Path, short_side: int | None, start: float) -> Iterator[tuple[float, np.ndarray]]:
+    files = frame_files(path)
+    for index in range(math.ceil(start * FRAME_FOLDER_FPS), len(files)):
+        try:
+            with Image.open(files[index]) as image:
+                image = image.convert("RGB")
+                size = _scaled_size(*image.size, short_side)
+                if size != image.size:
+                    image = image.resize(size, Image.BILINEAR)
+                yield index / FRAME_FOLDER_FPS, np.asarray(image)
+        except OSError as err:
+            raise DecodeError(f"unreadable frame {files[index].name}: {err}") from None
+
+
+def iter_frames(path: str | os.PathLike, fps: float | None = None, short_side: int | None = None,
+                start: float = 0.0) -> Iterator[np.ndarray]:
+    """Frames (h w 3 uint8) of a video file or frame folder at a constant rate, streamed.
+
+    fps: output rate (None: the native average rate). short_side: decode scaled down so the short side
+    is at most this (saves memory and time on large sources). start: seconds to skip (seeks in files).
+    """
+    path = Path(path)
+    rate = float(fps) if fps else probe(path).fps
+    timed = _timed_frames_folder if path.is_dir() else _timed_frames_file
+    origin, pending, next_slot, last_time, step = None, None, 0, None, 1.0 / rate
+    for count, (time, frame) in enumerate(timed(path, short_side, start)):
+        if time is None:  # no timestamps at all: trust the frame order
+            time = (origin or 0.0) + count / rate
+        if origin is None:
+            origin = time
+        # slot k shows the frame on screen at time k / rate: the pending frame fills every slot up to the
+        # one this frame starts at (a VFR gap repeats it; a frame that starts no slot is dropped)
+        first_slot = math.ceil((time - origin) * rate - 1e-3)
+        while pending is not None and next_slot < first_slot:
+            yield pending
+            next_slot += 1
+        if last_time is not None and time > last_time:
+            step = time - last_time
+        pending, last_time = frame, time
+    # the last frame lasts as long as the interval before it
+    while pending is not None and (next_slot == 0 or next_slot / rate < last_time + step - origin - 1e-3):
+        yield pending
+        next_slot += 1
+
+def count_frames(path: str | os.PathLike, fps: float | None = None) -> int:
+    """Frames `iter_frames` would yield: from metadata (duration x rate); exact for frame folders."""
+    path = Path(path)
+    if path.is_dir():
+        return math.ceil(len(frame_files(path)) * (fps or FRAME_FOLDER_FPS) / FRAME_FOLDER_FPS)
+    info = probe(path)
+    return int(info.duration * (fps or info.fps))

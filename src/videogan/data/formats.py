@@ -1,0 +1,202 @@
+"""Training data from disk: prepared shards, the original VideoGAN list format, or a folder of videos.
+
+Every reader yields `{"video": 3 t h w float in [-1, 1], "label": int}` adapted to the model's frames and
+size (see `clips.adapt_clip`). Random temporal crops come from a generator seeded by (seed, epoch, index),
+so a clip does not depend on which worker loads it or on global RNG state; call `set_epoch` to vary them.
+A file that fails to load is logged once (naming it and the reason) and the next item is returned instead.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from torch.utils.data import Dataset
+
+from .clips import adapt_clip
+from .decode import VIDEO_EXTENSIONS, count_frames, is_frame_folder, iter_frames, probe
+from .shards import SHARD_DIR, load_clip, read_manifests
+
+log = logging.getLogger(__name__)
+FORMATS = ("auto", "shards", "videogan", "videos")
+MAX_SKIPS = 100  # consecutive failures before a dataset gives up: the data, not one file, is broken
+
+
+class ClipDataset(Dataset):
+    """Shared behaviour: seeded crops, adaptation to the model, and skipping of unreadable items."""
+
+    def __init__(self, frames: int, size: int, seed: int = 0, random_crop: bool = True):
+        self.frames, self.size, self.seed, self.random_crop = frames, size, seed, random_crop
+        self.epoch = 0
+        self._reported: set[str] = set()
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def load(self, index: int, rng: np.random.Generator | None) -> tuple[np.ndarray, int]:
+        """(t h w 3 uint8 video of any length and size, label) of item `index`."""
+        raise NotImplementedError
+
+    def name(self, index: int) -> str:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        for attempt in range(min(MAX_SKIPS, len(self))):
+            item = (index + attempt) % len(self)
+            rng = np.random.default_rng([self.seed, self.epoch, item]) if self.random_crop else None
+            try:
+                video, label = self.load(item, rng)
+            except Exception as err:  # any failure of one file: report it, serve another
+                name = self.name(item)
+                if name not in self._reported:
+                    self._reported.add(name)
+                    log.warning("skipping %s: %s", name, err)
+                continue
+            return {"video": adapt_clip(video, self.frames, self.size, rng), "label": label}
+        raise RuntimeError(f"{min(MAX_SKIPS, len(self))} consecutive items failed to load, from {self.name(index)}")
+
+
+class PreparedShards(ClipDataset):
+    """Clips written by `videogan prepare` (see shards.py)."""
+
+    def __init__(self, root: str | os.PathLike, frames: int, size: int, seed: int = 0, random_crop: bool = True):
+        super().__init__(frames, size, seed, random_crop)
+        self.folder = Path(root) / SHARD_DIR
+        self.records, _ = read_manifests(self.folder)
+        if not self.records:
+            raise ValueError(f"{root}: no complete shards with clips (run `videogan prepare` first)")
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def name(self, index: int) -> str:
+        record = self.records[index]
+        return f"{self.folder / record['shard']}.tar:{record['key']} (from {record['source']})"
+
+    def load(self, index, rng):
+        record = self.records[index]
+        return load_clip(self.folder, record), int(record.get("label", -1))
+
+
+class VideoGANList(ClipDataset):
+    """The original release's format: a list file of `relative/path.jpg [label]` lines; each JPEG stacks a
+    clip's frames vertically (frame height = image width). As the released loader: frames from the first,
+    shorter clips padded with the last frame, every frame resized to the training size."""
+
+    def __init__(self, list_file: str | os.PathLike, frames: int, size: int, root: str | os.PathLike | None = None,
+                 seed: int = 0):
+        # the released loader always took the first frames: no random crop
+        super().__init__(frames, size, seed, random_crop=False)
+        list_file = Path(list_file)
+        self.root = Path(root) if root is not None else list_file.parent
+        self.items = []
+        for number, line in enumerate(list_file.read_text().splitlines(), 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) > 2 or (len(parts) == 2 and not parts[1].lstrip("-").isdigit()):
+                raise ValueError(f"{list_file}:{number}: expected 'path.jpg [label]', got {line!r}")
+            self.items.append((parts[0], int(parts[1]) if len(parts) == 2 else -1))
+        if not self.items:
+            raise ValueError(f"{list_file}: empty list")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def name(self, index: int) -> str:
+        return str(self.root / self.items[index][0])
+
+    def load(self, index, rng):
+        with Image.open(self.name(index)) as image:
+            strip = np.array(image.convert("RGB"))  # (t*w) w 3, writable: torch shares its memory
+        width = strip.shape[1]
+        count = strip.shape[0] // width
+        if count < 1:
+            raise ValueError(f"image {strip.shape[1]}x{strip.shape[0]} is shorter than one square frame")
+        count = min(count, self.frames)  # frames from the first, as the released loader
+        return strip[:count * width].reshape(count, width, width, 3), self.items[index][1]
+
+
+class VideoFiles(ClipDataset):
+    """Video files (or frame folders) decoded on the fly at native rate, no stabilization; a random
+    temporal crop per item (centre crop if `random_crop` is False)."""
+
+    def __init__(self, items: list[tuple[Path, int]], frames: int, size: int, seed: int = 0,
+                 random_crop: bool = True):
+        super().__init__(frames, size, seed, random_crop)
+        if not items:
+            raise ValueError("no videos to read")
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def name(self, index: int) -> str:
+        return str(self.items[index][0])
+
+    def load(self, index, rng):
+        path, label = self.items[index]
+        info = probe(path)
+        available = count_frames(path)
+        spare = max(0, available - self.frames)
+        first = int(rng.integers(spare + 1)) if rng is not None else spare // 2
+        frames = []
+        # decode a little above the training size: adapt_clip does the final antialiased resize
+        for frame in iter_frames(path, short_side=max(2 * self.size, 64), start=first / info.fps):
+            frames.append(frame)
+            if len(frames) == self.frames:
+                break
+        if len(frames) < 2:
+            raise ValueError(f"only {len(frames)} frame(s) decoded")
+        return np.stack(frames), label
+
+
+def list_videos(root: Path) -> list[tuple[Path, int]]:
+    """Video files and frame folders under `root`, recursively, in a stable order, unlabelled."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        if is_frame_folder(dirpath):
+            found.append((Path(dirpath), -1))
+            continue
+        found += [(Path(dirpath) / f, -1) for f in sorted(filenames) if Path(f).suffix.lower() in VIDEO_EXTENSIONS]
+    return found
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_dir() and (path / SHARD_DIR).is_dir():
+        return "shards"
+    if path.is_file():
+        with open(path, errors="replace") as f:
+            first = next((line for line in f if line.strip()), "")
+        if first.split() and first.split()[0].lower().endswith((".jpg", ".jpeg")):
+            return "videogan"
+        raise ValueError(f"{path}: not a VideoGAN list file (expected 'path.jpg [label]' lines)")
+    return "videos"
+
+
+def open_dataset(path: str | os.PathLike, data_format: str = "auto", frames: int = 32, size: int = 64,
+                 seed: int = 0) -> ClipDataset:
+    """The dataset at `path` in `data_format` (one of FORMATS), adapted to `frames` x `size` x `size`."""
+    if data_format not in FORMATS:
+        raise ValueError(f"unknown data format {data_format!r}; choose from {FORMATS}")
+    fmt = detect_format(path) if data_format == "auto" else data_format
+    if fmt == "shards":
+        return PreparedShards(path, frames, size, seed)
+    if fmt == "videogan":
+        return VideoGANList(path, frames, size, seed=seed)
+    items = list_videos(Path(path))
+    if not items:
+        raise ValueError(f"{path}: no video files ({', '.join(VIDEO_EXTENSIONS)}) or frame folders")
+    return VideoFiles(items, frames, size, seed)
+

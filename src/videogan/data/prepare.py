@@ -1,0 +1,231 @@
+"""`videogan prepare SRC OUT`: decode, stabilize and cut videos into clips stored as tar shards.
+
+SRC is a folder (searched recursively for video files and folders of numbered frames), a text file of
+paths (`path [label]` per line, relative to the file), or a UCF-101 root (labels from classInd.txt).
+Every input ends as one manifest record, `ok` or `skipped` with a one-line reason; bad input never stops
+the run. A re-run skips the inputs complete shards already record. `--shard-index i --num-shards n` takes
+every n-th input from the i-th, so a cluster job array can share one OUT folder.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .clips import cut_clips, square
+from .decode import VIDEO_EXTENSIONS, DecodeError, iter_frames, probe
+from .formats import list_videos
+from .labelled import is_ucf_root, list_labelled
+from .shards import SHARD_DIR, ShardWriter, write_atomic, read_manifests
+from .stabilize import Stabilizer
+
+OPTIONS_FILE = "prepare.json"
+
+
+@dataclass(frozen=True)
+class Options:
+    size: int = 64
+    frames: int = 32
+    stride: int = 32
+    fps: float | None = None
+    min_frames: int = 32
+    pad: bool = False
+    stabilize: bool = True
+    work_side: int = 128  # stabilizer's feature resolution (short side)
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str  # stable name recorded in the manifest and used to resume
+    path: str
+    label: int = -1
+    label_name: str = ""
+
+
+def list_sources(src: Path) -> list[Source]:
+    if not src.exists():
+        raise FileNotFoundError(f"{src}: no such file or folder")
+    if src.is_file():
+        sources = []
+        for number, line in enumerate(src.read_text().splitlines(), 1):
+            parts = line.split()
+            if not parts or parts[0].startswith("#"):
+                continue
+            label = int(parts[1]) if len(parts) > 1 and parts[1].lstrip("-").isdigit() else -1
+            sources.append(Source(parts[0], str(src.parent / parts[0]), label))
+        return sources
+    if is_ucf_root(src):
+        items, classes = list_labelled(src)
+        return [Source(p.relative_to(src).as_posix(), str(p), label, classes[label]) for p, label in items]
+    videos = {p for p, _ in list_videos(src)}
+    frame_dirs = {p for p in videos if p.is_dir()}
+    # files that are not videos are reported, not silently dropped: the user may have expected them used
+    others = {Path(d) / f for d, _, files in os.walk(src) if Path(d) not in frame_dirs
+              for f in files if not f.startswith(".") and Path(f).suffix.lower() not in VIDEO_EXTENSIONS}
+    return [Source(p.relative_to(src).as_posix(), str(p)) for p in sorted(videos | others)]
+
+
+def _clip_stats(stats: list[dict]) -> dict:
+    if not stats or "matches" not in stats[0]:
+        return {}
+    tracked = stats[1:] or stats  # a segment's first frame has no match to a previous frame
+    return {"segment": stats[0]["segment"], "break": stats[0]["break"],
+            "matches_min": min(s["matches"] for s in tracked), "matches_mean": float(np.mean([s["matches"] for s in tracked])),
+            "error_mean": float(np.mean([s["error"] for s in tracked])), "error_max": max(s["error"] for s in tracked),
+            "coverage_min": min(s["coverage"] for s in stats)}
+
+
+def process(source: Source, options: Options, writer: ShardWriter) -> dict:
+    """Cut one input into clips in `writer`; returns its input record (never raises for bad input)."""
+    record = {"source": source.id, "label": source.label}
+    path = Path(source.path)
+    total, segments, clips = 0, 0, 0
+    try:
+        if path.suffix.lower() not in VIDEO_EXTENSIONS and not path.is_dir():
+            raise DecodeError(f"not a video file (extension {path.suffix or 'none'!r})")
+        fps = options.fps or probe(path).fps
+        frames = iter_frames(path, fps=fps, short_side=max(2 * options.size, options.work_side))
+        if options.stabilize:
+            stream = ((s.segment, square(s.image, options.size),
+                       {"segment": s.segment, "break": s.break_reason, "matches": s.matches, "error": s.error,
+                        "coverage": s.coverage}) for s in Stabilizer(work_side=options.work_side).run(frames))
+        else:
+            stream = ((0, square(f, options.size), {}) for f in frames)
+
+        def counted():
+            nonlocal total, segments
+            for item in stream:
+                total += 1
+                segments = item[0] + 1
+                yield item
+
+        for clip in cut_clips(counted(), options.frames, options.stride, options.min_frames, options.pad):
+            key = f"{hashlib.sha1(source.id.encode()).hexdigest()[:16]}-{clip.start:06d}"
+            writer.add_clip(key, clip.frames, {"source": source.id, "start": clip.start, "fps": fps,
+                                               "padded": clip.padded, "label": source.label,
+                                               "class": source.label_name, **_clip_stats(clip.stats)})
+            clips += 1
+    except Exception as err:  # any failure on one file (even a codec bug) must not end the run
+        expected = isinstance(err, (DecodeError, OSError))
+        result = {**record, "status": "skipped", "reason": str(err) if expected else f"failed: {type(err).__name__}: {err}"}
+        writer.end_input(result, keep_clips=False)
+        return result
+    if clips == 0:
+        if total <= 1:
+            reason = f"{total} frame(s): not a video"
+        elif segments > 1:
+            reason = f"no stable segment of --min-frames {options.min_frames} ({total} frames, {segments} segments)"
+        else:
+            reason = f"too short: {total} frames at {fps:g} fps < --min-frames {options.min_frames}"
+        result = {**record, "status": "skipped", "reason": reason}
+    else:
+        result = {**record, "status": "ok", "clips": clips, "frames": total, "segments": segments, "fps": fps}
+    writer.end_input(result)
+    return result
+
+
+def _prepare_all(sources, out: str, prefix: str, options: Options, shard_clips: int) -> None:
+    writer = ShardWriter(Path(out) / SHARD_DIR, prefix, shard_clips)
+    try:
+        for source in sources:
+            process(source, options, writer)
+    finally:
+        writer.close()
+
+
+def _worker(queue, out: str, prefix: str, options: Options, shard_clips: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would only contend
+    _prepare_all(iter(queue.get, None), out, prefix, options, shard_clips)
+
+
+def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: int = 0, num_shards: int = 1,
+        shard_clips: int = 256, progress=print) -> tuple[list[dict], list[Source]]:
+    """Prepare this job's share of `src` into `out`; (input records of the share, inputs left unfinished)."""
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"--shard-index must be in [0, {num_shards}), got {shard_index}")
+    out.mkdir(parents=True, exist_ok=True)
+    options_path = out / OPTIONS_FILE
+    if options_path.exists():
+        saved = json.loads(options_path.read_text())
+        if saved != asdict(options):
+            raise ValueError(f"{out} was prepared with other options {saved}; use a new OUT folder")
+    else:
+        write_atomic(options_path, json.dumps(asdict(options), indent=2))
+    share = list_sources(src)[shard_index::num_shards]
+    done = {r["source"] for r in read_manifests(out / SHARD_DIR)[1]}
+    todo = [s for s in share if s.id not in done]
+    progress(f"{len(share)} inputs in this share, {len(share) - len(todo)} already done, {len(todo)} to prepare")
+    prefix = f"{shard_index:04d}-{uuid.uuid4().hex[:8]}"  # unique per run: array jobs share `out`
+    count = max(1, min(workers, len(todo)))
+    if count == 1:
+        _prepare_all(todo, str(out), prefix, options, shard_clips)
+    else:
+        ctx = mp.get_context("spawn")  # no fork: OpenCV and PyAV threads do not survive it reliably
+        queue = ctx.Queue()
+        for source in todo + [None] * count:
+            queue.put(source)
+        procs = [ctx.Process(target=_worker, args=(queue, str(out), f"{prefix}-w{w}", options, shard_clips))
+                 for w in range(count)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
+    clips, inputs = read_manifests(out / SHARD_DIR)
+    by_source = {r["source"]: r for r in inputs}
+    records = [by_source[s.id] for s in share if s.id in by_source]
+    unfinished = [s for s in share if s.id not in by_source]
+    # whole-dataset views, rewritten from all complete shards (any job of an array may write the last one)
+    write_atomic(out / "manifest.jsonl", "".join(json.dumps(c) + "\n" for c in clips))
+    skipped = [r for r in inputs if r["status"] == "skipped"]
+    write_atomic(out / "skipped.tsv", "".join(f"{r['source']}\t{r['reason']}\n" for r in skipped))
+    return records, unfinished
+
+
+def main(args: argparse.Namespace) -> int:
+    frames = args.frames
+    options = Options(size=args.size, frames=frames, stride=args.stride or frames, fps=args.fps,
+                      min_frames=args.min_frames or frames, pad=args.pad, stabilize=not args.no_stabilize,
+                      work_side=args.work_side)
+    started = time.time()
+    records, unfinished = run(Path(args.src), Path(args.out), options, args.workers, args.shard_index,
+                              args.num_shards, args.shard_clips, progress=lambda m: print(m, file=sys.stderr))
+    skipped = [r for r in records if r["status"] == "skipped"]
+    clips = sum(r.get("clips", 0) for r in records)
+    for r in skipped:
+        print(f"skipped {r['source']}: {r['reason']}", file=sys.stderr)
+    for s in unfinished:
+        print(f"unfinished {s.id}: its worker died; re-run to retry", file=sys.stderr)
+    print(f"{len(records) - len(skipped)} inputs -> {clips} clips, {len(skipped)} skipped, {len(unfinished)} "
+          f"unfinished, {time.time() - started:.1f}s; summary in {Path(args.out) / 'skipped.tsv'}", file=sys.stderr)
+    return 1 if skipped or unfinished else 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("prepare", help="decode, stabilize and cut videos into training clips",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("src", help="folder of videos, text file of paths, or UCF-101 root")
+    p.add_argument("out", help="output folder (shards/, manifest.jsonl, skipped.tsv)")
+    p.add_argument("--size", type=int, default=64, help="square frame size (128 keeps the original's resolution)")
+    p.add_argument("--frames", type=int, default=32, help="frames per clip")
+    p.add_argument("--stride", type=int, default=None, help="frames between clip starts (default: --frames)")
+    p.add_argument("--fps", type=float, default=None, help="resample to this rate (default: native)")
+    p.add_argument("--min-frames", type=int, default=None, help="shortest clip kept (default: --frames)")
+    p.add_argument("--pad", action="store_true", help="pad short clips to --frames with their last frame")
+    p.add_argument("--no-stabilize", action="store_true", help="skip camera stabilization")
+    p.add_argument("--work-side", type=int, default=128, help="short side for stabilization features")
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--shard-index", type=int, default=0, help="this job's index in a job array")
+    p.add_argument("--num-shards", type=int, default=1, help="jobs sharing the inputs")
+    p.add_argument("--shard-clips", type=int, default=256, help="clips per tar shard")
+    p.set_defaults(func=main)

@@ -1,0 +1,113 @@
+"""Storage of prepared clips: tar shards of `.npy` files (t h w 3 uint8) with a JSONL manifest beside each.
+
+A shard `NAME.tar` is trusted only when `NAME.jsonl` exists too. Both are written under `.tmp` names and
+renamed, manifest first, so a killed run leaves `.tmp` files (ignored; safe to delete once no run is
+writing) or a manifest without its tar (ignored), never a tar a reader would believe complete.
+
+Manifest lines are `{"type": "clip", ...}` (one per clip, with the byte range of its `.npy` in the tar, so
+readers seek straight to it) and `{"type": "input", "source": ..., "status": "ok" | "skipped", ...}` (one per
+input, written after all of that input's clips: inputs never span shards). Plain tar means shards can be
+copied, listed and streamed with ordinary tools.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+SHARD_DIR = "shards"
+
+
+class ShardWriter:
+    """Writes clips into `folder/PREFIX-NNNNN.tar`, starting a new shard after `max_clips` clips."""
+
+    def __init__(self, folder: str | os.PathLike, prefix: str, max_clips: int = 256):
+        self.folder, self.prefix, self.max_clips = Path(folder), prefix, max_clips
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._count = 0
+        self._tar = None
+        self._lines: list[dict] = []  # finished inputs' lines in the open shard
+        self._pending: list[dict] = []  # the current input's clip lines, kept only if it finishes
+
+    def _open(self):
+        self._name = f"{self.prefix}-{self._count:05d}"
+        self._count += 1
+        self._tmp = self.folder / f"{self._name}.tar.tmp"
+        self._tar = tarfile.open(self._tmp, "w", format=tarfile.USTAR_FORMAT)
+
+    def add_clip(self, key: str, video: np.ndarray, meta: dict) -> None:
+        """Store one clip (t h w 3 uint8); `meta` goes into its manifest line."""
+        if self._tar is None:
+            self._open()
+        buffer = io.BytesIO()
+        np.save(buffer, np.ascontiguousarray(video, dtype=np.uint8), allow_pickle=False)
+        info = tarfile.TarInfo(f"{key}.npy")
+        info.size = buffer.tell()
+        buffer.seek(0)
+        offset = self._tar.offset + len(info.tobuf(tarfile.USTAR_FORMAT))  # data follows its header
+        self._tar.addfile(info, buffer)
+        self._pending.append({"type": "clip", "shard": self._name, "key": key, "offset": offset,
+                              "nbytes": info.size, "frames": int(video.shape[0]), **meta})
+
+    def end_input(self, record: dict, keep_clips: bool = True) -> None:
+        """Close an input: its clips count only if `keep_clips` (an input that failed midway drops them)."""
+        if keep_clips:
+            self._lines.extend(self._pending)
+        self._pending = []
+        self._lines.append({"type": "input", **record})
+        if sum(line["type"] == "clip" for line in self._lines) >= self.max_clips:
+            self.close()
+
+    def close(self) -> None:
+        """Publish the open shard (a shard with inputs but no clips still records them as done)."""
+        if not self._lines:
+            return
+        if self._tar is None:
+            self._open()
+        self._tar.close()
+        manifest = self.folder / f"{self._name}.jsonl"
+        write_atomic(manifest, "".join(json.dumps(line) + "\n" for line in self._lines))
+        os.replace(self._tmp, self.folder / f"{self._name}.tar")
+        self._tar, self._lines = None, []
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def completed_shards(folder: str | os.PathLike) -> list[Path]:
+    """Manifests of complete shards (both `.tar` and `.jsonl` present), in name order."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.jsonl") if p.with_suffix(".tar").is_file())
+
+
+def read_manifests(folder: str | os.PathLike) -> tuple[list[dict], list[dict]]:
+    """(clip lines, input lines) of every complete shard in `folder`."""
+    clips, inputs = [], []
+    for manifest in completed_shards(folder):
+        with open(manifest) as f:
+            for line in f:
+                record = json.loads(line)
+                (clips if record["type"] == "clip" else inputs).append(record)
+    return clips, inputs
+
+
+def load_clip(folder: str | os.PathLike, record: dict) -> np.ndarray:
+    """The clip (t h w 3 uint8) a manifest line points to, read by seeking into its shard."""
+    with open(Path(folder) / f"{record['shard']}.tar", "rb") as f:
+        f.seek(record["offset"])
+        data = f.read(record["nbytes"])
+    if len(data) != record["nbytes"]:
+        raise ValueError(f"shard {record['shard']}.tar is shorter than its manifest says")
+    return np.load(io.BytesIO(data), allow_pickle=False)

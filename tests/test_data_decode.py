@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from videogan.data.decode import DecodeError, count_frames, iter_frames, probe
+from videos import moving_pattern, write_audio_only, write_frame_folder, write_video
+
+
+def nearest(decoded, source):
+    """Index of the source frame each decoded frame is closest to."""
+    return [int(np.argmin([np.abs(f.astype(int) - s).mean() for s in source])) for f in decoded]
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".avi", ".gif"])
+def test_encoded_files_decode_in_order(tmp_path, ext):
+    video = moving_pattern(12, 32, 48)
+    path = write_video(tmp_path / f"v{ext}", video, fps=10)
+    frames = list(iter_frames(path))
+    assert probe(path).fps == pytest.approx(10)
+    assert len(frames) == 12 == count_frames(path)
+    assert frames[0].shape == (32, 48, 3) and frames[0].dtype == np.uint8
+    assert nearest(frames, video) == list(range(12))
+
+
+def test_frame_folder_sorted_by_number_not_name(tmp_path):
+    video = moving_pattern(12, 24, 24)
+    folder = write_frame_folder(tmp_path / "frames", video)  # frame_10.png sorts before frame_2.png by name
+    assert nearest(list(iter_frames(folder)), video) == list(range(12))
+
+
+def test_grayscale_becomes_rgb_and_short_side_scales(tmp_path):
+    path = write_video(tmp_path / "g.mp4", moving_pattern(6, 40, 64), gray=True)
+    frames = list(iter_frames(path, short_side=20))
+    assert frames[0].shape == (20, 32, 3)
+    assert np.array_equal(frames[0][..., 0], frames[0][..., 1])
+
+
+def test_variable_frame_rate_is_resampled_by_timestamps(tmp_path):
+    video = moving_pattern(6, 32, 32)
+    times = [0.0, 0.1, 0.15, 0.5, 0.6, 0.7]  # a burst and a gap
+    path = write_video(tmp_path / "vfr.mp4", video, fps=10, times=times)
+    frames = list(iter_frames(path, fps=10))
+    # slots at 0.0 .. 0.7 s: the gap repeats frame 2 (0.15 s), the burst drops nothing it can keep
+    assert nearest(frames, video) == [0, 1, 2, 2, 2, 3, 4, 5]
+
+
+def test_resampling_halves_and_seeks(tmp_path):
+    video = moving_pattern(20, 32, 32)
+    path = write_video(tmp_path / "v.mp4", video, fps=20)
+    assert nearest(list(iter_frames(path, fps=10)), video) == list(range(0, 20, 2))
+    assert nearest(list(iter_frames(path, start=0.5)), video) == list(range(10, 20))
+
+
+def test_unreadable_inputs_raise_one_line_reasons(tmp_path):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "text.mp4").write_text("not a video\n" * 50)
+    write_audio_only(tmp_path / "audio.m4a")
+    good = write_video(tmp_path / "good.mp4", moving_pattern(10, 32, 32)).read_bytes()
+    (tmp_path / "truncated.mp4").write_bytes(good[: len(good) // 2])
+    for name, reason in [("empty.mp4", "empty"), ("text.mp4", "not a readable"), ("audio.m4a", "no video stream"),
+                         ("truncated.mp4", "not a readable")]:
+        with pytest.raises(DecodeError, match=reason):
+            list(iter_frames(tmp_path / name))

@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from videogan.config import DataConfig, ModelConfig
+from videogan.data import build_dataset
+from videogan.data.formats import detect_format, open_dataset
+from videogan.data.shards import ShardWriter
+from videos import moving_pattern, write_video
+
+
+def test_original_videogan_list_format(tmp_path):
+    rng = np.random.default_rng(0)
+    long = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)  # 40 frames: the first 32 are read
+    short = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    (tmp_path / "golf" / "a").mkdir(parents=True)
+    for name, video in [("long", long), ("short", short)]:
+        Image.fromarray(video.reshape(-1, 32, 3)).save(tmp_path / "golf" / "a" / f"{name}.png")
+    (tmp_path / "golf" / "a" / "long.png").rename(tmp_path / "golf" / "a" / "long.jpg")  # lossless content
+    (tmp_path / "golf" / "a" / "short.png").rename(tmp_path / "golf" / "a" / "short.jpg")
+    (tmp_path / "golf.txt").write_text("golf/a/long.jpg 3\ngolf/a/short.jpg\n")
+    assert detect_format(tmp_path / "golf.txt") == "videogan"
+    data = open_dataset(tmp_path / "golf.txt", frames=32, size=32)
+    first, second = data[0], data[1]
+    assert first["label"] == 3 and second["label"] == -1
+    expected = torch.from_numpy(long[:32]).permute(3, 0, 1, 2).float() / 127.5 - 1
+    assert torch.allclose(first["video"], expected)
+    assert torch.equal(second["video"][:, 5:], second["video"][:, 4:5].expand(-1, 27, -1, -1))  # last frame repeats
+    assert open_dataset(tmp_path / "golf.txt", frames=8, size=16)[0]["video"].shape == (3, 8, 16, 16)
+
+
+def test_video_folder_random_crops_are_seeded(tmp_path, caplog):
+    for i in range(3):
+        write_video(tmp_path / f"v{i}.mp4", moving_pattern(30, 40, 56, seed=i))
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 1000)
+    data = open_dataset(tmp_path, frames=8, size=16, seed=5)
+    assert detect_format(tmp_path) == "videos" and len(data) == 4
+    again = open_dataset(tmp_path, frames=8, size=16, seed=5)
+    assert torch.equal(data[1]["video"], again[1]["video"])
+    crops = set()
+    for epoch in range(4):
+        data.set_epoch(epoch)
+        crops.add(data[1]["video"].sum().item())
+    assert len(crops) > 1
+    # the broken file is reported once, and another video served in its place (never a black clip)
+    items = [data[0]["video"] for _ in range(2)]
+    assert all(v.std() > 0.05 for v in items)
+    assert sum("broken.mp4" in r.message for r in caplog.records) == 1
+
+
+def test_shards_train_through_build_dataset_and_dataloader(tmp_path):
+    writer = ShardWriter(tmp_path / "prepared" / "shards", "x")
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        writer.add_clip(f"c{i}", rng.integers(0, 256, (12 + i, 20, 20, 3), dtype=np.uint8), {"source": f"s{i}", "label": i})
+        writer.end_input({"source": f"s{i}", "status": "ok"})
+    writer.close()
+    data = build_dataset(DataConfig(data=str(tmp_path / "prepared")), ModelConfig(frames=8, size=16))
+    batch = next(iter(DataLoader(data, batch_size=4, shuffle=True, num_workers=1,
+                                 generator=torch.Generator().manual_seed(0))))
+    assert batch["video"].shape == (4, 3, 8, 16, 16) and sorted(batch["label"].tolist()) == [0, 1, 2, 3]
+    assert batch["video"].min() >= -1 and batch["video"].max() <= 1
+
+
+def test_unknown_inputs_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        open_dataset(tmp_path / "missing")
+    with pytest.raises(ValueError, match="no video files"):
+        open_dataset(tmp_path)
+    with pytest.raises(ValueError, match="unknown data format"):
+        open_dataset(tmp_path, "hdf5")

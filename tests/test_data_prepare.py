@@ -1,0 +1,132 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from videogan.cli import main
+from videogan.data.clips import cut_clips
+from videogan.data.shards import ShardWriter, load_clip, read_manifests
+from videos import camera_shake_scene, moving_pattern, write_audio_only, write_frame_folder, write_video
+
+ARGS = ["--size", "16", "--frames", "8"]
+
+
+def test_every_bad_input_is_skipped_with_a_reason(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    write_video(src / "good.mp4", moving_pattern(16, 32, 48))
+    write_video(src / "gray.mp4", moving_pattern(16, 32, 46), gray=True)
+    write_video(src / "odd.gif", moving_pattern(16, 35, 33))
+    write_video(src / "vfr.mp4", moving_pattern(12, 32, 32), fps=10, times=[i * 0.1 + (i > 5) * 0.3 for i in range(12)])
+    write_video(src / "huge.mp4", moving_pattern(8, 1080, 1920), fps=8)
+    write_frame_folder(src / "clip_frames", moving_pattern(10, 24, 24))
+    (src / "empty.mp4").write_bytes(b"")
+    (src / "text.avi").write_text("hello\n" * 100)
+    (src / "notes.txt").write_text("my footage")
+    write_audio_only(src / "audio.mp4")
+    write_video(src / "single.mp4", moving_pattern(1, 32, 32))
+    good = (src / "good.mp4").read_bytes()
+    (src / "truncated.mp4").write_bytes(good[: len(good) // 2])
+    out = tmp_path / "out"
+    assert main(["prepare", str(src), str(out), *ARGS, "--no-stabilize"]) == 1
+    skipped = dict(line.split("\t") for line in (out / "skipped.tsv").read_text().splitlines())
+    assert set(skipped) == {"empty.mp4", "text.avi", "notes.txt", "audio.mp4", "single.mp4", "truncated.mp4"}
+    assert "empty" in skipped["empty.mp4"] and "no video stream" in skipped["audio.mp4"]
+    assert "not a video" in skipped["single.mp4"] and "extension" in skipped["notes.txt"]
+    clips, inputs = read_manifests(out / "shards")
+    ok = {r["source"] for r in inputs if r["status"] == "ok"}
+    assert ok == {"good.mp4", "gray.mp4", "odd.gif", "vfr.mp4", "huge.mp4", "clip_frames"}
+    assert all(load_clip(out / "shards", c).shape == (8, 16, 16, 3) for c in clips)
+
+
+def test_shards_round_trip_pixel_exact_with_manifest(tmp_path):
+    writer = ShardWriter(tmp_path, "t", max_clips=2)
+    rng = np.random.default_rng(0)
+    written = {}
+    for i in range(3):
+        for j in range(i + 1):
+            video = rng.integers(0, 256, (4 + j, 8, 8, 3), dtype=np.uint8)
+            writer.add_clip(f"c{i}-{j}", video, {"source": f"s{i}"})
+            written[f"c{i}-{j}"] = video
+        writer.end_input({"source": f"s{i}", "status": "ok"})
+    writer.add_clip("lost", written["c0-0"], {"source": "s3"})
+    writer.end_input({"source": "s3", "status": "skipped", "reason": "x"}, keep_clips=False)
+    writer.close()
+    clips, inputs = read_manifests(tmp_path)
+    assert sorted(c["key"] for c in clips) == sorted(written) and len(inputs) == 4
+    for clip in clips:
+        assert np.array_equal(load_clip(tmp_path, clip), written[clip["key"]])
+        with tarfile.open(tmp_path / f"{clip['shard']}.tar") as tar:  # plain tar: ordinary tools read it
+            member = tar.extractfile(f"{clip['key']}.npy").read()
+        assert len(member) == clip["nbytes"]
+
+
+def test_unfinished_shards_are_not_trusted(tmp_path):
+    writer = ShardWriter(tmp_path, "killed")
+    writer.add_clip("a", np.zeros((2, 4, 4, 3), np.uint8), {"source": "x"})
+    writer.end_input({"source": "x", "status": "ok"})  # never closed: as if the process were killed
+    (tmp_path / "orphan.jsonl").write_text('{"type": "input", "source": "y", "status": "ok"}\n')
+    assert read_manifests(tmp_path) == ([], [])
+
+
+def test_resume_after_kill(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(6):
+        write_video(src / f"v{i}.mp4", moving_pattern(24, 24, 24, seed=i))
+    os.mkfifo(src / "v3.mp4.part")  # opening a FIFO blocks: the run hangs there, after finishing v0-v2
+    (src / "v3.mp4").unlink()
+    (src / "v3.mp4.part").rename(src / "v3.mp4")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "videogan.cli", "prepare", str(src), str(out), *ARGS, "--no-stabilize",
+           "--shard-clips", "1"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while len(list((out / "shards").glob("*.tar"))) < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _, first = read_manifests(out / "shards")
+    assert sorted(r["source"] for r in first) == ["v0.mp4", "v1.mp4", "v2.mp4"]
+    (src / "v3.mp4").unlink()
+    write_video(src / "v3.mp4", moving_pattern(24, 24, 24, seed=3))
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and "3 already done" in result.stderr
+    clips, inputs = read_manifests(out / "shards")
+    assert sorted(r["source"] for r in inputs) == [f"v{i}.mp4" for i in range(6)]  # each exactly once
+    assert len(clips) == 6 * 3 == len((out / "manifest.jsonl").read_text().splitlines())
+
+
+def test_job_array_shares_split_the_inputs(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        write_video(src / f"v{i}.mp4", camera_shake_scene(8, 128, seed=i)[0])
+    out = tmp_path / "out"
+    for index in range(2):
+        assert main(["prepare", str(src), str(out), *ARGS, "--shard-index", str(index), "--num-shards", "2"]) == 0
+    clips, inputs = read_manifests(out / "shards")
+    assert sorted(r["source"] for r in inputs) == ["v0.mp4", "v1.mp4", "v2.mp4"]
+    assert all(c["matches_min"] >= 10 and c["error_max"] < 2.5 for c in clips)
+    manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert len(manifest) == len(clips) == 3
+    assert main(["prepare", str(src), str(out), "--size", "32"]) == 2  # other options: refused, not mixed
+
+
+def test_clips_stay_within_segments_and_pad_only_if_asked():
+    stream = [(0, np.full((2, 2, 3), i, np.uint8), {}) for i in range(10)] + \
+             [(1, np.full((2, 2, 3), 100 + i, np.uint8), {}) for i in range(5)]
+    clips = list(cut_clips(stream, length=4, stride=4, min_frames=3, pad=False))
+    assert [(c.start, len(c.frames)) for c in clips] == [(0, 4), (4, 4), (10, 4)]
+    clips = list(cut_clips(stream, length=4, stride=2, min_frames=2, pad=True))
+    assert [(c.start, len(c.frames), c.padded) for c in clips] == [(0, 4, 0), (2, 4, 0), (4, 4, 0), (6, 4, 0),
+                                                                   (8, 4, 2), (10, 4, 0), (12, 4, 1)]
+    assert clips[-1].frames[-1, 0, 0, 0] == 104
