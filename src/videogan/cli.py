@@ -13,6 +13,8 @@ from . import __version__
 
 COMMAND_MODULES = (
     "videogan.models.describe",  # describe
+    "videogan.eval.weights",  # weights
+    "videogan.eval.fvd_cli",  # fvd
 )
 
 
