@@ -104,13 +104,23 @@ def gaussian_stats(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     embeddings = np.asarray(embeddings, dtype=np.float64)
     if embeddings.ndim != 2 or len(embeddings) < 2:
         raise ValueError(f"need at least 2 embeddings as an n d array, got shape {embeddings.shape}")
-    return embeddings.mean(axis=0), np.cov(embeddings, rowvar=False, ddof=1)
+    return embeddings.mean(axis=0), np.atleast_2d(np.cov(embeddings, rowvar=False, ddof=1))
+
+
+def _significant(values: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a PSD matrix with round-off (negative or below eps * d * max) set to 0.
+
+    With fewer videos than dimensions most eigenvalues are 0 in exact arithmetic; left as noise of
+    ~1e-13, their square roots (~1e-7 each, hundreds of them) would add up to a visible bias.
+    """
+    cutoff = max(values.max(initial=0.0), 0.0) * len(values) * np.finfo(values.dtype).eps
+    return np.where(values > cutoff, values, 0.0)
 
 
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
-    """Square root of a symmetric positive semi-definite matrix; round-off negatives clipped to 0."""
+    """Square root of a symmetric positive semi-definite matrix."""
     values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
-    return (vectors * np.sqrt(values.clip(min=0))) @ vectors.T
+    return (vectors * np.sqrt(_significant(values))) @ vectors.T
 
 
 def frechet_distance_from_stats(mu1, sigma1, mu2, sigma2) -> float:
@@ -121,7 +131,7 @@ def frechet_distance_from_stats(mu1, sigma1, mu2, sigma2) -> float:
     """
     root1 = _psd_sqrt(np.asarray(sigma1, np.float64))
     middle = root1 @ np.asarray(sigma2, np.float64) @ root1
-    trace_sqrt = np.sqrt(np.linalg.eigvalsh((middle + middle.T) / 2).clip(min=0)).sum()
+    trace_sqrt = np.sqrt(_significant(np.linalg.eigvalsh((middle + middle.T) / 2))).sum()
     diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt)
 
