@@ -13,9 +13,10 @@ import time
 
 import torch
 
-from videogan.eval.fvd import FRAMES, resolve_device
+from videogan.eval.fvd import FRAMES
 from videogan.eval.i3d import SIZE
 from videogan.eval.weights import load_i3d
+from videogan.runtime import pick_device
 
 
 def clips_per_second(model, batch: int, repeats: int, device) -> float:
@@ -38,7 +39,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    device = resolve_device(args.device)
+    device = pick_device(args.device)
     model = load_i3d(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads")

@@ -13,6 +13,8 @@ from . import __version__
 
 COMMAND_MODULES = (
     "videogan.models.describe",  # describe
+    "videogan.train.loop",  # train
+    "videogan.tasks.sample",  # sample
     "videogan.eval.weights",  # weights
     "videogan.eval.fvd_cli",  # fvd
 )

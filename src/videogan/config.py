@@ -69,6 +69,7 @@ class TrainConfig:
     beta2: float = 0.999
     mask_l1: float = 0.1  # lambda of the mask sparsity prior (two-stream only)
     iterations: int = 100_000
+    max_minutes: float = 0.0  # wall-clock budget of this process (0: none); stops with a checkpoint
     seed: int = 0
     log_every: int = 50  # iterations per log line / stats.jsonl record
     sample_every: int = 1000

@@ -26,13 +26,6 @@ BATCH_SIZE = 8
 RESIZE = "TF1 bilinear (align_corners=False, half_pixel_centers=False) to 224x224, then 2*x/255-1"
 
 
-def resolve_device(name: str | None = "auto") -> torch.device:
-    """`auto` (or None) -> cuda if available, else cpu; otherwise the device named."""
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _tf1_sample_points(n_in: int, n_out: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Source indices (low, high) and weights of TF1's bilinear resize along one axis."""
     scale = torch.tensor(n_in / n_out, dtype=torch.float32)

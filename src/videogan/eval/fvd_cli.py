@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from .. import __version__
+from ..runtime import pick_device
 from . import fvd as fvd_lib
 from .i3d import MIN_FRAMES
 from .sources import open_source
@@ -31,7 +32,7 @@ def _run(args) -> None:
     if args.frames < MIN_FRAMES:
         raise ValueError(f"--frames {args.frames}: I3D needs at least {MIN_FRAMES} frames (FVD uses 16)")
     sources = [open_source(spec, args.frames, args.n, args.seed, args.size) for spec in (args.a, args.b)]
-    device = fvd_lib.resolve_device(args.device)
+    device = pick_device(args.device)
     model = load_i3d(device, args.cache_dir)
     embeddings = [fvd_lib.embed_videos(source, model, args.frames, args.batch_size, progress=f"I3D {name}")
                   for name, source in zip("AB", sources)]

@@ -11,6 +11,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from ..data.video_io import to_uint8
+
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".gif")
 
 
@@ -79,8 +81,7 @@ class DatasetVideos(Sequence):
         return len(self.indices)
 
     def __getitem__(self, index: int) -> np.ndarray:
-        video = self.dataset[int(self.indices[index])]["video"]  # 3 t h w in [-1, 1]
-        return video.add(1).mul(127.5).round().clamp(0, 255).byte().permute(1, 2, 3, 0).numpy()
+        return to_uint8(self.dataset[int(self.indices[index])]["video"])  # 3 t h w in [-1, 1] -> t h w 3
 
     def describe(self) -> dict:
         return {"kind": "dataset", "data": self.data.data, "data_seed": self.data.data_seed, "n": len(self),

@@ -3,6 +3,7 @@
 Layer pattern (paper preset, 32x64x64 from z in R^100):
   foreground trunk (3-D): z -> 512 x 2x4x4 -> 256 x 4x8x8 -> 128 x 8x16x16 -> 64 x 16x32x32
       heads: f = tanh(conv 64->3), m = sigmoid(conv 64->1)          -> 32x64x64
+             (computed together as one conv 64->4; see `heads`)
   background (2-D):       z -> 512 x 4x4   -> 256 x 8x8   -> 128 x 16x16   -> 64 x 32x32
       b = tanh(conv 64->3)                                          -> 64x64
 Smaller presets drop stages from the front (fewer, narrower layers), keeping the pattern.
@@ -58,9 +59,10 @@ class VideoGenerator(nn.Module):
         self.cfg = cfg
         last = _widths(cfg)[-1]
         self.trunk = _up_stack(cfg, 3, (cfg.first_frames, 4, 4))  # z -> b c t h w
-        self.foreground = _head(3, last, 3)
+        # f (3 channels) and m (1 channel) heads as one transposed conv: each output channel has its own
+        # weights, so this is exactly two heads on the shared trunk, in one full-resolution pass
+        self.heads = _head(3, last, 4 if cfg.arch == "two_stream" else 3)
         if cfg.arch == "two_stream":
-            self.mask = _head(3, last, 1)
             self.background = nn.Sequential(_up_stack(cfg, 2, 4), _head(2, last, 3))
         init_weights(self)
 
@@ -70,10 +72,11 @@ class VideoGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, parts: bool = False):
         hidden = self.trunk(z.view(z.shape[0], -1, 1, 1, 1))  # b c t/2 h/2 w/2
-        foreground = torch.tanh(self.foreground(hidden))  # b 3 t h w
+        heads = self.heads(hidden)  # b 4 t h w (two-stream) or b 3 t h w
+        foreground = torch.tanh(heads[:, :3])  # b 3 t h w
         if not self.two_stream:
             return {"video": foreground} if parts else foreground
-        mask = torch.sigmoid(self.mask(hidden))  # b 1 t h w
+        mask = torch.sigmoid(heads[:, 3:])  # b 1 t h w
         background = torch.tanh(self.background(z.view(z.shape[0], -1, 1, 1)))  # b 3 h w
         video = compose(mask, foreground, background)
         if parts:

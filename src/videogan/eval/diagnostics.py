@@ -1,0 +1,68 @@
+"""Cheap diagnostics of generated videos, for the questions the paper asks of its two streams.
+
+All take videos as b 3 t h w tensors in [-1, 1] (a mask as b 1 t h w in [0, 1]) and return floats.
+
+- mask_motion: does the mask cover what moves? Mean of m over pixels that change between frames
+  versus over pixels that do not (section 2.2: m should select the foreground where there is motion).
+- static_flicker: how much do the pixels that should be static flicker? Per video, the half of the
+  pixels with the least temporal variance is taken as "should be static"; the score is their mean
+  absolute frame-to-frame change (section 3.2: the one-stream model "produces high-frequency temporal
+  flickering in the background").
+- motion_energy: the mean absolute frame-to-frame change of each video; generated and real
+  distributions are compared with the 1-D Wasserstein distance.
+- colour_distance: the 1-D Wasserstein distance between generated and real pixel values, averaged
+  over the three channels.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.stats import wasserstein_distance
+
+# A pixel "changes" between frames when some channel moves by more than this, in [-1, 1] units
+# (0.1 is 13 grey levels: above codec and quantisation noise, below any visible object's motion).
+CHANGE_THRESHOLD = 0.1
+
+
+def frame_differences(videos: torch.Tensor) -> torch.Tensor:
+    """b 3 t h w -> b t-1 h w: the largest absolute channel change between consecutive frames."""
+    return (videos[:, :, 1:] - videos[:, :, :-1]).abs().amax(dim=1)
+
+
+def mask_motion(videos: torch.Tensor, masks: torch.Tensor, threshold: float = CHANGE_THRESHOLD) -> dict:
+    """Mean mask over changing vs unchanging pixels (mask of frame t+1 against the change t -> t+1)."""
+    changed = frame_differences(videos) > threshold  # b t-1 h w
+    mask = masks[:, 0, 1:]  # b t-1 h w
+    moving = mask[changed].mean().item() if changed.any() else float("nan")
+    still = mask[~changed].mean().item() if (~changed).any() else float("nan")
+    return {"mask_on_moving": moving, "mask_on_static": still, "moving_fraction": changed.float().mean().item()}
+
+
+def static_flicker(videos: torch.Tensor) -> float:
+    """Mean |frame-to-frame change| over each video's calmest half of pixels."""
+    diffs = frame_differences(videos)  # b t-1 h w
+    variance = videos.var(dim=2).mean(dim=1).flatten(1)  # b (h w)
+    calm = variance <= variance.median(dim=1, keepdim=True).values  # b (h w)
+    per_pixel = diffs.mean(dim=1).flatten(1)  # b (h w)
+    return (per_pixel * calm).sum().item() / calm.sum().item()
+
+
+def motion_energy(videos: torch.Tensor) -> np.ndarray:
+    """Per-video mean absolute frame-to-frame change: b."""
+    return frame_differences(videos).flatten(1).mean(dim=1).numpy()
+
+
+def motion_energy_distance(generated: torch.Tensor, real: torch.Tensor) -> dict:
+    gen, ref = motion_energy(generated), motion_energy(real)
+    return {"motion_energy": float(gen.mean()), "motion_energy_real": float(ref.mean()),
+            "motion_energy_w1": float(wasserstein_distance(gen, ref))}
+
+
+def colour_distance(generated: torch.Tensor, real: torch.Tensor, max_values: int = 200_000) -> float:
+    """Channel-averaged Wasserstein distance of pixel values (subsampled evenly for speed)."""
+    total = 0.0
+    for c in range(3):
+        a, b = generated[:, c].flatten(), real[:, c].flatten()
+        a, b = a[:: max(1, len(a) // max_values)], b[:: max(1, len(b) // max_values)]
+        total += wasserstein_distance(a.numpy(), b.numpy())
+    return total / 3

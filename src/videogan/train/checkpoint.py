@@ -1,0 +1,104 @@
+"""Checkpoints as plain data: state dicts, the resolved config, counters and RNG states.
+
+They load with `torch.load(path, weights_only=True)`: no module is pickled, and loading never runs
+code from the file. Writes go to a temporary file that is renamed into place, so a kill at any moment
+leaves the previous checkpoint intact.
+"""
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import RunConfig
+
+FORMAT_VERSION = 1
+_NAME = re.compile(r"checkpoint-(\d+)\.pt$")
+
+
+def checkpoint_path(run_dir: str | Path, iteration: int) -> Path:
+    return Path(run_dir) / "checkpoints" / f"checkpoint-{iteration:07d}.pt"
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Periodic checkpoints of a run, oldest first."""
+    folder = Path(run_dir) / "checkpoints"
+    found = [(int(m.group(1)), p) for p in folder.glob("checkpoint-*.pt") if (m := _NAME.search(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or a run folder (its latest checkpoint)."""
+    path = Path(path)
+    if path.is_dir():
+        found = list_checkpoints(path)
+        if not found:
+            raise FileNotFoundError(f"{path}: no checkpoints in {path / 'checkpoints'}")
+        return found[-1]
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such checkpoint file or run folder")
+    return path
+
+
+def save_checkpoint(path: str | Path, state: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save({"format_version": FORMAT_VERSION, **state}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """Load safely; a missing, truncated or foreign file is a clear error naming it."""
+    path = resolve_checkpoint(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged zip/pickle
+        raise ValueError(f"{path}: not a readable videogan checkpoint ({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict) or "config" not in state or "format_version" not in state:
+        raise ValueError(f"{path}: not a videogan checkpoint (no config / format_version)")
+    if state["format_version"] > FORMAT_VERSION:
+        raise ValueError(f"{path}: written by a newer videogan (format {state['format_version']})")
+    state["path"] = str(path)
+    return state
+
+
+def config_of(state: dict) -> RunConfig:
+    return RunConfig.from_dict(state["config"])
+
+
+def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
+    """Delete all but the newest `keep` periodic checkpoints (keep <= 0 keeps every one)."""
+    if keep > 0:
+        for old in list_checkpoints(run_dir)[:-keep]:
+            old.unlink(missing_ok=True)
+
+
+def capture_rng() -> dict:
+    """Global RNG states as tensors and lists (no numpy objects: weights_only must load them)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
+                  "cached": float(cached)},
+        "python": {"version": version, "internal": list(internal), "gauss": gauss},
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,44 @@
+"""Run logging: one line per tick on the console, one JSON record per tick in stats.jsonl.
+
+Only rank 0 writes; every other rank's logger is silent, so the same code runs under torchrun.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+
+class RunLog:
+    def __init__(self, run_dir: Path, enabled: bool = True):
+        self.enabled = enabled
+        self.stats_path = Path(run_dir) / "stats.jsonl"
+        self.start = time.time()
+
+    def line(self, text: str) -> None:
+        if self.enabled:
+            from tqdm import tqdm
+
+            tqdm.write(text, file=sys.stderr)
+
+    def record(self, iteration: int, values: dict) -> None:
+        """Append a stats.jsonl record and print the tick's line."""
+        if not self.enabled:
+            return
+        clean = {k: (v.item() if isinstance(v, torch.Tensor) else v) for k, v in values.items()}
+        record = {"iteration": iteration, "time": round(time.time() - self.start, 3), **clean}
+        with open(self.stats_path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        self.line(f"it {iteration:>7d}  " + "  ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in clean.items()))
+
+    def truncate_after(self, iteration: int) -> None:
+        """On resume: drop records past the checkpoint, which the resumed run will write again."""
+        if not self.enabled or not self.stats_path.exists():
+            return
+        kept = [line for line in self.stats_path.read_text().splitlines()
+                if line.strip() and json.loads(line)["iteration"] <= iteration]
+        self.stats_path.write_text("".join(line + "\n" for line in kept))

@@ -1,0 +1,41 @@
+"""The GAN objective (equation 1) with the two-stream mask prior: all of the G and D math in one place.
+
+D maximises log D(x) + log(1 - D(G(z))); G uses the non-saturating form, maximising log D(G(z)).
+Both go through BCE-with-logits, the numerically stable cross entropy section 2.3 asks for.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+class VideoGANLoss:
+    def __init__(self, discriminator: nn.Module, mask_l1: float = 0.1):
+        self.discriminator = discriminator
+        self.mask_l1 = mask_l1
+
+    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """real, fake: b 3 t h w. Two forward passes, so BatchNorm never mixes real and fake statistics."""
+        real_logits = self.discriminator(real)
+        fake_logits = self.discriminator(fake.detach())
+        loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
+        stats = {"loss_d": loss.detach(), "d_real": torch.sigmoid(real_logits).mean().detach(),
+                 "d_fake": torch.sigmoid(fake_logits).mean().detach()}
+        return loss, stats
+
+    def generator_loss(self, parts: dict, discriminator: nn.Module | None = None) -> tuple[torch.Tensor, dict]:
+        """parts: the generator's output dict. The mask prior lambda * mean|m| is the released code's
+        L1 penalty averaged over all mask elements (m >= 0 after the sigmoid, so |m| = m)."""
+        logits = (discriminator or self.discriminator)(parts["video"])
+        adversarial = _bce(logits, 1.0)
+        loss, stats = adversarial, {"loss_g": adversarial.detach()}
+        if "mask" in parts:
+            mask_mean = parts["mask"].abs().mean()
+            loss = loss + self.mask_l1 * mask_mean
+            stats["mask_mean"] = mask_mean.detach()
+        return loss, stats

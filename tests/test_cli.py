@@ -1,0 +1,71 @@
+import json
+import subprocess
+import sys
+
+import av
+import pytest
+from PIL import Image
+
+from videogan.cli import main
+
+TINY = ["--preset", "tiny", "--iterations", "4", "--checkpoint-every", "2", "--sample-every", "2",
+        "--device", "cpu"]
+
+
+def _frames(path):
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def _gif_seconds(path):
+    """GIF writers merge identical consecutive frames and add up their durations: count time."""
+    with Image.open(path) as im:
+        total = 0
+        for i in range(im.n_frames):
+            im.seek(i)
+            total += im.info["duration"]
+    return total / 1000
+
+
+def test_train_then_sample_then_describe(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--no-progress", *TINY]) == 0
+    assert (run / "config.json").exists() and (run / "samples" / "0000004_videos.gif").exists()
+    assert json.loads((run / "config.json").read_text())["model"]["frames"] == 8
+    out = tmp_path / "samples"
+    assert main(["sample", str(run), "--n", "4", "--seed", "1", "--out", str(out), "--each"]) == 0
+    for name in ("videos", "foreground", "mask", "foreground_masked"):
+        assert _frames(out / f"{name}.mp4") == 8 and _gif_seconds(out / f"{name}.gif") == pytest.approx(1.0, abs=0.01 * 8)
+    assert (out / "background.png").exists()
+    assert len(list((out / "videos").glob("*.mp4"))) == 4
+    assert main(["sample", str(run), "--n", "5", "--interpolate", "--out", str(out)]) == 0
+    assert _frames(out / "interpolation_videos.mp4") == 8
+    capsys.readouterr()
+    assert main(["describe", "--preset", "paper", "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["generator"]["params"] == 16_243_463
+
+
+def test_resume_continues_and_a_second_new_run_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--no-progress", *TINY]) == 0
+    assert main(["train", "--out", str(run), "--no-progress", *TINY]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--iterations", "6", "--no-progress"]) == 0
+    assert (run / "checkpoints" / "checkpoint-0000006.pt").exists()
+
+
+def test_clear_errors(tmp_path, capsys):
+    assert main(["sample", str(tmp_path / "missing.pt"), "--out", str(tmp_path)]) == 2
+    assert "missing.pt" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00" * 10)
+    assert main(["sample", str(corrupt), "--out", str(tmp_path)]) == 2
+    assert "corrupt.pt: not a readable videogan checkpoint" in capsys.readouterr().err
+    assert main(["describe", "--size", "48"]) == 2
+    assert "power of two" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "videogan.cli", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and "videogan" in result.stdout

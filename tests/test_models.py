@@ -1,0 +1,101 @@
+import pytest
+import torch
+
+from videogan.config import ConfigError, ModelConfig, get_preset
+from videogan.models import VideoDiscriminator, VideoGenerator, compose
+from videogan.models.describe import describe
+
+
+def _count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_paper_generator_shapes_and_parameter_count():
+    cfg = get_preset("paper").model
+    g = VideoGenerator(cfg)
+    parts = g(torch.randn(2, 100), parts=True)
+    assert parts["video"].shape == (2, 3, 32, 64, 64)
+    assert parts["foreground"].shape == (2, 3, 32, 64, 64)
+    assert parts["mask"].shape == (2, 1, 32, 64, 64)
+    assert parts["background"].shape == (2, 3, 64, 64)
+    # trunk: 100*512*2*4*4 + 512*256*64 + 256*128*64 + 128*64*64 weights, BN 2*(512+256+128+64);
+    # heads 64*4*64 + 4; background: 100*512*16 + 512*256*16 + 256*128*16 + 128*64*16 + BN + 64*3*16 + 3
+    trunk = 100 * 512 * 32 + 512 * 256 * 64 + 256 * 128 * 64 + 128 * 64 * 64 + 2 * (512 + 256 + 128 + 64)
+    heads = 64 * 4 * 64 + 4
+    background = 100 * 512 * 16 + 512 * 256 * 16 + 256 * 128 * 16 + 128 * 64 * 16 + 2 * (512 + 256 + 128 + 64)
+    background += 64 * 3 * 16 + 3
+    assert _count(g) == trunk + heads + background == 16_243_463
+
+
+def test_paper_discriminator_shapes_and_parameter_count():
+    cfg = get_preset("paper").model
+    d = VideoDiscriminator(cfg)
+    assert d(torch.randn(2, 3, 32, 64, 64)).shape == (2,)
+    assert d.features(torch.randn(1, 3, 32, 64, 64)).shape == (1, 512, 2, 4, 4)
+    expected = (3 * 64 * 64 + 64) + 64 * 128 * 64 + 128 * 256 * 64 + 256 * 512 * 64 + 2 * (128 + 256 + 512)
+    expected += 512 * 32 + 1
+    assert _count(d) == expected == 11_040_577
+
+
+def test_layer_shapes_follow_figure_1():
+    table = describe(get_preset("paper"))
+    trunk = [r["output"] for r in table["generator"]["layers"] if r["layer"].startswith("trunk") and r["type"] == "ConvTranspose3d"]
+    assert trunk == [[512, 2, 4, 4], [256, 4, 8, 8], [128, 8, 16, 16], [64, 16, 32, 32]]
+    disc = [r["output"] for r in table["discriminator"]["layers"] if r["type"] == "Conv3d"]
+    assert disc == [[64, 16, 32, 32], [128, 8, 16, 16], [256, 4, 8, 8], [512, 2, 4, 4], [1, 1, 1, 1]]
+    assert table["generator"]["params"] == 16_243_463
+
+
+def test_one_stream_is_the_trunk_with_the_foreground_head():
+    g = VideoGenerator(ModelConfig(arch="one_stream", frames=16, size=32, g_width=8))
+    parts = g(torch.randn(3, 100), parts=True)
+    assert set(parts) == {"video"} and parts["video"].shape == (3, 3, 16, 32, 32)
+    assert not hasattr(g, "background")
+
+
+def test_equation_2_on_hand_made_streams():
+    mask = torch.tensor([0.0, 0.25, 1.0]).view(1, 1, 3, 1, 1).expand(1, 1, 3, 2, 2)
+    foreground = torch.full((1, 3, 3, 2, 2), 0.8)
+    background = torch.full((1, 3, 2, 2), -0.4)
+    video = compose(mask, foreground, background)
+    expected = torch.tensor([-0.4, 0.25 * 0.8 + 0.75 * -0.4, 0.8]).view(1, 1, 3, 1, 1).expand(1, 3, 3, 2, 2)
+    assert torch.allclose(video, expected)
+
+
+def test_background_is_static_and_output_is_the_composition():
+    g = VideoGenerator(get_preset("tiny").model).eval()
+    with torch.no_grad():
+        parts = g(torch.randn(2, 16), parts=True)
+    assert torch.allclose(parts["video"], compose(parts["mask"], parts["foreground"], parts["background"]))
+    assert parts["mask"].min() >= 0 and parts["mask"].max() <= 1
+
+
+def test_initialisation_statistics():
+    g = VideoGenerator(get_preset("paper").model)
+    d = VideoDiscriminator(get_preset("paper").model)
+    w = g.trunk[1][0].weight
+    assert abs(w.mean().item()) < 1e-3 and abs(w.std().item() - 0.01) < 5e-4
+    assert abs(d.features[2][0].weight.std().item() - 0.01) < 5e-4
+    bn = g.trunk[0][1]
+    assert abs(bn.weight.mean().item() - 1.0) < 0.01 and abs(bn.weight.std().item() - 0.02) < 0.005
+    assert torch.all(bn.bias == 0) and torch.all(g.heads.bias == 0)
+    assert d.features[1][1].eps == 1e-3
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(size=48), "power of two"),
+    (dict(frames=24), "power of two"),
+    (dict(frames=8, size=64), "too short"),
+    (dict(arch="three_stream"), "arch"),
+])
+def test_impossible_configs_are_clear_errors(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        ModelConfig(**kwargs)
+
+
+def test_longer_videos_use_a_longer_first_kernel():
+    cfg = ModelConfig(frames=64, size=32, g_width=4, d_width=4, z_dim=8)
+    assert cfg.first_frames == 8
+    video = VideoGenerator(cfg)(torch.randn(2, 8))
+    assert video.shape == (2, 3, 64, 32, 32)
+    assert VideoDiscriminator(cfg)(video).shape == (2,)

@@ -1,0 +1,43 @@
+import numpy as np
+import torch
+
+from videogan.data.synthetic import MOTIONS, MovingObjects, render_video
+
+
+def test_each_video_depends_only_on_seed_and_index():
+    a, b = render_video(7, 3, 8, 32), render_video(7, 3, 8, 32)
+    assert np.array_equal(a["video"], b["video"]) and a["label"] == b["label"]
+    assert not np.array_equal(a["video"], render_video(7, 4, 8, 32)["video"])
+    assert not np.array_equal(a["video"], render_video(8, 3, 8, 32)["video"])
+
+
+def test_any_frame_count_and_size():
+    for frames, size in ((4, 16), (16, 32), (32, 64), (7, 48)):
+        item = render_video(0, 0, frames, size)
+        assert item["video"].shape == (frames, size, size, 3) and item["video"].dtype == np.uint8
+        assert item["mask"].shape == (frames, size, size)
+
+
+def test_background_is_static_and_only_masked_pixels_change():
+    for index in range(20):
+        item = render_video(1, index, 16, 32)
+        video, mask = item["video"].astype(int), item["mask"]
+        changed = np.abs(np.diff(video, axis=0)).max(-1) > 0  # t-1 h w
+        touched = (mask[1:] > 0) | (mask[:-1] > 0)
+        assert not np.any(changed & ~touched), index  # the camera is still: nothing else moves
+        assert changed.any(), index  # and the objects do move
+        assert 0 < mask.mean() < 0.6
+
+
+def test_labels_cover_every_motion_class():
+    labels = {render_video(2, i, 8, 16)["label"] for i in range(60)}
+    assert labels == set(range(len(MOTIONS)))
+
+
+def test_dataset_items_are_model_ready():
+    ds = MovingObjects(frames=8, size=16, seed=3, length=10, with_mask=True)
+    item = ds[4]
+    assert item["video"].shape == (3, 8, 16, 16) and item["video"].dtype == torch.float32
+    assert -1 <= item["video"].min() and item["video"].max() <= 1
+    assert item["mask"].shape == (8, 16, 16) and 0 <= item["label"] < MovingObjects.num_classes
+    assert len(ds) == 10

@@ -1,0 +1,87 @@
+import json
+
+import pytest
+import torch
+
+from videogan.config import replace
+from videogan.models import VideoDiscriminator, VideoGenerator
+from videogan.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from videogan.train.loop import init_networks, train
+from videogan.train.loss import VideoGANLoss
+
+
+def _stats(run_dir):
+    return [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+
+
+def test_one_iteration_changes_both_networks_and_keeps_losses_finite(tmp_path, tiny_config):
+    config = replace(tiny_config, train={"iterations": 1, "checkpoint_every": 1})
+    reference = init_networks(config.model, config.train.seed)  # the weights the run starts from
+    train(config, tmp_path, progress=False)
+    state = load_checkpoint(tmp_path)
+    for net, key in zip(reference, ("generator", "discriminator")):
+        before = net.state_dict()
+        changed = [name for name, value in state[key].items()
+                   if value.dtype.is_floating_point and not torch.equal(value, before[name])]
+        assert any("weight" in name for name in changed), key
+    record = _stats(tmp_path)[0]
+    assert all(torch.isfinite(torch.tensor(record[k])) for k in ("loss_d", "loss_g", "mask_mean"))
+
+
+def test_mask_prior_is_added_to_the_generator_loss():
+    d = torch.nn.Module()
+    d.forward = lambda video: torch.zeros(video.shape[0])  # D(x) = 0.5 everywhere
+    loss = VideoGANLoss(d, mask_l1=0.1)
+    parts = {"video": torch.zeros(2, 3, 2, 2, 2), "mask": torch.full((2, 1, 2, 2, 2), 0.5)}
+    value, stats = loss.generator_loss(parts)
+    assert value.item() == pytest.approx(torch.log(torch.tensor(2.0)).item() + 0.1 * 0.5, rel=1e-5)
+    assert stats["mask_mean"].item() == pytest.approx(0.5)
+
+
+def test_checkpoint_round_trip_with_optimizer_state(tmp_path, tiny_config):
+    train(replace(tiny_config, train={"iterations": 2}), tmp_path, progress=False)
+    path = list_checkpoints(tmp_path)[-1]
+    state = torch.load(path, weights_only=True)  # plain data: no code runs on load
+    assert state["iteration"] == 2 and state["config"]["model"]["size"] == 16
+    assert state["opt_g"]["state"] and state["opt_d"]["state"]  # Adam moments were saved
+    assert set(state["rng"]) == {"z", "global"} and set(state["rng"]["global"]) >= {"torch", "numpy", "python"}
+    g = VideoGenerator(tiny_config.model)
+    g.load_state_dict(state["generator"])
+    opt = torch.optim.Adam(g.parameters())
+    opt.load_state_dict(state["opt_g"])
+    copy = tmp_path / "copy.pt"
+    save_checkpoint(copy, {k: v for k, v in state.items() if k != "format_version"})
+    again = load_checkpoint(copy)
+    assert all(torch.equal(again["generator"][k], v) for k, v in state["generator"].items())
+
+
+def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_run(tmp_path, tiny_config):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    train(tiny_config, whole, progress=False)
+    train(replace(tiny_config, train={"iterations": 3}), parts, progress=False)
+    train(tiny_config, parts, resume=True, progress=False)
+    a, b = _stats(whole), _stats(parts)
+    assert [r["iteration"] for r in b] == [1, 2, 3, 4, 5, 6]
+    for ra, rb in zip(a, b):
+        for key in ("loss_d", "loss_g", "d_real", "d_fake", "mask_mean"):
+            assert ra[key] == rb[key], (ra["iteration"], key)
+
+
+def test_periodic_checkpoints_are_pruned(tmp_path, tiny_config):
+    train(replace(tiny_config, train={"keep_checkpoints": 2}), tmp_path, progress=False)
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-0000004.pt", "checkpoint-0000006.pt"]
+
+
+def test_missing_and_corrupt_checkpoints_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "nope.pt")
+    with pytest.raises(FileNotFoundError, match="no checkpoints"):
+        load_checkpoint(tmp_path)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pt: not a readable videogan checkpoint"):
+        load_checkpoint(bad)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with pytest.raises(ValueError, match="not a videogan checkpoint"):
+        load_checkpoint(foreign)
