@@ -22,7 +22,11 @@ demo: $(STAMP)
 	else $(BIN)/videogan train --preset cpu --out runs/demo; fi
 	$(BIN)/videogan sample runs/demo --n 16 --seed 0 --out runs/demo/samples-final
 
-test: $(STAMP)
+# the FVD network's weights (I3D, Kinetics-400): downloaded and converted once into ~/.cache/videogan
+weights: $(STAMP)
+	$(BIN)/videogan weights i3d
+
+test: $(STAMP) weights
 	$(BIN)/python -m pytest -q -n 2 tests
 
 clean:

@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "videogan.train.loop",  # train
     "videogan.tasks.sample",  # sample
     "videogan.data.prepare",  # prepare
+    "videogan.eval.weights",  # weights
+    "videogan.eval.fvd_cli",  # fvd
 )
 
 

@@ -1,0 +1,141 @@
+"""Fréchet Video Distance (Unterthiner et al. 2018), computed as the original implementation does.
+
+Protocol: uint8 frames (values in [0, 255]) are resized to 224x224 with TF1's bilinear resize (no
+half-pixel centres), scaled by 2x/255 - 1, and embedded by the Kinetics-400 I3D (its 400 logits averaged
+over time); the distance is the Fréchet distance of Gaussians fitted to the two sets of embeddings with
+the unbiased (n - 1) covariance.
+
+Python API, usable on videos from any source:
+- `embed(videos, model)`: b 3 t 224 224 float in [-1, 1] -> b 400 embeddings.
+- `embed_videos(videos, model)`: an iterable of t h w 3 uint8 videos -> n 400, in bounded memory.
+- `frechet_distance(a, b)`: two n d arrays of embeddings -> float.
+- `fvd(videos_a, videos_b)`: the whole metric.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .i3d import MIN_FRAMES, SIZE, InceptionI3d
+
+FRAMES = 16  # the FVD paper's clip length
+BATCH_SIZE = 8
+RESIZE = "TF1 bilinear (align_corners=False, half_pixel_centers=False) to 224x224, then 2*x/255-1"
+
+
+def _tf1_sample_points(n_in: int, n_out: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Source indices (low, high) and weights of TF1's bilinear resize along one axis."""
+    scale = torch.tensor(n_in / n_out, dtype=torch.float32)
+    # TF1 maps output pixel i to input coordinate i * scale (corners, not centres, aligned at 0)
+    source = torch.arange(n_out, dtype=torch.float32, device=device) * scale.to(device)
+    low = source.floor().long().clamp(max=n_in - 1)
+    high = (low + 1).clamp(max=n_in - 1)
+    return low, high, source - low
+
+
+def resize_bilinear_tf1(x: torch.Tensor, size: int) -> torch.Tensor:
+    """... h w float -> ... size size, as tf.compat.v1.image.resize_bilinear with its defaults."""
+    low, high, frac = _tf1_sample_points(x.shape[-1], size, x.device)
+    x = x[..., low] + (x[..., high] - x[..., low]) * frac  # along width first, as TF does
+    low, high, frac = _tf1_sample_points(x.shape[-2], size, x.device)
+    frac = frac[:, None]
+    return x[..., low, :] + (x[..., high, :] - x[..., low, :]) * frac
+
+
+def preprocess(video: np.ndarray | torch.Tensor, device=None) -> torch.Tensor:
+    """t h w 3 with values in [0, 255] (uint8 or float) -> 3 t 224 224 in [-1, 1], as the FVD code."""
+    video = torch.as_tensor(video, device=device)
+    if video.dim() != 4 or video.shape[-1] != 3:
+        raise ValueError(f"expected a t h w 3 video, got shape {tuple(video.shape)}")
+    frames = video.permute(3, 0, 1, 2).float()  # 3 t h w
+    return resize_bilinear_tf1(frames, SIZE) * (2 / 255) - 1
+
+
+@torch.inference_mode()
+def embed(videos: torch.Tensor, model: InceptionI3d, batch_size: int = BATCH_SIZE) -> np.ndarray:
+    """b 3 t 224 224 float in [-1, 1] (t >= 9) -> b 400 float64 FVD embeddings, on the model's device."""
+    device = next(model.parameters()).device
+    out = [model(chunk.to(device)).double().cpu() for chunk in videos.split(batch_size)]
+    return torch.cat(out).numpy()
+
+
+def _batches(videos: Iterable[np.ndarray], frames: int, batch_size: int, device) -> Iterator[torch.Tensor]:
+    batch = []
+    for index, video in enumerate(videos):
+        if len(video) < frames:
+            raise ValueError(f"video {index} has {len(video)} frames; FVD here takes the first {frames}")
+        batch.append(preprocess(video[:frames], device))
+        if len(batch) == batch_size:
+            yield torch.stack(batch)
+            batch = []
+    if batch:
+        yield torch.stack(batch)
+
+
+def embed_videos(videos: Iterable[np.ndarray], model: InceptionI3d, frames: int = FRAMES,
+                 batch_size: int = BATCH_SIZE, progress: str | None = None) -> np.ndarray:
+    """t h w 3 uint8 videos (their first `frames` frames) -> n 400 embeddings; one batch in memory at a time."""
+    if frames < MIN_FRAMES:
+        raise ValueError(f"I3D needs at least {MIN_FRAMES} frames per video, got frames={frames} (FVD uses 16)")
+    device = next(model.parameters()).device
+    total = len(videos) if hasattr(videos, "__len__") else None
+    embeddings = []
+    with tqdm(total=total, desc=progress, unit="video", disable=progress is None) as bar:
+        for batch in _batches(videos, frames, batch_size, device):  # b 3 t 224 224
+            embeddings.append(embed(batch, model, batch_size))
+            bar.update(len(batch))
+    if not embeddings:
+        raise ValueError("no videos to embed")
+    return np.concatenate(embeddings)
+
+
+def gaussian_stats(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and unbiased (n - 1) covariance of n d embeddings, in float64."""
+    embeddings = np.asarray(embeddings, dtype=np.float64)
+    if embeddings.ndim != 2 or len(embeddings) < 2:
+        raise ValueError(f"need at least 2 embeddings as an n d array, got shape {embeddings.shape}")
+    return embeddings.mean(axis=0), np.atleast_2d(np.cov(embeddings, rowvar=False, ddof=1))
+
+
+def _significant(values: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a PSD matrix with round-off (negative or below eps * d * max) set to 0.
+
+    With fewer videos than dimensions most eigenvalues are 0 in exact arithmetic; left as noise of
+    ~1e-13, their square roots (~1e-7 each, hundreds of them) would add up to a visible bias.
+    """
+    cutoff = max(values.max(initial=0.0), 0.0) * len(values) * np.finfo(values.dtype).eps
+    return np.where(values > cutoff, values, 0.0)
+
+
+def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
+    """Square root of a symmetric positive semi-definite matrix."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(_significant(values))) @ vectors.T
+
+
+def frechet_distance_from_stats(mu1, sigma1, mu2, sigma2) -> float:
+    """|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2)).
+
+    tr (S1 S2)^(1/2) = tr (S1^(1/2) S2 S1^(1/2))^(1/2): the right side is symmetric PSD, so eigh gives it
+    without the complex round-off of a general sqrtm, even when n <= d makes the covariances singular.
+    """
+    root1 = _psd_sqrt(np.asarray(sigma1, np.float64))
+    middle = root1 @ np.asarray(sigma2, np.float64) @ root1
+    trace_sqrt = np.sqrt(_significant(np.linalg.eigvalsh((middle + middle.T) / 2))).sum()
+    diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt)
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance of Gaussians fitted to two sets of embeddings (n d each)."""
+    return frechet_distance_from_stats(*gaussian_stats(a), *gaussian_stats(b))
+
+
+def fvd(videos_a: Iterable[np.ndarray], videos_b: Iterable[np.ndarray], model: InceptionI3d,
+        frames: int = FRAMES, batch_size: int = BATCH_SIZE) -> float:
+    """FVD of two sets of t h w 3 uint8 videos (load the model with `weights.load_i3d`)."""
+    return frechet_distance(embed_videos(videos_a, model, frames, batch_size),
+                            embed_videos(videos_b, model, frames, batch_size))

