@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "videogan.data.prepare",  # prepare
     "videogan.eval.weights",  # weights
     "videogan.eval.fvd_cli",  # fvd
+    "videogan.eval.evaluate",  # evaluate
 )
 
 

@@ -1,0 +1,123 @@
+"""`videogan evaluate CHECKPOINT`: FVD and the diagnostics of a generator against real videos.
+
+Real statistics for FVD are cached on disk (keyed by the real set's description, the frames and the
+weights), so scoring many checkpoints against one dataset embeds the real videos once.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.video_io import to_uint8
+from ..runtime import pick_device
+from ..tasks.sample import generate, load_generator
+from ..train.checkpoint import config_of, load_checkpoint
+from .fvd import BATCH_SIZE, FRAMES
+from .fvd_cli import protocol
+from .i3d import MIN_FRAMES
+from .metrics import METRICS, NEEDS_I3D, EvalContext, VideoSet, get_metric, real_fvd_stats
+from .sources import open_source
+from .weights import CKPT_SHA256, cache_dir, load_i3d
+
+
+def generated_set(checkpoint: str | Path, n: int, seed: int, device, batch_size: int = 64) -> VideoSet:
+    """n videos of a checkpoint's generator (eval mode), drawn batch by batch: uint8 videos and masks."""
+    generator = load_generator(checkpoint, device)
+    rng = torch.Generator().manual_seed(seed)
+    videos, masks = [], []
+    for start in range(0, n, batch_size):
+        z = torch.randn(min(batch_size, n - start), generator.cfg.z_dim, generator=rng)
+        parts = generate(generator, z, batch_size)
+        videos.extend(to_uint8(parts["video"]))
+        if "mask" in parts:
+            masks.extend(parts["mask"][:, 0].numpy())
+    return VideoSet(videos, masks or None)
+
+
+def default_real_data(state: dict) -> str:
+    """The training data; for the built-in dataset, held-out videos of the same generator (next seed)."""
+    data = config_of(state).data
+    return f"synthetic:{data.data_seed + 1}" if data.data == "synthetic" else data.data
+
+
+def cached_real_stats(source, context: EvalContext, real: VideoSet, cache: Path | None):
+    if cache is None:
+        return real_fvd_stats(real, context)
+    key = json.dumps({"real": source.describe(), "frames": context.frames, "weights": CKPT_SHA256}, sort_keys=True)
+    path = cache / "fvd_stats" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
+    if path.exists():
+        with np.load(path) as stats:
+            return stats["mu"], stats["sigma"]
+    stats = real_fvd_stats(real, context)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, mu=stats[0], sigma=stats[1])
+    os.replace(tmp, path)
+    return stats
+
+
+def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, metrics=tuple(METRICS),
+             frames: int = FRAMES, seed: int = 0, device="auto", batch_size: int = BATCH_SIZE,
+             weights_dir=None, use_cache: bool = True) -> dict:
+    state = load_checkpoint(checkpoint)
+    model = config_of(state).model
+    for name in metrics:
+        get_metric(name)
+    wants_i3d = bool(NEEDS_I3D & set(metrics))
+    if wants_i3d and min(frames, model.frames) < MIN_FRAMES:
+        raise ValueError(f"{state['path']}: FVD needs at least {MIN_FRAMES} frames; the model makes "
+                         f"{model.frames} (--frames {frames})")
+    dev = pick_device(device)
+    data = data or default_real_data(state)
+    source = open_source(data, model.frames, n, seed, model.size)
+    real = VideoSet(list(source))
+    fake = generated_set(checkpoint, len(real.videos), seed, dev)
+    context = EvalContext(i3d=load_i3d(dev, weights_dir) if wants_i3d else None,
+                          frames=min(frames, model.frames), batch_size=batch_size)
+    if wants_i3d:
+        cache = cache_dir(weights_dir) if use_cache else None
+        context = dataclasses.replace(context, real_stats=cached_real_stats(source, context, real, cache))
+    result = {"checkpoint": state["path"], "iteration": state.get("iteration"), "arch": model.arch,
+              "n": len(real.videos), "real": source.describe(), "metrics": list(metrics)}
+    for name in metrics:
+        result.update(get_metric(name)(fake, real, context))
+    if wants_i3d:
+        result.update(protocol(context.frames, seed, dev))
+    return result
+
+
+def _run(args) -> None:
+    metrics = tuple(args.metrics.split(",")) if args.metrics else tuple(METRICS)
+    result = evaluate(args.checkpoint, args.data, args.n, metrics, args.frames, args.seed, args.device,
+                      args.batch_size, args.cache_dir, not args.no_cache)
+    out = Path(args.out) if args.out else Path(result["checkpoint"]).parent.parent / f"eval-{result['iteration']}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, out)
+    print(json.dumps(result, indent=2))
+    print(f"wrote {out}")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("evaluate", help="FVD and diagnostics of a generator against real videos")
+    parser.add_argument("checkpoint", help="checkpoint file or run folder (its latest checkpoint)")
+    parser.add_argument("--data", default=None,
+                        help="real videos: a folder of video files, synthetic[:SEED], or a prepared dataset "
+                             "(default: the run's data; for the built-in dataset, held-out videos)")
+    parser.add_argument("--n", type=int, default=2048, help="videos per set")
+    parser.add_argument("--frames", type=int, default=FRAMES, help="frames FVD looks at (the first ones, >= 9)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated codes and of the real subset")
+    parser.add_argument("--metrics", default=None, help=f"comma-separated subset of {','.join(METRICS)}")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="videos per I3D pass")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--cache-dir", default=None, help="weights and cached statistics (default: ~/.cache/videogan)")
+    parser.add_argument("--no-cache", action="store_true", help="recompute the real set's FVD statistics")
+    parser.add_argument("--out", default=None, help="result JSON (default: RUN_DIR/eval-ITERATION.json)")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,90 @@
+import json
+
+import pytest
+import torch
+
+from videogan.cli import main
+from videogan.config import replace
+from videogan.eval import diagnostics
+from videogan.train.loop import train
+
+
+def test_mask_motion_on_hand_made_videos():
+    videos = -torch.ones(1, 3, 3, 2, 2)
+    videos[:, :, 1:, 0, 0] = 1.0  # pixel (0, 0) changes between frames 0 and 1, nothing else ever does
+    masks = torch.zeros(1, 1, 3, 2, 2)
+    masks[:, :, :, 0, 0] = 0.9
+    masks[:, :, :, 1, 1] = 0.3
+    out = diagnostics.mask_motion(videos, masks)
+    assert out["mask_on_moving"] == pytest.approx(0.9)
+    assert out["mask_on_static"] == pytest.approx((0.9 + 0.3 * 2) / 7)  # 7 unchanged (t, pixel) pairs
+    assert out["moving_fraction"] == pytest.approx(1 / 8)
+
+
+def test_flicker_is_zero_for_a_still_background_and_sees_flicker():
+    still = torch.rand(2, 3, 8, 4, 4).mul(2).sub(1)[:, :, :1].expand(-1, -1, 8, -1, -1)
+    moving = still.clone()
+    moving[:, :, ::2, 0, :] = 1.0  # one row blinks: in the busiest half, so not counted as static
+    assert diagnostics.static_flicker(still) == 0.0
+    assert diagnostics.static_flicker(moving) == 0.0
+    assert diagnostics.motion_energy(moving).min() > 0
+    noisy = still + 0.05 * torch.randn_like(still)
+    assert diagnostics.static_flicker(noisy) > 0.02
+
+
+def test_motion_energy_distance_is_zero_for_equal_sets():
+    videos = torch.rand(4, 3, 6, 8, 8)
+    out = diagnostics.motion_energy_distance(videos, videos)
+    assert out["motion_energy_w1"] == 0.0 and out["motion_energy"] == out["motion_energy_real"] > 0
+    assert diagnostics.colour_distance(videos, videos) == 0.0
+
+
+@pytest.fixture(scope="module")
+def run16(tmp_path_factory):
+    """A 16-frame checkpoint (FVD looks at 16 frames) trained for one iteration."""
+    from videogan.config import get_preset
+
+    run = tmp_path_factory.mktemp("run16")
+    config = replace(get_preset("tiny"), model={"frames": 16}, train={"iterations": 1, "device": "cpu"})
+    train(config, run, progress=False)
+    return run
+
+
+def test_evaluate_diagnostics_only(run16, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    args = ["evaluate", str(run16), "--n", "6", "--metrics", "mask_motion,flicker,motion_energy,colour",
+            "--out", str(out)]
+    assert main(args) == 0
+    result = json.loads(out.read_text())
+    assert result["n"] == 6 and result["arch"] == "two_stream" and result["iteration"] == 1
+    assert result["real"]["data_seed"] == 1235  # held-out videos of the built-in generator
+    for key in ("mask_on_moving", "flicker", "flicker_real", "motion_energy_w1", "colour_w1"):
+        assert isinstance(result[key], float)
+    assert "fvd" not in result
+
+
+def test_evaluate_fvd_caches_the_real_statistics(run16, tmp_path):
+    from videogan.eval.weights import converted_path
+
+    if not converted_path().exists():
+        pytest.fail("I3D weights missing: run `videogan weights i3d` (make test does)")
+    cache = tmp_path / "cache"
+    (cache / "i3d").mkdir(parents=True)
+    (cache / "i3d" / converted_path().name).symlink_to(converted_path())
+    results = []
+    for _ in range(2):
+        out = tmp_path / "fvd.json"
+        assert main(["evaluate", str(run16), "--n", "3", "--metrics", "fvd", "--cache-dir", str(cache),
+                     "--batch-size", "3", "--out", str(out)]) == 0
+        results.append(json.loads(out.read_text()))
+    assert len(list((cache / "fvd_stats").glob("*.npz"))) == 1
+    assert results[0]["fvd"] == pytest.approx(results[1]["fvd"]) and results[0]["fvd"] > 0
+    assert results[0]["weights_sha256"] and results[0]["frames"] == 16
+
+
+def test_evaluate_errors(tmp_path, tiny_config, capsys):
+    train(replace(tiny_config, train={"iterations": 1}), tmp_path / "tiny", progress=False)
+    assert main(["evaluate", str(tmp_path / "tiny"), "--n", "2", "--metrics", "fvd"]) == 2
+    assert "at least 9 frames" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "tiny"), "--n", "2", "--metrics", "nope"]) == 2
+    assert "unknown metric" in capsys.readouterr().err
