@@ -132,7 +132,7 @@ def add_sample_arguments(parser) -> None:
     parser.add_argument("--n", type=int, default=16, help="number of videos")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--interpolate", action="store_true", help="videos along a line between two random z")
+    parser.add_argument("--interpolate", action="store_true", help="videos along a line between two codes drawn from the prior")
     parser.add_argument("--each", action="store_true", help="also write every video as its own MP4 (for FVD)")
     parser.add_argument("--fps", type=float, default=8.0)
     parser.add_argument("--device", default="auto")
