@@ -139,3 +139,6 @@ def test_interrupted_run_resumes_and_then_fits_the_mixture(tmp_path, capsys):
                  "--no-progress"]) == 0
     state = load_checkpoint(run)
     assert state["iteration"] == 2 and state["baseline"]["gmm_clips"] == 8 and "gmm" in state
+    written = last.stat().st_mtime_ns
+    assert main(["baseline", "train", "--resume", str(run), "--no-progress"]) == 0  # finished: nothing to do
+    assert last.stat().st_mtime_ns == written

@@ -138,8 +138,11 @@ def train_baseline(config: RunConfig, bcfg: BaselineConfig, run_dir: str | Path,
                                                   "device": config.train.device, "workers": config.train.workers,
                                                   "max_minutes": config.train.max_minutes})
     tcfg, mcfg = config.train, config.model
-    _check_mixture_data(config, bcfg)
     log = RunLog(run_dir)
+    if state is not None and state["iteration"] >= tcfg.iterations and "gmm" in state:
+        log.line(f"{run_dir}: already trained for {state['iteration']} iterations, mixture fitted")
+        return Path(state["path"])
+    _check_mixture_data(config, bcfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(
         json.dumps({**config.to_dict(), "baseline": dataclasses.asdict(bcfg)}, indent=2, sort_keys=True))
@@ -157,9 +160,6 @@ def train_baseline(config: RunConfig, bcfg: BaselineConfig, run_dir: str | Path,
         iteration = state["iteration"]
         log.truncate_after(iteration)
         log.line(f"resumed {state['path']} at iteration {iteration}")
-        if iteration >= tcfg.iterations and "gmm" in state:
-            log.line(f"{run_dir}: already trained for {iteration} iterations and mixture fitted")
-            return Path(state["path"])
 
     def save(mixture_state: dict | None = None) -> Path:
         extra = {"gmm": mixture_state} if mixture_state is not None else {}
