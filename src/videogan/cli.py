@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "videogan.eval.weights",  # weights
     "videogan.eval.fvd_cli",  # fvd
     "videogan.eval.evaluate",  # evaluate
+    "videogan.tasks.future",  # predict
+    "videogan.tasks.units",  # visualize-units
 )
 
 
