@@ -8,6 +8,7 @@ from PIL import Image
 
 from videogan.cli import main
 from videogan.config import ConfigError, ModelConfig, get_preset, replace
+from videogan.eval import diagnostics
 from videogan.models import FutureGenerator, VideoDiscriminator
 from videogan.models.describe import describe
 from videogan.train.checkpoint import load_checkpoint
@@ -72,7 +73,9 @@ def test_tiny_shapes_and_deterministic_output():
 
 def test_noise_gives_different_futures_for_different_seeds(tmp_path):
     cfg = _tiny(noise_dim=4)
-    ckpt = train(cfg, tmp_path / "run", progress=False)
+    assert main(["train", "--task", "future", "--preset", "future-tiny", "--noise-dim", "4", "--iterations", "2",
+                 "--device", "cpu", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    ckpt = tmp_path / "run"
     image = tmp_path / "in.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(image)
     assert main(["predict", str(ckpt), str(image), "--samples", "2", "--out", str(tmp_path / "a")]) == 0
@@ -82,6 +85,22 @@ def test_noise_gives_different_futures_for_different_seeds(tmp_path):
     assert not np.array_equal(a0, a1) and not np.array_equal(a0, b0)
     with pytest.raises(ValueError, match=r"noise of shape \(batch, 4\)"):
         FutureGenerator(cfg.model)(torch.zeros(1, 3, 16, 16))
+
+
+def test_task_flag_starts_from_the_future_cpu_preset(capsys):
+    assert main(["describe", "--task", "future", "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["config"] == get_preset("future-cpu").to_dict()
+    assert described["generator"]["params"] == sum(p.numel() for p in FutureGenerator(get_preset("future-cpu").model)
+                                                   .parameters())
+
+
+def test_psnr_and_ssim():
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    assert diagnostics.psnr(x + 0.1, x).tolist() == pytest.approx([26.0206, 26.0206], abs=1e-3)  # 0.05 on [0, 1]
+    assert diagnostics.ssim(x, x).tolist() == pytest.approx([1.0, 1.0])
+    noisy = diagnostics.ssim(x + 0.2 * torch.randn_like(x), x)
+    assert (noisy < 0.95).all() and (diagnostics.ssim(-x, x) < noisy).all()
 
 
 def test_first_frame_loss_on_hand_made_tensors():
