@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "videogan.eval.fvd_cli",  # fvd
     "videogan.eval.evaluate",  # evaluate
     "videogan.tasks.baseline",  # baseline train / baseline sample
+    "videogan.tasks.future",  # predict
+    "videogan.tasks.units",  # visualize-units
 )
 
 

@@ -14,6 +14,8 @@ import typing
 from dataclasses import dataclass, field
 
 ARCHS = ("two_stream", "one_stream")
+TASKS = ("video", "future")  # unconditional videos from z (section 2), or the future of a still image (3.4)
+FIRST_FRAME_LOSSES = ("l1", "l2")
 
 
 class ConfigError(ValueError):
@@ -28,16 +30,24 @@ def _log2_exact(value: int, what: str) -> int:
 
 @dataclass(frozen=True)
 class ModelConfig:
+    task: str = "video"  # video: G(z); future: G(first frame), section 3.4
     arch: str = "two_stream"  # two_stream (equation 2) or one_stream
     frames: int = 32  # video length T
     size: int = 64  # frame height = width
     z_dim: int = 100
     g_width: int = 64  # generator's last hidden width; earlier layers double it (paper: 512-256-128-64)
     d_width: int = 64  # discriminator's first width; later layers double it (paper: 64-128-256-512)
+    noise_dim: int = 0  # future task: noise channels added to the encoder's map (0: the released, deterministic model)
 
     def __post_init__(self):
+        if self.task not in TASKS:
+            raise ConfigError(f"task must be one of {TASKS}, got {self.task!r}")
         if self.arch not in ARCHS:
             raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.task == "future" and self.arch != "two_stream":
+            raise ConfigError("the future task uses the two-stream generator (section 3.4): arch must be two_stream")
+        if self.noise_dim < 0:
+            raise ConfigError(f"noise_dim must be 0 or positive, got {self.noise_dim}")
         if self.size < 8:
             raise ConfigError(f"size must be at least 8, got {self.size}")
         _log2_exact(self.size, "size")
@@ -67,7 +77,9 @@ class TrainConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
-    mask_l1: float = 0.1  # lambda of the mask sparsity prior (two-stream only)
+    mask_l1: float = 0.1  # lambda of the mask sparsity prior (two-stream video task only)
+    first_frame_weight: float = 10.0  # future task: lambda of equation 3
+    first_frame_loss: str = "l1"  # future task: l1 (released code) or l2 (the paper's equation 3)
     iterations: int = 100_000
     max_minutes: float = 0.0  # wall-clock budget of this process (0: none); stops with a checkpoint
     seed: int = 0
@@ -77,6 +89,10 @@ class TrainConfig:
     keep_checkpoints: int = 3  # older periodic checkpoints are deleted; 0 keeps all
     workers: int = 1  # DataLoader worker processes
     device: str = "auto"  # auto, cpu, cuda, cuda:N
+
+    def __post_init__(self):
+        if self.first_frame_loss not in FIRST_FRAME_LOSSES:
+            raise ConfigError(f"first_frame_loss must be one of {FIRST_FRAME_LOSSES}, got {self.first_frame_loss!r}")
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,12 @@ class RunConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
+def replace(config: RunConfig, **sections: dict) -> RunConfig:
+    """`RunConfig` with fields of its sections replaced: replace(c, model={"frames": 16})."""
+    changed = {name: dataclasses.replace(getattr(config, name), **values) for name, values in sections.items()}
+    return dataclasses.replace(config, **changed)
+
+
 def _preset(model=None, train=None, data=None) -> RunConfig:
     return RunConfig(ModelConfig(**(model or {})), TrainConfig(**(train or {})), DataConfig(**(data or {})))
 
@@ -133,6 +155,17 @@ PRESETS: dict[str, RunConfig] = {
         train=dict(batch_size=4, iterations=20, log_every=5, sample_every=10, checkpoint_every=10, workers=0),
     ),
 }
+# Future generation (section 3.4): the released code doubles every width of the unconditional model
+# (encoder 128-256-512-1024, streams 1024-512-256-128, discriminator 128-...-1024) and trains with batch 32.
+# Each preset is its unconditional namesake with the same doubling.
+PRESETS.update({
+    f"future-{name}": replace(PRESETS[name],
+                              model={"task": "future", "g_width": 2 * PRESETS[name].model.g_width,
+                                     "d_width": 2 * PRESETS[name].model.d_width},
+                              # no mask prior in this task's objective (equation 3)
+                              train={"batch_size": min(32, PRESETS[name].train.batch_size), "mask_l1": 0.0})
+    for name in ("paper", "cpu", "tiny")
+})
 
 
 def get_preset(name: str) -> RunConfig:
@@ -158,9 +191,16 @@ def _scalar_type(tp):
     return tp
 
 
+def default_preset(task: str | None) -> str:
+    """The preset a command starts from when none is named: `cpu`, or `future-cpu` for --task future."""
+    return "future-cpu" if task == "future" else "cpu"
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, config_cls=RunConfig) -> None:
     """Add --preset and one flag per config field (all default to None: the preset decides)."""
-    parser.add_argument("--preset", default="cpu", help=f"starting configuration: {', '.join(PRESETS)}")
+    parser.add_argument("--preset", default=None,
+                        help=f"starting configuration: {', '.join(PRESETS)} (default: cpu, or future-cpu with "
+                             "--task future)")
     for section in dataclasses.fields(config_cls):
         sub_cls = typing.get_type_hints(config_cls)[section.name]
         group = parser.add_argument_group(f"{section.name} config")
@@ -177,16 +217,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls=RunConfig) 
 
 def config_from_args(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:
     """The preset (or `base`) with every flag the user gave applied on top."""
-    config = base if base is not None else get_preset(args.preset)
+    config = base if base is not None else get_preset(args.preset or default_preset(getattr(args, "model.task", None)))
     updates: dict[str, dict] = {}
     for key, value in vars(args).items():
         if "." in key and value is not None:
             section, name = key.split(".", 1)
             updates.setdefault(section, {})[name] = value
     return replace(config, **updates)
-
-
-def replace(config: RunConfig, **sections: dict) -> RunConfig:
-    """`RunConfig` with fields of its sections replaced: replace(c, model={"frames": 16})."""
-    changed = {name: dataclasses.replace(getattr(config, name), **values) for name, values in sections.items()}
-    return dataclasses.replace(config, **changed)

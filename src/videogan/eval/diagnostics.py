@@ -12,11 +12,15 @@ All take videos as b 3 t h w tensors in [-1, 1] (a mask as b 1 t h w in [0, 1]) 
   distributions are compared with the 1-D Wasserstein distance.
 - colour_distance: the 1-D Wasserstein distance between generated and real pixel values, averaged
   over the three channels.
+- psnr, ssim: how well images b 3 h w are reconstructed (future generation: the generated first frame
+  against the input), on the [0, 1] scale; SSIM is Wang et al. (2004) with an 11x11 Gaussian window
+  (sigma 1.5), valid positions only, averaged over channels.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy.stats import wasserstein_distance
 
 # A pixel "changes" between frames when some channel moves by more than this, in [-1, 1] units
@@ -66,3 +70,28 @@ def colour_distance(generated: torch.Tensor, real: torch.Tensor, max_values: int
         a, b = a[:: max(1, len(a) // max_values)], b[:: max(1, len(b) // max_values)]
         total += wasserstein_distance(a.numpy(), b.numpy())
     return total / 3
+
+
+def psnr(images: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """b 3 h w in [-1, 1] -> b: 10 log10(1 / MSE) on the [0, 1] scale (inf where identical)."""
+    mse = ((images - references) / 2).square().flatten(1).mean(dim=1)
+    return 10 * torch.log10(1 / mse)
+
+
+def ssim(images: torch.Tensor, references: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """b 3 h w in [-1, 1] -> b, with the constants of Wang et al. (K1 0.01, K2 0.03, dynamic range 1)."""
+    x, y = (images.float() + 1) / 2, (references.float() + 1) / 2
+    window = min(window, x.shape[-1], x.shape[-2])
+    g = torch.exp(-(torch.arange(window, dtype=torch.float32) - (window - 1) / 2).square() / (2 * sigma ** 2))
+    kernel = (g[:, None] * g[None]) / g.sum() ** 2  # window window, sums to 1
+    kernel = kernel.expand(x.shape[1], 1, window, window)
+
+    def blur(t):  # per-channel local mean over valid positions
+        return F.conv2d(t, kernel, groups=x.shape[1])
+
+    mu_x, mu_y = blur(x), blur(y)
+    var_x, var_y = blur(x * x) - mu_x ** 2, blur(y * y) - mu_y ** 2
+    cov = blur(x * y) - mu_x * mu_y
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
+    return index.flatten(1).mean(dim=1)

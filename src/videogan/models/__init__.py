@@ -1,7 +1,31 @@
-"""Networks of the paper: the video generators (one- and two-stream) and the video discriminator."""
+"""Networks of the paper: the video generators (one- and two-stream), the future generator of section 3.4,
+and the video discriminator."""
+import torch
+
+from ..config import ModelConfig
 from .autoencoder import CodeMixture, VideoEncoder
 from .discriminator import VideoDiscriminator
+from .future import FutureGenerator
 from .generator import VideoGenerator, compose
 from .init import init_weights
 
-__all__ = ["VideoGenerator", "VideoDiscriminator", "VideoEncoder", "CodeMixture", "compose", "init_weights"]
+__all__ = ["VideoGenerator", "FutureGenerator", "VideoDiscriminator", "VideoEncoder", "CodeMixture", "build_generator",
+           "generator_inputs", "compose", "init_weights"]
+
+
+def build_generator(cfg: ModelConfig) -> VideoGenerator | FutureGenerator:
+    """The generator a config's task trains: G(z) for `video`, G(first frame) for `future`."""
+    return FutureGenerator(cfg) if cfg.task == "future" else VideoGenerator(cfg)
+
+
+def generator_inputs(cfg: ModelConfig, rng: torch.Generator, n: int, videos: torch.Tensor | None = None) -> tuple:
+    """What G takes for a batch of n, as a tuple of positional arguments: (z,) for `video`; for `future`,
+    (first frames b 3 h w of `videos` b 3 t h w,) and, with noise_dim K > 0, a b K code. Codes are drawn
+    on the CPU from `rng` (a CPU and a GPU run see the same ones) and moved to the videos' device."""
+    device = videos.device if videos is not None else torch.device("cpu")
+    if cfg.task == "video":
+        return (torch.randn(n, cfg.z_dim, generator=rng).to(device),)
+    if videos is None or len(videos) != n:
+        raise ValueError(f"the future task's generator needs n={n} videos to take first frames from")
+    first = videos[:, :, 0]  # b 3 h w
+    return (first, torch.randn(n, cfg.noise_dim, generator=rng).to(device)) if cfg.noise_dim else (first,)

@@ -7,10 +7,10 @@ import torch
 from torch import nn
 
 from ..config import add_config_arguments, config_from_args
-from . import VideoDiscriminator, VideoGenerator
+from . import VideoDiscriminator, build_generator, generator_inputs
 
 
-def layer_table(module: nn.Module, example: torch.Tensor) -> list[dict]:
+def layer_table(module: nn.Module, example: torch.Tensor | tuple) -> list[dict]:
     """One row per leaf layer that has parameters or changes the shape: name, type, output shape, params."""
     rows: list[dict] = []
     hooks = []
@@ -25,7 +25,7 @@ def layer_table(module: nn.Module, example: torch.Tensor) -> list[dict]:
         hooks.append(layer.register_forward_hook(record))
     try:
         with torch.no_grad():
-            module.eval()(example)
+            module.eval()(*(example if isinstance(example, tuple) else (example,)))
     finally:
         for hook in hooks:
             hook.remove()
@@ -34,11 +34,11 @@ def layer_table(module: nn.Module, example: torch.Tensor) -> list[dict]:
 
 def describe(config) -> dict:
     cfg = config.model
-    generator, discriminator = VideoGenerator(cfg), VideoDiscriminator(cfg)
-    z = torch.zeros(1, cfg.z_dim)
+    generator, discriminator = build_generator(cfg), VideoDiscriminator(cfg)
     video = torch.zeros(1, 3, cfg.frames, cfg.size, cfg.size)
+    g_input = generator_inputs(cfg, torch.Generator().manual_seed(0), 1, video)  # z, or the first frame
     out = {}
-    for name, net, example in (("generator", generator, z), ("discriminator", discriminator, video)):
+    for name, net, example in (("generator", generator, g_input), ("discriminator", discriminator, video)):
         out[name] = {"params": sum(p.numel() for p in net.parameters()), "layers": layer_table(net, example)}
     return out
 

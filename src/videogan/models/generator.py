@@ -26,11 +26,18 @@ def _widths(cfg: ModelConfig) -> list[int]:
     return [cfg.g_width * 2 ** (cfg.stages - 1 - i) for i in range(cfg.stages)]
 
 
-def _up_stack(cfg: ModelConfig, dims: int, first_kernel) -> nn.Sequential:
+def _up_stack(cfg: ModelConfig, dims: int, c_in: int, first_kernel=None) -> nn.Sequential:
+    """The up-sampling stack: with `first_kernel`, a first block c_in -> widths[0] (z's projection to 4x4,
+    or the future model's temporal expansion) and then the stride-2 blocks; without it, the stride-2
+    blocks start from c_in (the future model's static stream, fed the encoder's 4x4 map)."""
     conv, norm = (nn.ConvTranspose3d, nn.BatchNorm3d) if dims == 3 else (nn.ConvTranspose2d, nn.BatchNorm2d)
     widths = _widths(cfg)
-    layers = [_up_block(conv, norm, cfg.z_dim, widths[0], kernel_size=first_kernel)]
-    layers += [_up_block(conv, norm, a, b, kernel_size=4, stride=2, padding=1) for a, b in zip(widths, widths[1:])]
+    layers = []
+    if first_kernel is not None:
+        layers.append(_up_block(conv, norm, c_in, widths[0], kernel_size=first_kernel))
+        c_in = widths[0]
+    layers += [_up_block(conv, norm, a, b, kernel_size=4, stride=2, padding=1)
+               for a, b in zip([c_in, *widths[1:-1]], widths[1:])]
     return nn.Sequential(*layers)
 
 
@@ -47,6 +54,18 @@ def compose(mask: torch.Tensor, foreground: torch.Tensor, background: torch.Tens
     return mask * foreground + (1 - mask) * background.unsqueeze(2)
 
 
+def two_stream_output(heads: torch.Tensor, background: torch.Tensor, parts: bool):
+    """The two streams' raw outputs to equation 2: heads b 4 t h w (f's 3 channels, m's 1), background b 3 h w
+    before tanh. Returns the video, or with `parts` the dict of `VideoGenerator.forward`."""
+    foreground = torch.tanh(heads[:, :3])  # b 3 t h w
+    mask = torch.sigmoid(heads[:, 3:])  # b 1 t h w
+    background = torch.tanh(background)  # b 3 h w
+    video = compose(mask, foreground, background)
+    if parts:
+        return {"video": video, "background": background, "foreground": foreground, "mask": mask}
+    return video
+
+
 class VideoGenerator(nn.Module):
     """One- or two-stream generator, chosen by `cfg.arch`.
 
@@ -58,12 +77,12 @@ class VideoGenerator(nn.Module):
         super().__init__()
         self.cfg = cfg
         last = _widths(cfg)[-1]
-        self.trunk = _up_stack(cfg, 3, (cfg.first_frames, 4, 4))  # z -> b c t h w
+        self.trunk = _up_stack(cfg, 3, cfg.z_dim, (cfg.first_frames, 4, 4))  # z -> b c t h w
         # f (3 channels) and m (1 channel) heads as one transposed conv: each output channel has its own
         # weights, so this is exactly two heads on the shared trunk, in one full-resolution pass
         self.heads = _head(3, last, 4 if cfg.arch == "two_stream" else 3)
         if cfg.arch == "two_stream":
-            self.background = nn.Sequential(_up_stack(cfg, 2, 4), _head(2, last, 3))
+            self.background = nn.Sequential(_up_stack(cfg, 2, cfg.z_dim, 4), _head(2, last, 3))
         init_weights(self)
 
     @property
@@ -73,12 +92,7 @@ class VideoGenerator(nn.Module):
     def forward(self, z: torch.Tensor, parts: bool = False):
         hidden = self.trunk(z.view(z.shape[0], -1, 1, 1, 1))  # b c t/2 h/2 w/2
         heads = self.heads(hidden)  # b 4 t h w (two-stream) or b 3 t h w
-        foreground = torch.tanh(heads[:, :3])  # b 3 t h w
         if not self.two_stream:
+            foreground = torch.tanh(heads)  # b 3 t h w
             return {"video": foreground} if parts else foreground
-        mask = torch.sigmoid(heads[:, 3:])  # b 1 t h w
-        background = torch.tanh(self.background(z.view(z.shape[0], -1, 1, 1)))  # b 3 h w
-        video = compose(mask, foreground, background)
-        if parts:
-            return {"video": video, "background": background, "foreground": foreground, "mask": mask}
-        return video
+        return two_stream_output(heads, self.background(z.view(z.shape[0], -1, 1, 1)), parts)

@@ -33,7 +33,7 @@ from ..runtime import pick_device, setup_runtime
 from ..train.checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_checkpoint,
                                 prune_checkpoints, restore_rng, save_checkpoint)
 from ..train.log import RunLog
-from ..train.loop import _adam, _loader, _StopRequest
+from ..train.loop import _adam, _loader, _StopRequest, resolve_run
 from .sample import VideoSampler, add_sample_arguments, generate, load_sampler, write_grids, write_samples
 
 LOSSES = ("l1", "mse")
@@ -187,7 +187,7 @@ def train_baseline(config: RunConfig, bcfg: BaselineConfig, run_dir: str | Path,
 
     saved_at = iteration if state is not None else None
     if iteration < tcfg.iterations:
-        data = iter(_loader(config, runtime, iteration * tcfg.batch_size))
+        data = iter(_loader(dataset, config, runtime, iteration * tcfg.batch_size))
         bar = tqdm(total=tcfg.iterations, initial=iteration, disable=not progress, unit="it", dynamic_ncols=True)
         tick, tick_start, tick_iters = {}, time.time(), 0
         deadline = time.time() + 60 * tcfg.max_minutes if tcfg.max_minutes > 0 else float("inf")
@@ -257,23 +257,9 @@ def _baseline_config(args, saved: dict | None) -> BaselineConfig:
 
 
 def _run_train(args) -> int:
-    if args.resume:
-        run_dir = Path(args.resume)
-        if not list_checkpoints(run_dir):
-            raise FileNotFoundError(f"{run_dir}: nothing to resume (no checkpoints in {run_dir / 'checkpoints'})")
-        state = load_checkpoint(list_checkpoints(run_dir)[-1])
-        config = config_from_args(args, base=config_of(state))
-        bcfg = _baseline_config(args, state.get("baseline"))
-    else:
-        if args.out is None:
-            raise ValueError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
-        run_dir = Path(args.out)
-        if list_checkpoints(run_dir):
-            raise ValueError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose "
-                             "another --out")
-        config = config_from_args(args)
-        bcfg = _baseline_config(args, None)
-    path = train_baseline(config, bcfg, run_dir, resume=bool(args.resume), progress=not args.no_progress)
+    run_dir, config, state = resolve_run(args)
+    bcfg = _baseline_config(args, state.get("baseline") if state else None)
+    path = train_baseline(config, bcfg, run_dir, resume=state is not None, progress=not args.no_progress)
     print(f"checkpoint: {path}")
     return 0
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ..data.video_io import grid, to_uint8, write_png, write_video
 from ..models import CodeMixture, VideoGenerator
@@ -18,9 +19,12 @@ from ..train.checkpoint import config_of, load_checkpoint
 
 
 def _generator_of(state: dict, device: torch.device | str) -> VideoGenerator:
-    if "generator" not in state:
-        raise ValueError(f"{state['path']}: checkpoint holds no unconditional video generator")
-    generator = VideoGenerator(config_of(state).model)
+    config = config_of(state)
+    if "generator" not in state or config.model.task != "video":
+        raise ValueError(f"{state['path']}: checkpoint holds no unconditional video generator"
+                         + (f" (it is a {config.model.task!r}-task model: use `videogan predict`)"
+                            if config.model.task == "future" else ""))
+    generator = VideoGenerator(config.model)
     try:
         generator.load_state_dict(state["generator"])
     except RuntimeError as err:
@@ -63,10 +67,14 @@ def load_sampler(checkpoint: str | Path, device: torch.device | str = "cpu") -> 
 
 
 @torch.no_grad()
-def generate(generator: VideoGenerator, z: torch.Tensor, batch_size: int = 64) -> dict[str, torch.Tensor]:
-    """Run the generator over z in batches; returns its parts on the CPU."""
+def generate(generator: nn.Module, inputs: torch.Tensor | tuple[torch.Tensor, ...],
+             batch_size: int = 64) -> dict[str, torch.Tensor]:
+    """Run the generator over its inputs (z, or a tuple of `generator_inputs`) in batches; returns its
+    parts on the CPU."""
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
     device = next(generator.parameters()).device
-    chunks = [generator(z[i:i + batch_size].to(device), parts=True) for i in range(0, len(z), batch_size)]
+    chunks = [generator(*(x[i:i + batch_size].to(device) for x in inputs), parts=True)
+              for i in range(0, len(inputs[0]), batch_size)]
     return {k: torch.cat([c[k] for c in chunks]).cpu() for k in chunks[0]}
 
 

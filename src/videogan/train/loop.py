@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ..config import RunConfig, add_config_arguments, config_from_args, replace
 from ..data import build_dataset
 from ..data.sampler import EpochDataset, ResumableSampler
-from ..models import VideoDiscriminator, VideoGenerator
+from ..models import VideoDiscriminator, build_generator, generator_inputs
 from ..runtime import Runtime, setup_runtime
 from ..tasks.sample import generate, write_grids
 from .checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_checkpoint,
@@ -58,19 +58,18 @@ def _adam(params, cfg) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
 
-def init_networks(model_cfg, seed: int) -> tuple[VideoGenerator, VideoDiscriminator]:
-    """G and D with the paper's initialisation, drawn from the run's seed (every rank starts equal)."""
+def init_networks(model_cfg, seed: int) -> tuple[torch.nn.Module, VideoDiscriminator]:
+    """The task's G and D with the paper's initialisation, drawn from the run's seed (every rank starts equal)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return VideoGenerator(model_cfg), VideoDiscriminator(model_cfg)
+        return build_generator(model_cfg), VideoDiscriminator(model_cfg)
 
 
 def _unwrap(module):
     return module.module if isinstance(module, DistributedDataParallel) else module
 
 
-def _loader(config: RunConfig, runtime: Runtime, start_sample: int) -> DataLoader:
-    dataset = build_dataset(config.data, config.model)
+def _loader(dataset, config: RunConfig, runtime: Runtime, start_sample: int) -> DataLoader:
     sampler = ResumableSampler(len(dataset), config.train.seed, runtime.rank, runtime.world_size, start_sample)
     workers = config.train.workers
     return DataLoader(EpochDataset(dataset), batch_size=config.train.batch_size, sampler=sampler, num_workers=workers,
@@ -79,7 +78,8 @@ def _loader(config: RunConfig, runtime: Runtime, start_sample: int) -> DataLoade
 
 
 def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> Path | None:
-    """Train the unconditional video GAN; returns the last checkpoint written (None on ranks > 0)."""
+    """Train the video GAN of the config's task (G(z), or G(first frame) for `future`); returns the last
+    checkpoint written (None on ranks > 0)."""
     run_dir = Path(run_dir)
     runtime = setup_runtime(config.train.device)
     state = load_checkpoint(list_checkpoints(run_dir)[-1]) if resume else None
@@ -114,8 +114,15 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress
     if runtime.distributed:
         generator = DistributedDataParallel(generator)
         discriminator = DistributedDataParallel(discriminator)
-    loss = VideoGANLoss(discriminator, tcfg.mask_l1)
-    fixed_z = torch.randn(16, mcfg.z_dim, generator=torch.Generator().manual_seed(tcfg.seed + 10_000))
+    future = mcfg.task == "future"
+    # the mask prior belongs to the video task's objective; equation 3 (future) has none
+    loss = VideoGANLoss(discriminator, tcfg.mask_l1 if not future else 0.0, tcfg.first_frame_weight,
+                        tcfg.first_frame_loss)
+    dataset = build_dataset(config.data, mcfg)
+    # progress samples: 16 fixed codes, or for the future task the first frames of the first 16 clips
+    fixed_videos = torch.stack([dataset[i]["video"] for i in range(min(16, len(dataset)))]) if future else None
+    fixed_inputs = generator_inputs(mcfg, torch.Generator().manual_seed(tcfg.seed + 10_000),
+                                    16 if not future else len(fixed_videos), fixed_videos)
 
     def save() -> Path | None:
         if not runtime.is_main:
@@ -133,7 +140,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress
         log.line(f"{run_dir}: already trained for {iteration} iterations (--iterations {tcfg.iterations})")
         return list_checkpoints(run_dir)[-1] if runtime.is_main else None
 
-    data = iter(_loader(config, runtime, iteration * tcfg.batch_size))
+    data = iter(_loader(dataset, config, runtime, iteration * tcfg.batch_size))
     bar = tqdm(total=tcfg.iterations, initial=iteration, disable=not (progress and runtime.is_main),
                unit="it", dynamic_ncols=True)
     tick, tick_start, tick_iters = {}, time.time(), 0
@@ -142,8 +149,8 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress
         deadline = time.time() + 60 * tcfg.max_minutes if tcfg.max_minutes > 0 else float("inf")
         while iteration < tcfg.iterations and not stop.requested and time.time() < deadline:
             real = next(data)["video"].to(device, non_blocking=True)  # b 3 t h w
-            z = torch.randn(tcfg.batch_size, mcfg.z_dim, generator=z_rng).to(device)
-            parts = generator(z, parts=True)
+            inputs = generator_inputs(mcfg, z_rng, tcfg.batch_size, real)
+            parts = generator(*inputs, parts=True)
 
             d_loss, d_stats = loss.discriminator_loss(real, parts["video"])
             opt_d.zero_grad(set_to_none=True)
@@ -152,7 +159,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress
 
             # D's weights need no gradient in the G step; the unwrapped D also skips DDP's all-reduce
             _unwrap(discriminator).requires_grad_(False)
-            g_loss, g_stats = loss.generator_loss(parts, _unwrap(discriminator))
+            g_loss, g_stats = loss.generator_loss(parts, _unwrap(discriminator), inputs[0] if future else None)
             opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
             opt_g.step()
@@ -176,7 +183,7 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress
                 tick, tick_start, tick_iters = {}, time.time(), 0
             if runtime.is_main and (iteration % tcfg.sample_every == 0 or iteration == tcfg.iterations):
                 _unwrap(generator).eval()
-                write_grids(generate(_unwrap(generator), fixed_z), run_dir / "samples", prefix=f"{iteration:07d}_",
+                write_grids(generate(_unwrap(generator), fixed_inputs), run_dir / "samples", prefix=f"{iteration:07d}_",
                             formats=("gif",))
                 _unwrap(generator).train()
             if iteration % tcfg.checkpoint_every == 0 or iteration == tcfg.iterations:
@@ -188,22 +195,27 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress
     return last_saved
 
 
-def run(args) -> int:
+def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
+    """(run folder, config, latest checkpoint or None) for `--out NEW` or `--resume RUN_DIR`; flags given
+    on the command line apply on top of the preset, or of the saved config when resuming."""
     if args.resume:
         run_dir = Path(args.resume)
         if not list_checkpoints(run_dir):
             raise FileNotFoundError(f"{run_dir}: nothing to resume (no checkpoints in {run_dir / 'checkpoints'})")
-        config = config_of(load_checkpoint(list_checkpoints(run_dir)[-1]))
-        config = config_from_args(args, base=config)
-    else:
-        if args.out is None:
-            raise ValueError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
-        run_dir = Path(args.out)
-        if list_checkpoints(run_dir):
-            raise ValueError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose "
-                             "another --out")
-        config = config_from_args(args)
-    train(config, run_dir, resume=bool(args.resume), progress=not args.no_progress)
+        state = load_checkpoint(list_checkpoints(run_dir)[-1])
+        return run_dir, config_from_args(args, base=config_of(state)), state
+    if args.out is None:
+        raise ValueError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
+    run_dir = Path(args.out)
+    if list_checkpoints(run_dir):
+        raise ValueError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose "
+                         "another --out")
+    return run_dir, config_from_args(args), None
+
+
+def run(args) -> int:
+    run_dir, config, state = resolve_run(args)
+    train(config, run_dir, resume=state is not None, progress=not args.no_progress)
     return 0
 
 

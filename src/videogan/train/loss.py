@@ -1,4 +1,5 @@
-"""The GAN objective (equation 1) with the two-stream mask prior: all of the G and D math in one place.
+"""The GAN objective (equation 1) with the two-stream mask prior, and the first-frame term of future
+generation (equation 3): all of the G and D math in one place.
 
 D maximises log D(x) + log(1 - D(G(z))); G uses the non-saturating form, maximising log D(G(z)).
 Both go through BCE-with-logits, the numerically stable cross entropy section 2.3 asks for.
@@ -14,10 +15,27 @@ def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
+def first_frame_loss(video: torch.Tensor, image: torch.Tensor, kind: str = "l1") -> torch.Tensor:
+    """Equation 3's reconstruction term: the mean |G0(x0) - x0| (l1, the released code) or the mean
+    squared difference (l2, the paper's text) between the first frame of video b 3 t h w and image b 3 h w.
+    Means over all elements, so lambda does not depend on the frame size."""
+    diff = video[:, :, 0] - image
+    if kind == "l1":
+        return diff.abs().mean()
+    if kind == "l2":
+        return diff.square().mean()
+    raise ValueError(f"first-frame loss must be l1 or l2, got {kind!r}")
+
+
 class VideoGANLoss:
-    def __init__(self, discriminator: nn.Module, mask_l1: float = 0.1):
+    """`mask_l1`: lambda of the mask prior (video task); `first_frame_weight`, `first_frame_kind`: lambda and
+    form of equation 3's term (future task), applied when `generator_loss` is given the input image."""
+
+    def __init__(self, discriminator: nn.Module, mask_l1: float = 0.1, first_frame_weight: float = 10.0,
+                 first_frame_kind: str = "l1"):
         self.discriminator = discriminator
         self.mask_l1 = mask_l1
+        self.first_frame_weight, self.first_frame_kind = first_frame_weight, first_frame_kind
 
     def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """real, fake: b 3 t h w. Two forward passes, so BatchNorm never mixes real and fake statistics."""
@@ -28,9 +46,11 @@ class VideoGANLoss:
                  "d_fake": torch.sigmoid(fake_logits).mean().detach()}
         return loss, stats
 
-    def generator_loss(self, parts: dict, discriminator: nn.Module | None = None) -> tuple[torch.Tensor, dict]:
-        """parts: the generator's output dict. The mask prior lambda * mean|m| is the released code's
-        L1 penalty averaged over all mask elements (m >= 0 after the sigmoid, so |m| = m)."""
+    def generator_loss(self, parts: dict, discriminator: nn.Module | None = None,
+                       image: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """parts: the generator's output dict; image: the future task's input b 3 h w (None: video task).
+        The mask prior lambda * mean|m| is the released code's L1 penalty averaged over all mask
+        elements (m >= 0 after the sigmoid, so |m| = m)."""
         logits = (discriminator or self.discriminator)(parts["video"])
         adversarial = _bce(logits, 1.0)
         loss, stats = adversarial, {"loss_g": adversarial.detach()}
@@ -38,4 +58,8 @@ class VideoGANLoss:
             mask_mean = parts["mask"].abs().mean()
             loss = loss + self.mask_l1 * mask_mean
             stats["mask_mean"] = mask_mean.detach()
+        if image is not None:
+            reconstruction = first_frame_loss(parts["video"], image, self.first_frame_kind)
+            loss = loss + self.first_frame_weight * reconstruction
+            stats["first_frame"] = reconstruction.detach()
         return loss, stats

@@ -1,0 +1,114 @@
+"""`videogan predict`: the future of still images (section 3.4) from a `--task future` checkpoint.
+
+Per image, in OUT/<image name>/:
+  input.png                        the image as the model sees it (short side resized, centre crop)
+  video-K.gif, video-K.mp4         frame 1 is that input image, frames 2..T+1 the T generated frames
+                                   (whose first frame is the model's reconstruction of the input)
+  foreground-K, mask-K, foreground_masked-K (.gif, .mp4), background-K.png: the two streams
+K counts the samples (--samples, default 1); a deterministic model (noise_dim 0) has only one future.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ..data.clips import square
+from ..data.synthetic import to_model_range
+from ..data.video_io import to_uint8, write_png, write_video
+from ..models import FutureGenerator
+from ..runtime import pick_device
+from ..train.checkpoint import config_of, load_checkpoint
+from .sample import generate, stream_videos
+
+
+def load_future_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> FutureGenerator:
+    """The future generator of a checkpoint, in eval mode; a checkpoint of another task is a clear error."""
+    state = load_checkpoint(checkpoint)
+    model = config_of(state).model
+    if model.task != "future" or "generator" not in state:
+        raise ValueError(f"{state['path']}: not a future-generation checkpoint (task {model.task!r}); train one "
+                         "with `videogan train --task future`")
+    generator = FutureGenerator(model)
+    generator.load_state_dict(state["generator"])
+    return generator.to(device).eval()
+
+
+def load_image(path: str | Path, size: int) -> torch.Tensor:
+    """Any image file, any size or mode -> 3 size size in [-1, 1], framed like training clips (`square`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such image file")
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB"))  # h w 3 uint8, whatever the mode (L, P, RGBA, CMYK...)
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{path}: not a readable image ({type(err).__name__}: {err})") from None
+    return to_model_range(square(pixels, size)[None])[:, 0]  # 1 h w 3 -> 3 1 h w -> 3 h w
+
+
+@torch.no_grad()
+def predict(generator: FutureGenerator, images: torch.Tensor, samples: int = 1, seed: int = 0) -> dict:
+    """images b 3 h w -> the generator's parts for each image's `samples` futures, image-major: (b samples) ...
+    Noise (noise_dim > 0) is drawn from `seed`; a deterministic model allows samples = 1 only."""
+    if samples < 1:
+        raise ValueError(f"--samples must be at least 1, got {samples}")
+    if samples > 1 and generator.cfg.noise_dim == 0:
+        raise ValueError(f"this model is deterministic (noise_dim 0): it has one future per image, not {samples}; "
+                         "train with --noise-dim K for several")
+    repeated = images.repeat_interleave(samples, dim=0)  # (b samples) 3 h w
+    inputs = (repeated,)
+    if generator.cfg.noise_dim:
+        rng = torch.Generator().manual_seed(seed)
+        inputs += (torch.randn(len(repeated), generator.cfg.noise_dim, generator=rng),)
+    return generate(generator, inputs)
+
+
+def write_prediction(out_dir: Path, image: torch.Tensor, parts: dict, fps: float = 8.0, scale: int = 1) -> list[Path]:
+    """One image's files (see the module docstring); parts hold its K samples."""
+    written = [out_dir / "input.png"]
+    write_png(written[0], to_uint8(image[:, None])[0], scale)
+    for k in range(len(parts["video"])):
+        one = {name: value[k:k + 1] for name, value in parts.items()}
+        for name, video in stream_videos(one).items():
+            frames = to_uint8(video[0])  # t h w 3
+            if name == "videos":  # the input as frame 1, then the generated frames
+                name, frames = "video", np.concatenate([to_uint8(image[:, None]), frames])
+            for ext in ("gif", "mp4"):
+                written.append(out_dir / f"{name}-{k}.{ext}")
+                write_video(written[-1], frames, fps, scale)
+        written.append(out_dir / f"background-{k}.png")
+        write_png(written[-1], to_uint8(one["background"][0, :, None])[0], scale)
+    return written
+
+
+def _output_names(paths: list[Path]) -> list[str]:
+    """A folder name per image: its stem, or its whole name where two images share a stem."""
+    stems = [p.stem for p in paths]
+    return [p.stem if stems.count(p.stem) == 1 else p.name for p in paths]
+
+
+def run(args) -> None:
+    generator = load_future_generator(args.checkpoint, pick_device(args.device))
+    paths = [Path(p) for p in args.images]
+    images = torch.stack([load_image(p, generator.cfg.size) for p in paths])  # every file checked before any work
+    out = Path(args.out)
+    for path, name, image in zip(paths, _output_names(paths), images):
+        parts = predict(generator, image[None], args.samples, args.seed)
+        written = write_prediction(out / name, image, parts, args.fps, args.scale)
+        print(f"{path}: wrote {len(written)} files to {out / name}")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("predict", help="a video of the future of each still image (--task future model)")
+    parser.add_argument("checkpoint", help="checkpoint file or run folder (its latest checkpoint)")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any size or mode)")
+    parser.add_argument("--out", required=True, help="output folder (one subfolder per image)")
+    parser.add_argument("--samples", type=int, default=1, help="futures per image (needs a --noise-dim model)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise (--noise-dim models)")
+    parser.add_argument("--fps", type=float, default=8.0)
+    parser.add_argument("--scale", type=int, default=1, help="enlarge the written files by this factor")
+    parser.add_argument("--device", default="auto")
+    parser.set_defaults(func=run)
