@@ -3,6 +3,7 @@ Figure 4). See docs/recognition.md."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def run_finetune(args) -> None:
     # --init random takes the preset's architecture; a checkpoint brings its own
     model_cfg = get_preset(args.preset).model if args.init == "random" else None
     model, result = finetune(args.init, train, test, config.finetune, device, model_cfg, args.freeze_features,
-                             log=print)
+                             log=functools.partial(print, flush=True))
     out = Path(args.out)
     save_checkpoint(out / "classifier.pt", {"config": {"model": dataclasses.asdict(model.cfg)},
                                             "classes": list(train.classes), "classifier": model.state_dict(),
@@ -62,7 +63,7 @@ def run_sweep_command(args) -> None:
     fractions = [parse_fraction(f) for f in args.fractions.split(",")]
     methods = tuple(m.strip() for m in args.methods.split(","))
     summary = run_sweep(args.init, config, fractions, list(range(args.seeds)), methods, args.out,
-                        pick_device(config.finetune.device), args.pool)
+                        pick_device(config.finetune.device), args.pool, log=functools.partial(print, flush=True))
     for method, rows in summary.items():
         if method != "finetune_over_random":
             print(method, ", ".join(f"{k}: {v['video_accuracy_mean']:.3f}±{v['video_accuracy_std']:.3f}"

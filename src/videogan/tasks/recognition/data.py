@@ -77,7 +77,11 @@ class LabelledVideos:
         if self.synthetic:
             s = self.synthetic
             return render_video(s.synthetic_seed, self.sources[i], s.synthetic_frames, size, s.max_objects)["video"]
-        frames = list(iter_frames(self.sources[i], short_side=max(2 * size, 64)))
+        # a test video that cannot be read is an error, not skipped: skipping would change the test set
+        try:
+            frames = list(iter_frames(self.sources[i], short_side=max(2 * size, 64)))
+        except ValueError as err:
+            raise ValueError(f"{self.sources[i]}: {err}") from None
         if not frames:
             raise ValueError(f"{self.sources[i]}: no frames decoded")
         return np.stack(frames)
