@@ -16,7 +16,7 @@ import torch
 
 from ..data.video_io import to_uint8
 from ..runtime import pick_device
-from ..tasks.sample import generate, load_generator
+from ..tasks.sample import load_sampler
 from ..train.checkpoint import config_of, load_checkpoint
 from .fvd import BATCH_SIZE, FRAMES
 from .fvd_cli import protocol
@@ -27,13 +27,13 @@ from .weights import CKPT_SHA256, cache_dir, load_i3d
 
 
 def generated_set(checkpoint: str | Path, n: int, seed: int, device, batch_size: int = 64) -> VideoSet:
-    """n videos of a checkpoint's generator (eval mode), drawn batch by batch: uint8 videos and masks."""
-    generator = load_generator(checkpoint, device)
+    """n videos of a checkpoint's generator (eval mode) with codes from its prior (N(0, I) for a GAN, the
+    mixture for the baseline), drawn batch by batch: uint8 videos and masks."""
+    sampler = load_sampler(checkpoint, device)
     rng = torch.Generator().manual_seed(seed)
     videos, masks = [], []
     for start in range(0, n, batch_size):
-        z = torch.randn(min(batch_size, n - start), generator.cfg.z_dim, generator=rng)
-        parts = generate(generator, z, batch_size)
+        parts = sampler.sample(min(batch_size, n - start), rng, batch_size)
         videos.extend(to_uint8(parts["video"]))
         if "mask" in parts:
             masks.extend(parts["mask"][:, 0].numpy())
@@ -84,6 +84,7 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, met
         cache = cache_dir(weights_dir) if use_cache else None
         context = dataclasses.replace(context, real_stats=cached_real_stats(source, context, real, cache))
     result = {"checkpoint": state["path"], "iteration": state.get("iteration"), "arch": model.arch,
+              "kind": state.get("kind", "gan"),
               "n": len(real.videos), "real": source.describe(), "metrics": list(metrics)}
     for name in metrics:
         result.update(get_metric(name)(fake, real, context))

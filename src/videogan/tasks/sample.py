@@ -1,20 +1,23 @@
 """`videogan sample`: videos from a trained generator, and for the two-stream model its streams
-(background, foreground, mask, masked foreground: the paper's Figure 3)."""
+(background, foreground, mask, masked foreground: the paper's Figure 3).
+
+Any unconditional checkpoint works: `load_sampler` pairs its generator with its code distribution
+(N(0, I) for the GAN, the fitted mixture for the autoencoder baseline)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..data.video_io import grid, to_uint8, write_png, write_video
-from ..models import VideoGenerator
+from ..models import CodeMixture, VideoGenerator
 from ..runtime import pick_device
 from ..train.checkpoint import config_of, load_checkpoint
 
 
-def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> VideoGenerator:
-    """Rebuild the generator from a checkpoint alone, in eval mode (BatchNorm running statistics)."""
-    state = load_checkpoint(checkpoint)
+def _generator_of(state: dict, device: torch.device | str) -> VideoGenerator:
     if "generator" not in state:
         raise ValueError(f"{state['path']}: checkpoint holds no unconditional video generator")
     generator = VideoGenerator(config_of(state).model)
@@ -24,6 +27,39 @@ def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -
         raise ValueError(f"{state['path']}: generator weights do not fit the network its config describes "
                          f"(written by another videogan version?): {str(err).splitlines()[1].strip()}") from None
     return generator.to(device).eval()
+
+
+def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> VideoGenerator:
+    """Rebuild the generator from a checkpoint alone, in eval mode (BatchNorm running statistics)."""
+    return _generator_of(load_checkpoint(checkpoint), device)
+
+
+@dataclass(frozen=True)
+class VideoSampler:
+    """What every unconditional checkpoint offers: a generator (the GAN's G, or the baseline's decoder)
+    and the distribution of its codes. Tools that draw videos (`sample`, `evaluate`) go through this,
+    so they work for any kind of checkpoint."""
+
+    generator: VideoGenerator
+    draw_codes: Callable[[int, torch.Generator], torch.Tensor]  # (n, rng) -> n z_dim codes, on the CPU
+    prior: str  # "normal" (GAN: z ~ N(0, I)) or "gmm" (baseline: z ~ the mixture fitted to its codes)
+
+    def sample(self, n: int, rng: torch.Generator, batch_size: int = 64) -> dict[str, torch.Tensor]:
+        """n videos' parts (see `generate`); the same rng state gives the same videos."""
+        return generate(self.generator, self.draw_codes(n, rng), batch_size)
+
+
+def load_sampler(checkpoint: str | Path, device: torch.device | str = "cpu") -> VideoSampler:
+    """The sampler of any unconditional checkpoint, from the checkpoint alone."""
+    state = load_checkpoint(checkpoint)
+    generator = _generator_of(state, device)
+    if "gmm" in state:
+        return VideoSampler(generator, CodeMixture.from_state(state["gmm"]).sample, "gmm")
+    if state.get("kind") == "baseline":
+        raise ValueError(f"{state['path']}: baseline checkpoint from before its Gaussian mixture was fitted; "
+                         f"finish the run with `videogan baseline train --resume RUN_DIR`")
+    z_dim = generator.cfg.z_dim
+    return VideoSampler(generator, lambda n, rng: torch.randn(n, z_dim, generator=rng), "normal")
 
 
 @torch.no_grad()
@@ -62,40 +98,47 @@ def write_grids(parts: dict[str, torch.Tensor], out_dir: Path, prefix: str = "",
     return written
 
 
-def interpolation_z(z_dim: int, steps: int, generator: torch.Generator) -> torch.Tensor:
-    """`steps` codes on the straight line between two random codes: steps z_dim."""
-    a, b = torch.randn(2, z_dim, generator=generator)
+def interpolation_z(draw_codes: Callable[[int, torch.Generator], torch.Tensor], steps: int,
+                    generator: torch.Generator) -> torch.Tensor:
+    """`steps` codes on the straight line between two codes drawn from the prior: steps z_dim."""
+    a, b = draw_codes(2, generator)
     weights = torch.linspace(0, 1, steps)[:, None]
     return (1 - weights) * a + weights * b
 
 
-def run(args) -> None:
-    device = pick_device(args.device)
-    generator = load_generator(args.checkpoint, device)
-    z_dim = generator.cfg.z_dim
-    rng = torch.Generator().manual_seed(args.seed)
-    z = interpolation_z(z_dim, args.n, rng) if args.interpolate else torch.randn(args.n, z_dim, generator=rng)
-    parts = generate(generator, z)
-    out = Path(args.out)
-    prefix = "interpolation_" if args.interpolate else ""
-    written = write_grids(parts, out, prefix=prefix, fps=args.fps)
-    if args.each:
-        frames = to_uint8(parts["video"])
-        for i, video in enumerate(frames):
-            path = out / "videos" / f"{i:05d}.mp4"
-            write_video(path, video, fps=args.fps)
+def write_samples(sampler: VideoSampler, out: Path, n: int, seed: int, interpolate: bool = False,
+                  each: bool = False, fps: float = 8.0) -> list[Path]:
+    """What `videogan sample` writes: grids of the videos and streams, and with `each` one MP4 per video."""
+    rng = torch.Generator().manual_seed(seed)
+    z = interpolation_z(sampler.draw_codes, n, rng) if interpolate else sampler.draw_codes(n, rng)
+    parts = generate(sampler.generator, z)
+    written = write_grids(parts, out, prefix="interpolation_" if interpolate else "", fps=fps)
+    if each:
+        for i, video in enumerate(to_uint8(parts["video"])):
+            write_video(out / "videos" / f"{i:05d}.mp4", video, fps=fps)
         written.append(out / "videos")
+    return written
+
+
+def run(args) -> None:
+    sampler = load_sampler(args.checkpoint, pick_device(args.device))
+    out = Path(args.out)
+    written = write_samples(sampler, out, args.n, args.seed, args.interpolate, args.each, args.fps)
     print(f"wrote {len(written)} files to {out}")
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("sample", help="generate videos (and the two-stream model's streams)")
+def add_sample_arguments(parser) -> None:
     parser.add_argument("checkpoint", help="checkpoint file or run folder (its latest checkpoint)")
     parser.add_argument("--n", type=int, default=16, help="number of videos")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--interpolate", action="store_true", help="videos along a line between two random z")
+    parser.add_argument("--interpolate", action="store_true", help="videos along a line between two codes drawn from the prior")
     parser.add_argument("--each", action="store_true", help="also write every video as its own MP4 (for FVD)")
     parser.add_argument("--fps", type=float, default=8.0)
     parser.add_argument("--device", default="auto")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("sample", help="generate videos (and the two-stream model's streams)")
+    add_sample_arguments(parser)
     parser.set_defaults(func=run)
