@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "videogan.models.describe",  # describe
     "videogan.train.loop",  # train
     "videogan.tasks.sample",  # sample
+    "videogan.tasks.recognition",  # recognize finetune|probe|sweep
     "videogan.data.prepare",  # prepare
     "videogan.eval.weights",  # weights
     "videogan.eval.fvd_cli",  # fvd
