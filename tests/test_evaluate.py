@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -63,8 +64,13 @@ def test_evaluate_diagnostics_only(run16, tmp_path, capsys):
     assert "fvd" not in result
 
 
-def test_evaluate_fvd_caches_the_real_statistics(run16, tmp_path):
+def test_evaluate_fvd_caches_the_real_statistics(run16, tmp_path, monkeypatch):
+    from videogan.eval import evaluate as evaluate_module
     from videogan.eval.weights import converted_path
+
+    computed = []
+    real_fvd_stats = evaluate_module.real_fvd_stats
+    monkeypatch.setattr(evaluate_module, "real_fvd_stats", lambda *a: computed.append(1) or real_fvd_stats(*a))
 
     if not converted_path().exists():
         pytest.fail("I3D weights missing: run `videogan weights i3d` (make test does)")
@@ -77,9 +83,27 @@ def test_evaluate_fvd_caches_the_real_statistics(run16, tmp_path):
         assert main(["evaluate", str(run16), "--n", "3", "--metrics", "fvd", "--cache-dir", str(cache),
                      "--batch-size", "3", "--out", str(out)]) == 0
         results.append(json.loads(out.read_text()))
-    assert len(list((cache / "fvd_stats").glob("*.npz"))) == 1
+    assert len(list((cache / "fvd_stats").glob("*.npz"))) == 1 and len(computed) == 1  # the second run read them
     assert results[0]["fvd"] == pytest.approx(results[1]["fvd"]) and results[0]["fvd"] > 0
     assert results[0]["weights_sha256"] and results[0]["frames"] == 16
+
+
+def test_real_set_description_changes_with_everything_that_changes_the_videos(tmp_path):
+    from videogan.data.video_io import write_video
+    from videogan.eval.sources import open_source
+
+    base = open_source("synthetic:5", 16, 4, 0, 32).describe()
+    for other in (open_source("synthetic:5", 16, 4, 0, 64), open_source("synthetic:5", 8, 4, 0, 32),
+                  open_source("synthetic:5", 16, 4, 1, 32), open_source("synthetic:6", 16, 4, 0, 32)):
+        assert other.describe() != base
+    assert base["size"] == 32 and base["frames"] == 16
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for i in range(2):
+        write_video(folder / f"{i}.mp4", np.zeros((4, 16, 16, 3), np.uint8))
+    before = open_source(str(folder), 4, None, 0, 64).describe()
+    write_video(folder / "1.mp4", np.full((5, 16, 16, 3), 200, np.uint8))  # same name, new content
+    assert open_source(str(folder), 4, None, 0, 64).describe()["fingerprint"] != before["fingerprint"]
 
 
 def test_evaluate_errors(tmp_path, tiny_config, capsys):

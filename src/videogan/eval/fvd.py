@@ -14,6 +14,7 @@ Python API, usable on videos from any source:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -54,11 +55,24 @@ def preprocess(video: np.ndarray | torch.Tensor, device=None) -> torch.Tensor:
     return resize_bilinear_tf1(frames, SIZE) * (2 / 255) - 1
 
 
+@contextmanager
+def _full_float32():
+    """The reference logits are full float32; cuDNN's TF32 convolutions (its default on Ampere and later
+    GPUs) would move them by ~1e-3, so they are off while I3D runs and restored after."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 @torch.inference_mode()
 def embed(videos: torch.Tensor, model: InceptionI3d, batch_size: int = BATCH_SIZE) -> np.ndarray:
     """b 3 t 224 224 float in [-1, 1] (t >= 9) -> b 400 float64 FVD embeddings, on the model's device."""
     device = next(model.parameters()).device
-    out = [model(chunk.to(device)).double().cpu() for chunk in videos.split(batch_size)]
+    with _full_float32():
+        out = [model(chunk.to(device)).double().cpu() for chunk in videos.split(batch_size)]
     return torch.cat(out).numpy()
 
 

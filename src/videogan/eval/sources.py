@@ -1,10 +1,13 @@
 """Sets of videos to score: a folder of video files, or a dataset (`synthetic[:SEED]` or a prepared one).
 
 A source is a sized, re-iterable sequence of t h w 3 uint8 videos plus a description for the result
-JSON, so a run records exactly which videos it measured.
+JSON, so a run records exactly which videos it measured. The description is also the key of the cached
+FVD statistics of real sets: everything that changes the videos (frames, render size, subset, the files'
+contents) is in it.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +35,19 @@ def read_video(path: Path, frames: int) -> np.ndarray:
     return np.stack(out)
 
 
+def fingerprint(files: list[Path], root: Path) -> str:
+    """A hash of the files' names, sizes and modification times: changes when a file is replaced."""
+    digest = hashlib.sha256()
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _dataset_files(path: Path) -> list[Path]:
+    return [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+
+
 def _subset(count: int, n: int | None, seed: int, what: str) -> np.ndarray:
     """Indices of the videos to use: all, or n drawn without replacement with `seed` (sorted)."""
     if n is None or n == count:
@@ -45,7 +61,7 @@ class VideoFolder(Sequence):
     """The video files directly inside a folder, in name order (or a seeded subset of n)."""
 
     def __init__(self, folder: str | Path, frames: int, n: int | None = None, seed: int = 0):
-        self.folder, self.frames = Path(folder), frames
+        self.folder, self.frames, self.seed = Path(folder), frames, seed
         files = sorted(p for p in self.folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
         if not files:
             raise ValueError(f"{self.folder}: no video files ({', '.join(VIDEO_SUFFIXES)})")
@@ -58,7 +74,8 @@ class VideoFolder(Sequence):
         return read_video(self.files[index], self.frames)
 
     def describe(self) -> dict:
-        return {"kind": "video folder", "path": str(self.folder.resolve()), "n": len(self)}
+        return {"kind": "video folder", "path": str(self.folder.resolve()), "n": len(self), "seed": self.seed,
+                "frames": self.frames, "fingerprint": fingerprint(self.files, self.folder)}
 
 
 class DatasetVideos(Sequence):
@@ -74,7 +91,7 @@ class DatasetVideos(Sequence):
             self.dataset = build_dataset(data, ModelConfig(frames=frames, size=size))
         except ConfigError as err:
             raise ValueError(f"dataset {spec!r} at frames={frames}, size={size}: {err}") from None
-        self.spec, self.data = spec, data
+        self.spec, self.data, self.frames, self.size, self.seed = spec, data, frames, size, seed
         self.indices = _subset(len(self.dataset), n, seed, f"dataset {spec!r}")
 
     def __len__(self) -> int:
@@ -84,8 +101,13 @@ class DatasetVideos(Sequence):
         return to_uint8(self.dataset[int(self.indices[index])]["video"])  # 3 t h w in [-1, 1] -> t h w 3
 
     def describe(self) -> dict:
-        return {"kind": "dataset", "data": self.data.data, "data_seed": self.data.data_seed, "n": len(self),
-                "first_indices": [int(i) for i in self.indices[:8]]}
+        described = {"kind": "dataset", "data": self.data.data, "data_seed": self.data.data_seed, "n": len(self),
+                     "seed": self.seed, "frames": self.frames, "size": self.size,
+                     "first_indices": [int(i) for i in self.indices[:8]]}
+        if self.data.data != "synthetic":
+            path = Path(self.data.data)
+            described["fingerprint"] = fingerprint(_dataset_files(path), path if path.is_dir() else path.parent)
+        return described
 
 
 def open_source(spec: str, frames: int, n: int | None, seed: int, size: int) -> VideoFolder | DatasetVideos:
