@@ -88,6 +88,24 @@ def test_evaluate_fvd_caches_the_real_statistics(run16, tmp_path, monkeypatch):
     assert results[0]["weights_sha256"] and results[0]["frames"] == 16
 
 
+def test_metrics_over_batches_equal_the_diagnostics_of_the_whole_set():
+    from videogan.eval.metrics import EvalContext, VideoSet, get_metric
+
+    rng = np.random.default_rng(0)
+    videos = rng.integers(0, 256, (70, 4, 8, 8, 3), dtype=np.uint8)  # more than one batch of 64
+    videos[:, :, :4] = videos[:, :1, :4]  # a still top half, so the calm pixels are not random
+    masks = rng.random((70, 4, 8, 8), dtype=np.float32)
+    fake, real = VideoSet(list(videos), list(masks)), VideoSet(list(videos[::-1].copy()))
+    whole = torch.from_numpy(videos).permute(0, 4, 1, 2, 3).float().div(127.5).sub(1)
+    whole_masks = torch.from_numpy(masks).unsqueeze(1)
+    context = EvalContext()
+    assert get_metric("mask_motion")(fake, real, context) == pytest.approx(diagnostics.mask_motion(whole, whole_masks))
+    assert get_metric("flicker")(fake, real, context)["flicker"] == pytest.approx(diagnostics.static_flicker(whole))
+    assert get_metric("motion_energy")(fake, real, context) == pytest.approx(
+        diagnostics.motion_energy_distance(whole, whole.flip(0)))
+    assert get_metric("colour")(fake, real, context)["colour_w1"] == pytest.approx(0.0, abs=1e-6)
+
+
 def test_real_set_description_changes_with_everything_that_changes_the_videos(tmp_path):
     from videogan.data.video_io import write_video
     from videogan.eval.sources import open_source

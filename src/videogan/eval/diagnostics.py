@@ -33,22 +33,41 @@ def frame_differences(videos: torch.Tensor) -> torch.Tensor:
     return (videos[:, :, 1:] - videos[:, :, :-1]).abs().amax(dim=1)
 
 
-def mask_motion(videos: torch.Tensor, masks: torch.Tensor, threshold: float = CHANGE_THRESHOLD) -> dict:
-    """Mean mask over changing vs unchanging pixels (mask of frame t+1 against the change t -> t+1)."""
+def mask_motion_sums(videos: torch.Tensor, masks: torch.Tensor, threshold: float = CHANGE_THRESHOLD) -> np.ndarray:
+    """[mask sum over changing pixels, their count, mask sum over unchanging pixels, their count], with the
+    mask of frame t+1 against the change t -> t+1: additive over batches of videos."""
     changed = frame_differences(videos) > threshold  # b t-1 h w
     mask = masks[:, 0, 1:]  # b t-1 h w
-    moving = mask[changed].mean().item() if changed.any() else float("nan")
-    still = mask[~changed].mean().item() if (~changed).any() else float("nan")
-    return {"mask_on_moving": moving, "mask_on_static": still, "moving_fraction": changed.float().mean().item()}
+    return np.array([mask[changed].sum().item(), changed.sum().item(), mask[~changed].sum().item(),
+                     (~changed).sum().item()], dtype=np.float64)
 
 
-def static_flicker(videos: torch.Tensor) -> float:
-    """Mean |frame-to-frame change| over each video's calmest half of pixels."""
+def mask_motion_from_sums(sums: np.ndarray) -> dict:
+    moving_sum, moving, still_sum, still = sums
+    return {"mask_on_moving": moving_sum / moving if moving else float("nan"),
+            "mask_on_static": still_sum / still if still else float("nan"),
+            "moving_fraction": moving / (moving + still)}
+
+
+def mask_motion(videos: torch.Tensor, masks: torch.Tensor, threshold: float = CHANGE_THRESHOLD) -> dict:
+    """Mean mask over changing vs unchanging pixels."""
+    return mask_motion_from_sums(mask_motion_sums(videos, masks, threshold))
+
+
+def static_flicker_sums(videos: torch.Tensor) -> np.ndarray:
+    """[sum of |frame-to-frame change| over each video's calmest half of pixels, their count]: additive over
+    batches (the calm half is chosen per video)."""
     diffs = frame_differences(videos)  # b t-1 h w
     variance = videos.var(dim=2).mean(dim=1).flatten(1)  # b (h w)
     calm = variance <= variance.median(dim=1, keepdim=True).values  # b (h w)
     per_pixel = diffs.mean(dim=1).flatten(1)  # b (h w)
-    return (per_pixel * calm).sum().item() / calm.sum().item()
+    return np.array([(per_pixel * calm).sum().item(), calm.sum().item()], dtype=np.float64)
+
+
+def static_flicker(videos: torch.Tensor) -> float:
+    """Mean |frame-to-frame change| over each video's calmest half of pixels."""
+    total, count = static_flicker_sums(videos)
+    return total / count
 
 
 def motion_energy(videos: torch.Tensor) -> np.ndarray:
@@ -56,20 +75,25 @@ def motion_energy(videos: torch.Tensor) -> np.ndarray:
     return frame_differences(videos).flatten(1).mean(dim=1).numpy()
 
 
-def motion_energy_distance(generated: torch.Tensor, real: torch.Tensor) -> dict:
-    gen, ref = motion_energy(generated), motion_energy(real)
+def motion_energy_distance(generated: torch.Tensor | np.ndarray, real: torch.Tensor | np.ndarray) -> dict:
+    """Videos b 3 t h w, or their per-video motion energies b (as `motion_energy` gives)."""
+    gen, ref = (motion_energy(v) if isinstance(v, torch.Tensor) else v for v in (generated, real))
     return {"motion_energy": float(gen.mean()), "motion_energy_real": float(ref.mean()),
             "motion_energy_w1": float(wasserstein_distance(gen, ref))}
 
 
-def colour_distance(generated: torch.Tensor, real: torch.Tensor, max_values: int = 200_000) -> float:
-    """Channel-averaged Wasserstein distance of pixel values (subsampled evenly for speed)."""
-    total = 0.0
-    for c in range(3):
-        a, b = generated[:, c].flatten(), real[:, c].flatten()
-        a, b = a[:: max(1, len(a) // max_values)], b[:: max(1, len(b) // max_values)]
-        total += wasserstein_distance(a.numpy(), b.numpy())
-    return total / 3
+def colour_samples(videos: torch.Tensor, step: int) -> list[np.ndarray]:
+    """Every `step`-th pixel value of each channel: the evenly subsampled input of `colour_distance`."""
+    return [videos[:, c].flatten()[::step].numpy() for c in range(3)]
+
+
+def colour_distance(generated: torch.Tensor | list[np.ndarray], real: torch.Tensor | list[np.ndarray],
+                    max_values: int = 200_000) -> float:
+    """Channel-averaged Wasserstein distance of pixel values: videos b 3 t h w (subsampled evenly to about
+    `max_values` per channel for speed), or per-channel samples from `colour_samples`."""
+    a, b = (colour_samples(v, max(1, v[:, 0].numel() // max_values)) if isinstance(v, torch.Tensor) else v
+            for v in (generated, real))
+    return sum(wasserstein_distance(a[c], b[c]) for c in range(3)) / 3
 
 
 def psnr(images: torch.Tensor, references: torch.Tensor) -> torch.Tensor:

@@ -5,8 +5,8 @@ Every metric takes the generated and the real `VideoSet` and an `EvalContext` wi
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,14 +22,18 @@ class VideoSet:
 
     videos: Sequence[np.ndarray]
     masks: Sequence[np.ndarray] | None = None
-    _tensor: torch.Tensor | None = field(default=None, repr=False)
 
-    def tensor(self) -> torch.Tensor:
-        """All videos as one b 3 t h w float tensor in [-1, 1] (the diagnostics' input)."""
-        if self._tensor is None:
-            stacked = torch.from_numpy(np.stack([np.asarray(v) for v in self.videos]))  # b t h w 3
-            self._tensor = stacked.permute(0, 4, 1, 2, 3).float().div(127.5).sub(1)
-        return self._tensor
+    def batches(self, size: int = 64) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """The videos as b 3 t h w float tensors in [-1, 1] (the diagnostics' input) with their masks
+        b 1 t h w, a batch at a time: the float copies of a whole set (GBs at n = 2048) never exist."""
+        for start in range(0, len(self.videos), size):
+            chunk = torch.from_numpy(np.stack([np.asarray(v) for v in self.videos[start:start + size]]))  # b t h w 3
+            masks = (torch.from_numpy(np.stack(self.masks[start:start + size])).unsqueeze(1)
+                     if self.masks is not None else None)
+            yield chunk.permute(0, 4, 1, 2, 3).float().div(127.5).sub(1), masks
+
+    def pixels_per_channel(self) -> int:
+        return len(self.videos) * int(np.prod(np.shape(self.videos[0])[:3]))
 
 
 @dataclass(frozen=True)
@@ -57,21 +61,31 @@ def _fvd(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
 def _mask_motion(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
     if fake.masks is None:
         return {}  # only the two-stream model has a mask
-    masks = torch.from_numpy(np.stack(fake.masks)).unsqueeze(1)  # b 1 t h w
-    return diagnostics.mask_motion(fake.tensor(), masks)
+    return diagnostics.mask_motion_from_sums(sum(diagnostics.mask_motion_sums(v, m) for v, m in fake.batches()))
+
+
+def _flicker_of(videos: VideoSet) -> float:
+    total, count = sum(diagnostics.static_flicker_sums(v) for v, _ in videos.batches())
+    return total / count
 
 
 def _flicker(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
-    return {"flicker": diagnostics.static_flicker(fake.tensor()),
-            "flicker_real": diagnostics.static_flicker(real.tensor())}
+    return {"flicker": _flicker_of(fake), "flicker_real": _flicker_of(real)}
 
 
 def _motion_energy(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
-    return diagnostics.motion_energy_distance(fake.tensor(), real.tensor())
+    gen, ref = (np.concatenate([diagnostics.motion_energy(v) for v, _ in s.batches()]) for s in (fake, real))
+    return diagnostics.motion_energy_distance(gen, ref)
+
+
+def _colour_samples(videos: VideoSet, max_values: int = 200_000) -> list[np.ndarray]:
+    step = max(1, videos.pixels_per_channel() // max_values)
+    batches = [diagnostics.colour_samples(v, step) for v, _ in videos.batches()]
+    return [np.concatenate([b[c] for b in batches]) for c in range(3)]
 
 
 def _colour(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
-    return {"colour_w1": diagnostics.colour_distance(fake.tensor(), real.tensor())}
+    return {"colour_w1": diagnostics.colour_distance(_colour_samples(fake), _colour_samples(real))}
 
 
 Metric = Callable[[VideoSet, VideoSet, EvalContext], dict]
