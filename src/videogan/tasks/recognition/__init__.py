@@ -7,10 +7,10 @@ import functools
 import json
 from pathlib import Path
 
-from ...config import add_config_arguments, config_from_args, get_preset
+from ...config import add_config_arguments, config_from_args
 from ...runtime import pick_device
 from ...train.checkpoint import save_checkpoint
-from .config import RecognitionConfig, get_recognition_preset
+from .config import RecognitionConfig, get_recognition_preset, random_init_model
 from .data import load_labelled, parse_fraction
 from .finetune import finetune, load_discriminator
 from .probe import POOLS, run_probe
@@ -38,7 +38,7 @@ def run_finetune(args) -> None:
     device = pick_device(config.finetune.device)
     train, test = load_labelled(config.data)
     # --init random takes the preset's architecture; a checkpoint brings its own
-    model_cfg = get_preset(args.preset).model if args.init == "random" else None
+    model_cfg = random_init_model(args.preset) if args.init == "random" else None
     model, result = finetune(args.init, train, test, config.finetune, device, model_cfg, args.freeze_features,
                              log=functools.partial(print, flush=True))
     out = Path(args.out)
@@ -51,8 +51,8 @@ def run_finetune(args) -> None:
 def run_probe_command(args) -> None:
     config = _config(args)
     device = pick_device(config.finetune.device)
+    discriminator, state = load_discriminator(args.init)  # a bad --init fails before any video is read
     train, test = load_labelled(config.data)
-    discriminator, state = load_discriminator(args.init)
     result = run_probe(discriminator, train, test, args.pool, config.finetune.eval_batch, device, config.finetune.seed)
     result["init"] = state["path"]
     _report(result, _write_result(Path(args.out), result, config))

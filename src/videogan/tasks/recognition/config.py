@@ -1,7 +1,8 @@
 """Configuration of the recognition tasks: frozen dataclasses and presets, flags generated as for `train`.
 
 The network's shape (frames, size, widths) is not here: it comes from the GAN checkpoint (`--init`), or
-for `--init random` from the `--preset`'s model section, so a random-init run has the same architecture.
+for `--init random` from the GAN preset of the same name, so a random-init run has that architecture.
+Without `--preset` the recognition commands start from `cpu`, like `train`.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ...config import ConfigError, get_preset
+from ...config import ConfigError, ModelConfig, default_preset, get_preset
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,20 @@ PRESETS: dict[str, RecognitionConfig] = {
 }
 
 
-def get_recognition_preset(name: str) -> RecognitionConfig:
-    get_preset(name)  # same names as the GAN presets: the same clear error for an unknown one
-    return PRESETS[name]
+def preset_name(name: str | None) -> str:
+    """The preset a recognition command uses: the one named, or the same default as `train`.
+
+    The shared --preset flag also offers the GAN-only presets (future-*); they are refused here by name."""
+    name = name or default_preset(None)
+    if name not in PRESETS:
+        raise ConfigError(f"preset {name!r} has no recognition settings; choose from {sorted(PRESETS)}")
+    return name
+
+
+def get_recognition_preset(name: str | None) -> RecognitionConfig:
+    return PRESETS[preset_name(name)]
+
+
+def random_init_model(name: str | None) -> ModelConfig:
+    """The architecture of `--init random`: the GAN preset's model of the same name."""
+    return get_preset(preset_name(name)).model

@@ -61,9 +61,6 @@ class LabelledVideos:
         return replace(self, sources=tuple(self.sources[i] for i in indices),
                        labels=tuple(self.labels[i] for i in indices))
 
-    def name(self, i: int) -> str:
-        return f"built-in video {self.sources[i]}" if self.synthetic else str(self.sources[i])
-
     def clips(self, frames: int, size: int, seed: int) -> ClipDataset:
         """Training clips: a random temporal crop per item, seeded by (seed, epoch, item)."""
         if self.synthetic:
@@ -100,16 +97,17 @@ def covering_clips(video: np.ndarray, frames: int, size: int) -> torch.Tensor:
     return torch.stack([adapt_clip(video[s:s + frames], frames, size, None) for s in starts])
 
 
-def _stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hold out round(test_fraction * n) videos of each class (at least one when the class has two or more)."""
-    rng = np.random.default_rng(seed)
-    train, test = [], []
+def hold_out_per_class(labels, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held) sorted indices: round(fraction * n) random videos of each class held out, at least one
+    and never all, so a class keeps a video on both sides; a class with a single video is only kept."""
+    labels = np.asarray(labels)
+    kept, held = [], []
     for c in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == c))
-        n_test = min(max(1, round(test_fraction * len(members))), len(members) - 1) if len(members) > 1 else 0
-        test += members[:n_test].tolist()
-        train += members[n_test:].tolist()
-    return np.sort(train), np.sort(test)
+        n_held = min(max(1, round(fraction * len(members))), len(members) - 1)
+        held += members[:n_held].tolist()
+        kept += members[n_held:].tolist()
+    return np.sort(np.asarray(kept, dtype=int)), np.sort(np.asarray(held, dtype=int))
 
 
 def _check_files(videos: LabelledVideos, listed_in: str) -> None:
@@ -135,7 +133,7 @@ def load_labelled(cfg: LabelledDataConfig) -> tuple[LabelledVideos, LabelledVide
         # a video's label is drawn before anything else: a 2-frame 8x8 render gives it cheaply
         labels = np.array([render_video(cfg.synthetic_seed, i, 2, 8)["label"] for i in range(cfg.synthetic_videos)])
         everything = LabelledVideos(tuple(range(cfg.synthetic_videos)), tuple(labels.tolist()), MOTIONS, origin, cfg)
-        train_idx, test_idx = _stratified_split(labels, cfg.test_fraction, cfg.split_seed)
+        train_idx, test_idx = hold_out_per_class(labels, cfg.test_fraction, np.random.default_rng(cfg.split_seed))
         train, test = everything.subset(train_idx), everything.subset(test_idx)
     elif is_ucf_root(cfg.data):
         split = cfg.split or 1
@@ -151,7 +149,7 @@ def load_labelled(cfg: LabelledDataConfig) -> tuple[LabelledVideos, LabelledVide
         items, classes = list_labelled(cfg.data, cfg.split)
         labels = np.array([label for _, label in items])
         everything = LabelledVideos(tuple(p for p, _ in items), tuple(labels.tolist()), tuple(classes), str(cfg.data))
-        train_idx, test_idx = _stratified_split(labels, cfg.test_fraction, cfg.split_seed)
+        train_idx, test_idx = hold_out_per_class(labels, cfg.test_fraction, np.random.default_rng(cfg.split_seed))
         train, test = everything.subset(train_idx), everything.subset(test_idx)
     check_classes(train)
     if not len(test):

@@ -41,8 +41,10 @@ def load_discriminator(init: str, model_cfg: ModelConfig | None = None) -> tuple
     """A trained discriminator from a checkpoint (or run folder), or the same architecture with the paper's
     random init (`init == "random"`, shape from `model_cfg`). Returns it and the checkpoint (None if random)."""
     if init == "random":
-        if model_cfg is None:
-            raise ValueError("--init random needs a model configuration")
+        if model_cfg is None:  # only `finetune` passes one: the probe and the sweep read trained features
+            raise ValueError("--init random: probe and sweep need a trained discriminator; give a GAN checkpoint "
+                             "or run folder (random init is `videogan recognize finetune --init random`, "
+                             "and a method of the sweep)")
         return VideoDiscriminator(model_cfg), None
     state = load_checkpoint(init)
     if "discriminator" not in state:

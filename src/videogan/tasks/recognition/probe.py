@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ...models import VideoDiscriminator
-from .data import LabelledVideos
+from .data import LabelledVideos, hold_out_per_class
 from .finetune import clip_outputs, summarize
 
 POOLS = ("flatten", "mean")
@@ -47,18 +47,6 @@ def _probs(fitted, features, num_classes: int) -> np.ndarray:
     return out
 
 
-def validation_videos(labels: np.ndarray, seed: int) -> np.ndarray:
-    """A class-stratified fifth of the training videos (whole videos, so no clip of a validation video is
-    trained on); classes with a single video stay in training. Empty when no class has two videos."""
-    rng = np.random.default_rng([seed, 104729])
-    held = []
-    for c in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == c))
-        if len(members) > 1:
-            held += members[:max(1, round(VALIDATION_FRACTION * len(members)))].tolist()
-    return np.sort(np.asarray(held, dtype=int))
-
-
 def select_videos(features: np.ndarray, owner: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The clips of videos `indices` (sorted), with owners renumbered to positions in `indices`."""
     mask = np.isin(owner, indices)
@@ -70,10 +58,10 @@ def probe(train_feats, train_owner, train: LabelledVideos, test_feats, test_owne
     """Pick C on a validation part of the training videos, refit on all of them, evaluate on test videos."""
     k = len(train.classes)
     train_labels = np.asarray(train.labels)
-    held = validation_videos(train_labels, seed)
+    # whole videos are held out, so no clip of a validation video is trained on; empty with one video per class
+    kept, held = hold_out_per_class(train_labels, VALIDATION_FRACTION, np.random.default_rng([seed, 104729]))
     scores = {}
     if len(held):
-        kept = np.setdiff1d(np.arange(len(train)), held)
         fit_feats, fit_owner = select_videos(train_feats, train_owner, kept)
         val_feats, val_owner = select_videos(train_feats, train_owner, held)
         for c in C_GRID:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import os
 from fractions import Fraction
@@ -25,6 +26,8 @@ from .probe import extract_features, probe, select_videos
 METHODS = ("finetune", "random", "probe")
 DEFAULT_FRACTIONS = ("1/32", "1/16", "1/8", "1/4", "1/2", "1")
 RECORD_FIELDS = ("method", "fraction", "seed", "train_videos", "video_accuracy", "clip_accuracy")
+SUMMARY_FIELDS = ("train_videos", "seeds", "video_accuracy_mean", "video_accuracy_std", "clip_accuracy_mean",
+                  "clip_accuracy_std")
 
 
 def _spread(values: list[float]) -> float:
@@ -59,30 +62,28 @@ def summarize_sweep(records: list[dict], fractions: list[Fraction]) -> dict:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    # an interrupted sweep must leave the previous complete file, never a half-written one
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text(text)
     os.replace(tmp, path)
 
 
+def _csv(header, rows) -> str:
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return text.getvalue()
+
+
 def write_outputs(out: Path, settings: dict, records: list[dict], fractions: list[Fraction]) -> dict:
     summary = summarize_sweep(records, fractions)
     _write_atomic(out / "sweep.json", json.dumps({"settings": settings, "runs": records, "summary": summary}, indent=2))
-    with open(out / "sweep.csv.tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, RECORD_FIELDS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(records)
-    os.replace(out / "sweep.csv.tmp", out / "sweep.csv")
-    with open(out / "sweep_summary.csv.tmp", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["method", "fraction", "train_videos", "seeds", "video_accuracy_mean", "video_accuracy_std",
-                         "clip_accuracy_mean", "clip_accuracy_std"])
-        for method, rows in summary.items():
-            if method == "finetune_over_random":
-                continue
-            for fraction, row in rows.items():
-                writer.writerow([method, fraction, row["train_videos"], row["seeds"], row["video_accuracy_mean"],
-                                 row["video_accuracy_std"], row["clip_accuracy_mean"], row["clip_accuracy_std"]])
-    os.replace(out / "sweep_summary.csv.tmp", out / "sweep_summary.csv")
+    _write_atomic(out / "sweep.csv", _csv(RECORD_FIELDS, ([r[k] for k in RECORD_FIELDS] for r in records)))
+    _write_atomic(out / "sweep_summary.csv", _csv(
+        ("method", "fraction", *SUMMARY_FIELDS),
+        ([method, fraction, *(row[k] for k in SUMMARY_FIELDS)]
+         for method, rows in summary.items() if method != "finetune_over_random" for fraction, row in rows.items())))
     return summary
 
 
