@@ -85,3 +85,19 @@ def test_prepare_own_footage_then_train_on_it_and_on_the_raw_folder(tmp_path):
         assert main(args) == 0
         assert json.loads((run / "config.json").read_text())["data"]["data"] == str(data)
         assert (run / "checkpoints" / "checkpoint-0000002.pt").exists()
+
+
+def test_train_on_an_original_videogan_list(tmp_path):
+    from videos import moving_pattern, write_strip
+
+    root = tmp_path / "data"  # the list lives apart from the frames, as the published golf.txt
+    for i in range(4):
+        write_strip(root / "frames-stable-many" / f"{i}.jpg", moving_pattern(8, 16, 16, seed=i))
+    listing = tmp_path / "golf.txt"
+    listing.write_text("".join(f"frames-stable-many/{i}.jpg\n" for i in range(4)))
+    run = tmp_path / "run"
+    args = ["train", "--out", str(run), "--no-progress", *TINY, "--iterations", "2", "--data", str(listing),
+            "--data-format", "videogan", "--data-root", str(root)]
+    assert main(args) == 0
+    assert json.loads((run / "config.json").read_text())["data"]["data_root"] == str(root)
+    assert (run / "checkpoints" / "checkpoint-0000002.pt").exists()

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
+from videogan.data import decode
 from videogan.data.decode import DecodeError, count_frames, iter_frames, probe
-from videos import moving_pattern, write_audio_only, write_frame_folder, write_video
+from videos import damage_middle, moving_pattern, write_audio_only, write_frame_folder, write_video
 
 
 def nearest(decoded, source):
@@ -60,3 +61,21 @@ def test_unreadable_inputs_raise_one_line_reasons(tmp_path):
                          ("truncated.mp4", "not a readable")]:
         with pytest.raises(DecodeError, match=reason):
             list(iter_frames(tmp_path / name))
+
+
+def test_damage_mid_stream_is_a_one_line_reason_after_the_good_frames(tmp_path):
+    video = moving_pattern(48, 32, 32)
+    path = write_video(tmp_path / "damaged.mp4", video)
+    damage_middle(path)
+    decoded = []
+    with pytest.raises(DecodeError, match="corrupt stream"):
+        for frame in iter_frames(path):
+            decoded.append(frame)
+    assert 0 < len(decoded) < 48 and nearest(decoded[:4], video) == [0, 1, 2, 3]
+
+
+def test_frames_above_max_pixels_are_refused(tmp_path, monkeypatch):
+    path = write_video(tmp_path / "big.mp4", moving_pattern(4, 32, 48))
+    monkeypatch.setattr(decode, "MAX_PIXELS", 32 * 48 - 1)  # a 32x48 video stands in for one above 8192x8192
+    with pytest.raises(DecodeError, match=r"resolution 48x32 too large \(limit 1535 pixels\)"):
+        list(iter_frames(path))

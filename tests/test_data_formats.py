@@ -1,25 +1,21 @@
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader
 
 from videogan.config import DataConfig, ModelConfig
 from videogan.data import build_dataset
 from videogan.data.formats import detect_format, open_dataset
 from videogan.data.shards import ShardWriter
-from videos import moving_pattern, write_video
+from videos import moving_pattern, write_strip, write_video
 
 
 def test_original_videogan_list_format(tmp_path):
     rng = np.random.default_rng(0)
     long = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)  # 40 frames: the first 32 are read
     short = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
-    (tmp_path / "golf" / "a").mkdir(parents=True)
-    for name, video in [("long", long), ("short", short)]:
-        Image.fromarray(video.reshape(-1, 32, 3)).save(tmp_path / "golf" / "a" / f"{name}.png")
-    (tmp_path / "golf" / "a" / "long.png").rename(tmp_path / "golf" / "a" / "long.jpg")  # lossless content
-    (tmp_path / "golf" / "a" / "short.png").rename(tmp_path / "golf" / "a" / "short.jpg")
+    write_strip(tmp_path / "golf" / "a" / "long.jpg", long)
+    write_strip(tmp_path / "golf" / "a" / "short.jpg", short)
     (tmp_path / "golf.txt").write_text("golf/a/long.jpg 3\ngolf/a/short.jpg\n")
     assert detect_format(tmp_path / "golf.txt") == "videogan"
     data = open_dataset(tmp_path / "golf.txt", frames=32, size=32)
@@ -29,6 +25,22 @@ def test_original_videogan_list_format(tmp_path):
     assert torch.allclose(first["video"], expected)
     assert torch.equal(second["video"][:, 5:], second["video"][:, 4:5].expand(-1, 27, -1, -1))  # last frame repeats
     assert open_dataset(tmp_path / "golf.txt", frames=8, size=16)[0]["video"].shape == (3, 8, 16, 16)
+
+
+def test_videogan_list_apart_from_its_data_root(tmp_path):
+    # as published: golf.txt in one place, the frames-stable-many/ folder it lists in another
+    video = np.random.default_rng(2).integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
+    root = tmp_path / "data"
+    write_strip(root / "frames-stable-many" / "golf" / "0001.jpg", video)
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "golf.txt").write_text("frames-stable-many/golf/0001.jpg\n")
+    data = build_dataset(DataConfig(data=str(tmp_path / "lists" / "golf.txt"), data_root=str(root)),
+                         ModelConfig(frames=8, size=16))
+    assert torch.equal(data[0]["video"], torch.from_numpy(video).permute(3, 0, 1, 2).float() / 127.5 - 1)
+    with pytest.raises(RuntimeError, match="consecutive items failed"):  # beside the list: nothing there
+        open_dataset(tmp_path / "lists" / "golf.txt", frames=8, size=16)[0]
+    with pytest.raises(ValueError, match="--data-root applies to VideoGAN list files only"):
+        open_dataset(root, "videos", root=root)
 
 
 def test_video_folder_random_crops_are_seeded(tmp_path, caplog):

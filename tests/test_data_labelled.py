@@ -1,5 +1,4 @@
 import pytest
-import torch
 from torch.utils.data import DataLoader
 
 from videogan.cli import main
@@ -50,3 +49,33 @@ def test_class_per_folder_and_prepare_keeps_labels(ucf, tmp_path):
     main(["prepare", str(ucf), str(out), "--size", "16", "--frames", "8", "--no-stabilize"])
     clips, _ = read_manifests(out / "shards")
     assert {(c["class"], c["label"]) for c in clips} == {("ApplyEyeMakeup", 0), ("Basketball", 1)}
+
+
+def test_prepare_takes_an_official_split(ucf, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["prepare", str(ucf), str(out), "--size", "16", "--frames", "8", "--no-stabilize", "--split", "1"]
+    assert main([*args, "--subset", "test"]) == 0
+    _, inputs = read_manifests(out / "shards")
+    assert sorted(r["source"] for r in inputs) == [f"UCF-101/{c}/v_{c}_g01_c01.avi" for c in CLASSES]
+    assert main(["prepare", str(ucf / "UCF-101"), str(tmp_path / "o2"), "--split", "1"]) == 2
+    assert "--split needs a UCF-101 root" in capsys.readouterr().err
+    assert main(["prepare", str(ucf), str(tmp_path / "o3"), "--subset", "test"]) == 2
+    assert "give --split N" in capsys.readouterr().err
+
+
+def test_class_numbers_come_from_class_ind_not_line_order(ucf):
+    (ucf / "ucfTrainTestlist" / "classInd.txt").write_text("2 Basketball\n1 ApplyEyeMakeup\n")
+    train, classes = list_labelled(ucf, split=1)
+    assert classes == list(CLASSES) and [label for _, label in train] == [0, 1]
+
+
+@pytest.mark.parametrize("file, text, error", [
+    ("classInd.txt", "1 ApplyEyeMakeup\nBasketball\n", r"classInd.txt:2: expected 'N ClassName', got 'Basketball'"),
+    ("classInd.txt", "1 ApplyEyeMakeup\n3 Basketball\n", r"classInd.txt: class numbers must run 1..2 without gaps"),
+    ("trainlist01.txt", "ApplyEyeMakeup/a.avi 1\n\nJuggling/b.avi 3\n",
+     r"trainlist01.txt:3: 'Juggling/b.avi' is in no class of .*classInd.txt"),
+])
+def test_malformed_split_files_name_the_file_and_line(ucf, file, text, error):
+    (ucf / "ucfTrainTestlist" / file).write_text(text)
+    with pytest.raises(ValueError, match=error):
+        list_labelled(ucf, split=1)

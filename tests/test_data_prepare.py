@@ -1,3 +1,4 @@
+import errno
 import json
 import os
 import signal
@@ -8,13 +9,24 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from videogan.cli import main
 from videogan.data.clips import cut_clips
 from videogan.data.shards import ShardWriter, load_clip, read_manifests
-from videos import camera_shake_scene, moving_pattern, write_audio_only, write_frame_folder, write_video
+from videos import camera_shake_scene, damage_middle, moving_pattern, write_audio_only, write_frame_folder, write_video
 
 ARGS = ["--size", "16", "--frames", "8"]
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
+
+
+def prepare_command(src, out, *args):
+    return [sys.executable, "-m", "videogan.cli", "prepare", str(src), str(out), *ARGS, *args]
+
+
+def write_sources(src, count: int, frames: int = 24) -> None:
+    for i in range(count):
+        write_video(src / f"v{i}.mp4", moving_pattern(frames, 24, 24, seed=i))
 
 
 def test_every_bad_input_is_skipped_with_a_reason(tmp_path):
@@ -33,12 +45,15 @@ def test_every_bad_input_is_skipped_with_a_reason(tmp_path):
     write_video(src / "single.mp4", moving_pattern(1, 32, 32))
     good = (src / "good.mp4").read_bytes()
     (src / "truncated.mp4").write_bytes(good[: len(good) // 2])
+    damage_middle(write_video(src / "damaged.mp4", moving_pattern(48, 32, 32)))
     out = tmp_path / "out"
     assert main(["prepare", str(src), str(out), *ARGS, "--no-stabilize"]) == 1
     skipped = dict(line.split("\t") for line in (out / "skipped.tsv").read_text().splitlines())
-    assert set(skipped) == {"empty.mp4", "text.avi", "notes.txt", "audio.mp4", "single.mp4", "truncated.mp4"}
+    # notes.txt is no video file: not an input at all (text.avi claims to be one, so it is reported)
+    assert set(skipped) == {"empty.mp4", "text.avi", "audio.mp4", "single.mp4", "truncated.mp4", "damaged.mp4"}
     assert "empty" in skipped["empty.mp4"] and "no video stream" in skipped["audio.mp4"]
-    assert "not a video" in skipped["single.mp4"] and "extension" in skipped["notes.txt"]
+    assert "not a video" in skipped["single.mp4"] and "not a readable" in skipped["text.avi"]
+    assert "corrupt stream" in skipped["damaged.mp4"]  # its clips before the damage are dropped with it
     clips, inputs = read_manifests(out / "shards")
     ok = {r["source"] for r in inputs if r["status"] == "ok"}
     assert ok == {"good.mp4", "gray.mp4", "odd.gif", "vfr.mp4", "huge.mp4", "clip_frames"}
@@ -77,17 +92,13 @@ def test_unfinished_shards_are_not_trusted(tmp_path):
 
 def test_resume_after_kill(tmp_path):
     src = tmp_path / "src"
-    src.mkdir()
-    for i in range(6):
-        write_video(src / f"v{i}.mp4", moving_pattern(24, 24, 24, seed=i))
+    write_sources(src, 6)
     os.mkfifo(src / "v3.mp4.part")  # opening a FIFO blocks: the run hangs there, after finishing v0-v2
     (src / "v3.mp4").unlink()
     (src / "v3.mp4.part").rename(src / "v3.mp4")
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "videogan.cli", "prepare", str(src), str(out), *ARGS, "--no-stabilize",
-           "--shard-clips", "1"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
-    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+    cmd = prepare_command(src, out, "--no-stabilize", "--shard-clips", "1")
+    proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while len(list((out / "shards").glob("*.tar"))) < 3 and time.time() < deadline:
         time.sleep(0.05)
@@ -98,7 +109,7 @@ def test_resume_after_kill(tmp_path):
     assert sorted(r["source"] for r in first) == ["v0.mp4", "v1.mp4", "v2.mp4"]
     (src / "v3.mp4").unlink()
     write_video(src / "v3.mp4", moving_pattern(24, 24, 24, seed=3))
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    result = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
     assert result.returncode == 0 and "3 already done" in result.stderr
     clips, inputs = read_manifests(out / "shards")
     assert sorted(r["source"] for r in inputs) == [f"v{i}.mp4" for i in range(6)]  # each exactly once
@@ -130,3 +141,82 @@ def test_clips_stay_within_segments_and_pad_only_if_asked():
     assert [(c.start, len(c.frames), c.padded) for c in clips] == [(0, 4, 0), (2, 4, 0), (4, 4, 0), (6, 4, 0),
                                                                    (8, 4, 2), (10, 4, 0), (12, 4, 1)]
     assert clips[-1].frames[-1, 0, 0, 0] == 104
+
+
+def test_concurrent_array_jobs_share_one_folder(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_sources(src, 6)
+    # started together: both create prepare.json, publish shards and rewrite the whole-set views at once
+    jobs = [subprocess.Popen(prepare_command(src, out, "--no-stabilize", "--shard-clips", "1", "--shard-index",
+                                             str(i), "--num-shards", "2"), env=ENV, stderr=subprocess.PIPE, text=True)
+            for i in range(2)]
+    for job in jobs:
+        assert job.wait(timeout=120) == 0, job.stderr.read()
+    manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    expected = [(f"v{i}.mp4", start) for i in range(6) for start in (0, 8, 16)]
+    assert sorted((c["source"], c["start"]) for c in manifest) == expected
+    assert (out / "skipped.tsv").read_text() == "" and not list(out.rglob("*.tmp"))
+
+
+def test_workers_prepare_every_input_once(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_sources(src, 4)
+    assert main(["prepare", str(src), str(out), *ARGS, "--no-stabilize", "--workers", "2"]) == 0
+    clips, inputs = read_manifests(out / "shards")
+    assert sorted(r["source"] for r in inputs) == [f"v{i}.mp4" for i in range(4)] and len(clips) == 4 * 3
+    assert all(c["shard"].split("-")[2] in ("w0", "w1") for c in clips)  # written by the worker processes
+    assert all(load_clip(out / "shards", c).shape == (8, 16, 16, 3) for c in clips)
+
+
+def test_output_errors_stop_the_run_and_leave_the_input_to_retry(tmp_path, monkeypatch, capsys):
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_sources(src, 3)
+    addfile, calls = tarfile.TarFile.addfile, []
+
+    def disk_fills_after_three_clips(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return addfile(self, *args, **kwargs)
+
+    monkeypatch.setattr(tarfile.TarFile, "addfile", disk_fills_after_three_clips)
+    args = ["prepare", str(src), str(out), *ARGS, "--no-stabilize", "--shard-clips", "1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "shards/0000-" in err and "cannot write (No space left on device)" in err
+    _, inputs = read_manifests(out / "shards")
+    assert [(r["source"], r["status"]) for r in inputs] == [("v0.mp4", "ok")]  # v1 is not recorded as skipped
+    assert not list(out.rglob("*.tmp"))  # the torn shard is removed, not left for a reader
+    monkeypatch.setattr(tarfile.TarFile, "addfile", addfile)
+    assert main(args) == 0 and "1 already done, 2 to prepare" in capsys.readouterr().err
+    clips, inputs = read_manifests(out / "shards")
+    assert sorted(r["source"] for r in inputs) == ["v0.mp4", "v1.mp4", "v2.mp4"] and len(clips) == 9
+
+
+@pytest.mark.parametrize("flag, value, reason", [("--frames", "0", "--frames must be positive, got 0"),
+                                                 ("--stride", "0", "--stride must be positive, got 0"),
+                                                 ("--size", "-16", "--size must be positive, got -16")])
+def test_clip_geometry_must_be_positive(tmp_path, capsys, flag, value, reason):
+    write_sources(tmp_path / "src", 1)
+    assert main(["prepare", str(tmp_path / "src"), str(tmp_path / "out"), flag, value]) == 2
+    assert reason in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_min_frames_zero_is_kept_not_replaced_by_the_default(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_sources(src, 1, frames=20)
+    assert main(["prepare", str(src), str(out), *ARGS, "--no-stabilize", "--min-frames", "0"]) == 0
+    assert json.loads((out / "prepare.json").read_text())["min_frames"] == 0
+    clips, _ = read_manifests(out / "shards")
+    assert sorted(c["frames"] for c in clips) == [4, 8, 8]  # the 4-frame tail is a clip too
+
+
+def test_files_without_a_video_extension_are_not_inputs(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_sources(src, 1)
+    (src / "notes.txt").write_text("shot on my phone")
+    (src / ".DS_Store").write_bytes(b"\0Bud1")
+    write_frame_folder(src / "thumbs", moving_pattern(1, 24, 24))  # one image: a thumbnail, not a video
+    assert main(["prepare", str(src), str(out), *ARGS, "--no-stabilize"]) == 0
+    _, inputs = read_manifests(out / "shards")
+    assert [r["source"] for r in inputs] == ["v0.mp4"] and (out / "skipped.tsv").read_text() == ""

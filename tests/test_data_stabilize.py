@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from videogan.data.stabilize import Stabilizer
-from videos import background_residual, camera_shake_scene
+from videos import background_residual, camera_shake_scene, wobble
 
 SIZE = 128
 
@@ -37,3 +37,22 @@ def test_segment_breaks_where_matching_fails(scene):
     out = list(Stabilizer().run(np.concatenate([video[:5], other])))
     assert [f.segment for f in out] == [0] * 5 + [1] * 6
     assert out[5].break_reason.startswith("matching failed") and np.array_equal(out[5].transform, np.eye(3))
+
+
+def test_segment_breaks_where_no_homography_fits(scene):
+    video, _ = scene
+    bent = np.concatenate([video[:5], wobble(video[5], amplitude=4, wavelength=15)[None]])
+    # the default 2.5 px limit sits at the mean of errors spread over the whole 5 px RANSAC band, so
+    # a tighter limit is what makes this distortion (about 2 px; clean frames are under 0.1 px) break
+    out = list(Stabilizer(max_error=1.0).run(bent))
+    assert [f.segment for f in out] == [0] * 5 + [1]
+    assert out[5].break_reason.startswith("reprojection error") and np.array_equal(out[5].transform, np.eye(3))
+
+
+def test_segment_breaks_where_the_view_leaves_the_first_frame():
+    video, _ = camera_shake_scene(10, SIZE, seed=3, pan=12)  # about 10% of the frame further each frame
+    out = list(Stabilizer().run(video))
+    breaks = [i for i, f in enumerate(out) if f.break_reason]
+    assert breaks and all(out[i].break_reason.startswith("view left the frame") for i in breaks)
+    assert all(f.coverage >= 0.6 for f in out)  # each segment keeps only frames that mostly cover its first
+    assert [f.segment for f in out] == sorted(f.segment for f in out) and out[-1].segment == len(breaks)

@@ -53,6 +53,15 @@ def write_frame_folder(folder, frames: np.ndarray, ext: str = ".png") -> Path:
     return folder
 
 
+def write_strip(path, video: np.ndarray) -> Path:
+    """The original release's clip file: frames stacked vertically in one image. Stored losslessly (PNG
+    data under the .jpg name the lists use; the reader goes by content) so tests can compare pixels."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(video.reshape(-1, *video.shape[2:])).save(path, format="PNG")
+    return path
+
+
 def write_audio_only(path) -> Path:
     with av.open(str(path), "w") as out:
         stream = out.add_stream("aac", rate=8000)
@@ -65,8 +74,17 @@ def write_audio_only(path) -> Path:
     return Path(path)
 
 
-def camera_shake_scene(frames: int, size: int, seed: int = 0, world: int = 512):
-    """A textured static world seen through random homographies, with a disc moving across it.
+def damage_middle(path: Path, fraction: float = 1 / 8) -> None:
+    """Overwrite a stretch in the middle of the file with noise: header intact, payload damaged."""
+    data = bytearray(path.read_bytes())
+    start, length = len(data) // 2, int(len(data) * fraction)
+    data[start:start + length] = np.random.default_rng(0).integers(0, 256, length, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def camera_shake_scene(frames: int, size: int, seed: int = 0, world: int = 512, pan: float = 0.0):
+    """A textured static world seen through random homographies, with a disc moving across it; `pan`
+    pixels per frame of steady sideways camera motion on top of the shake.
 
     Returns (video t h w 3 uint8, views t 3 3: frame pixels -> world pixels).
     """
@@ -84,7 +102,7 @@ def camera_shake_scene(frames: int, size: int, seed: int = 0, world: int = 512):
     for t in range(frames):
         angle += rng.normal(0, 0.01)
         zoom *= np.exp(rng.normal(0, 0.01))
-        shift += rng.normal(0, 2.0, 2)
+        shift += rng.normal(0, 2.0, 2) + (pan, 0.0)
         c, s = zoom * np.cos(angle), zoom * np.sin(angle)
         half = size / 2
         # rotate and zoom about the frame centre, then place in the world; a little perspective as well
@@ -110,3 +128,14 @@ def background_residual(views: np.ndarray, transforms: list[np.ndarray], size: i
         mapped = np.linalg.inv(views[0]) @ view @ np.linalg.inv(transform) @ points
         errors.append(np.linalg.norm(mapped[:2] / mapped[2] - points[:2], axis=0).mean())
     return float(np.mean(errors))
+
+
+def wobble(image: np.ndarray, amplitude: float, seed: int = 0, wavelength: float = 9.0) -> np.ndarray:
+    """`image` bent by a wave of `amplitude` pixels: a distortion no homography fits (a rolling shutter's, say)."""
+    import cv2
+
+    phase = np.random.default_rng(seed).uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[:image.shape[0], :image.shape[1]].astype(np.float32)
+    return cv2.remap(image, xx + amplitude * np.sin(yy / wavelength + phase),
+                     yy + amplitude * np.cos(xx / wavelength + phase),
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)

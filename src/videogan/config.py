@@ -101,6 +101,7 @@ class DataConfig:
     data_format: str = "auto"
     data_seed: int = 1234  # seed of the built-in dataset
     max_objects: int = 3  # built-in dataset: objects per video (1..max)
+    data_root: str = ""  # folder a VideoGAN list's paths are relative to ("": the list file's folder)
 
 
 @dataclass(frozen=True)

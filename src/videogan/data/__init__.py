@@ -16,4 +16,5 @@ def build_dataset(data: DataConfig, model: ModelConfig) -> Dataset:
         return MovingObjects(model.frames, model.size, seed=data.data_seed, max_objects=data.max_objects)
     from .formats import open_dataset  # real video: decoders are imported only when needed
 
-    return open_dataset(data.data, data.data_format, frames=model.frames, size=model.size, seed=data.data_seed)
+    return open_dataset(data.data, data.data_format, frames=model.frames, size=model.size, seed=data.data_seed,
+                        root=data.data_root or None)

@@ -168,6 +168,7 @@ def iter_frames(path: str | os.PathLike, fps: float | None = None, short_side: i
         yield pending
         next_slot += 1
 
+
 def count_frames(path: str | os.PathLike, fps: float | None = None) -> int:
     """Frames `iter_frames` would yield: from metadata (duration x rate); exact for frame folders."""
     path = Path(path)

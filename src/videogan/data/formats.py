@@ -87,8 +87,9 @@ class PreparedShards(ClipDataset):
 
 class VideoGANList(ClipDataset):
     """The original release's format: a list file of `relative/path.jpg [label]` lines; each JPEG stacks a
-    clip's frames vertically (frame height = image width). As the released loader: frames from the first,
-    shorter clips padded with the last frame, every frame resized to the training size."""
+    clip's frames vertically (frame height = image width). As the released loader: paths relative to a data
+    root (`root`; default the list file's folder, the published lists sit apart from their frames), frames
+    from the first, shorter clips padded with the last frame, every frame resized to the training size."""
 
     def __init__(self, list_file: str | os.PathLike, frames: int, size: int, root: str | os.PathLike | None = None,
                  seed: int = 0):
@@ -186,15 +187,20 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 def open_dataset(path: str | os.PathLike, data_format: str = "auto", frames: int = 32, size: int = 64,
-                 seed: int = 0) -> ClipDataset:
-    """The dataset at `path` in `data_format` (one of FORMATS), adapted to `frames` x `size` x `size`."""
+                 seed: int = 0, root: str | os.PathLike | None = None) -> ClipDataset:
+    """The dataset at `path` in `data_format` (one of FORMATS), adapted to `frames` x `size` x `size`;
+    `root` is the folder a VideoGAN list's paths are relative to (default: the list file's folder)."""
     if data_format not in FORMATS:
         raise ValueError(f"unknown data format {data_format!r}; choose from {FORMATS}")
     fmt = detect_format(path) if data_format == "auto" else data_format
+    if root is not None and fmt != "videogan":
+        raise ValueError(f"{path}: --data-root applies to VideoGAN list files only, not to {fmt}")
+    if root is not None and not Path(root).is_dir():
+        raise FileNotFoundError(f"{root}: --data-root is not a folder")
     if fmt == "shards":
         return PreparedShards(path, frames, size, seed)
     if fmt == "videogan":
-        return VideoGANList(path, frames, size, seed=seed)
+        return VideoGANList(path, frames, size, root=root, seed=seed)
     items = list_videos(Path(path))
     if not items:
         raise ValueError(f"{path}: no video files ({', '.join(VIDEO_EXTENSIONS)}) or frame folders")

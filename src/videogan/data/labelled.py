@@ -28,26 +28,50 @@ def is_ucf_root(path: str | os.PathLike) -> bool:
     return Path(path).is_dir() and _find(Path(path), SPLIT_DIRS, "classInd.txt") is not None
 
 
+def _class_index(index_file: Path) -> list[str]:
+    """Class names in classInd.txt's own numbering ("N Name" lines, N from 1), not its line order."""
+    names = {}
+    for number, line in enumerate(index_file.read_text().splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise ValueError(f"{index_file}:{number}: expected 'N ClassName', got {line!r}")
+        if int(parts[0]) in names:
+            raise ValueError(f"{index_file}:{number}: class number {parts[0]} appears twice")
+        names[int(parts[0])] = parts[1]
+    if sorted(names) != list(range(1, len(names) + 1)):
+        raise ValueError(f"{index_file}: class numbers must run 1..{len(names)} without gaps")
+    return [names[i] for i in range(1, len(names) + 1)]
+
+
+def _split_names(root: Path, split: int, subset: str) -> list[tuple[str, str]]:
+    """(video path, "FILE:LINE" where it is listed) of one official split list."""
+    if subset not in ("train", "test"):
+        raise ValueError(f"subset must be train or test, got {subset!r}")
+    list_file = _find(root, SPLIT_DIRS, f"{subset}list{split:02d}.txt")
+    if list_file is None:
+        raise FileNotFoundError(f"{root}: no {subset}list{split:02d}.txt for --split {split}")
+    return [(line.split()[0], f"{list_file}:{number}")
+            for number, line in enumerate(list_file.read_text().splitlines(), 1) if line.strip()]
+
+
 def _ucf(root: Path, split: int | None, subset: str) -> tuple[list[tuple[Path, int]], list[str]]:
     index_file = _find(root, SPLIT_DIRS, "classInd.txt")
-    classes = [line.split()[1] for line in index_file.read_text().splitlines() if line.strip()]
+    classes = _class_index(index_file)
+    if not classes:
+        raise ValueError(f"{index_file}: no classes")
     label_of = {name: i for i, name in enumerate(classes)}
     video_root = next((root / d for d in VIDEO_DIRS if (root / d / classes[0]).is_dir()), root)
     if split is None:  # everything in the class folders
-        names = sorted(str(p.relative_to(video_root)) for name in classes if (video_root / name).is_dir()
-                       for p in (video_root / name).iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
-    else:
-        if subset not in ("train", "test"):
-            raise ValueError(f"subset must be train or test, got {subset!r}")
-        list_file = _find(root, SPLIT_DIRS, f"{subset}list{split:02d}.txt")
-        if list_file is None:
-            raise FileNotFoundError(f"{root}: no {subset}list{split:02d}.txt for --split {split}")
-        names = [line.split()[0] for line in list_file.read_text().splitlines() if line.strip()]
+        items = [(p, label) for label, name in enumerate(classes) if (video_root / name).is_dir()
+                 for p in sorted((video_root / name).iterdir()) if p.suffix.lower() in VIDEO_EXTENSIONS]
+        return items, classes
     items = []
-    for name in names:
+    for name, where in _split_names(root, split, subset):
         folder = name.replace("\\", "/").split("/")[0]
         if folder not in label_of:
-            raise ValueError(f"{root}: {name!r} is in no class of classInd.txt")
+            raise ValueError(f"{where}: {name!r} is in no class of {index_file}")
         items.append((video_root / name, label_of[folder]))
     return items, classes
 

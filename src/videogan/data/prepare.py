@@ -1,10 +1,11 @@
 """`videogan prepare SRC OUT`: decode, stabilize and cut videos into clips stored as tar shards.
 
-SRC is a folder (searched recursively for video files and folders of numbered frames), a text file of
-paths (`path [label]` per line, relative to the file), or a UCF-101 root (labels from classInd.txt).
-Every input ends as one manifest record, `ok` or `skipped` with a one-line reason; bad input never stops
-the run. A re-run skips the inputs complete shards already record. `--shard-index i --num-shards n` takes
-every n-th input from the i-th, so a cluster job array can share one OUT folder.
+SRC is a folder (searched recursively for video files and folders of numbered frames; other files are
+not inputs), a text file of paths (`path [label]` per line, relative to the file), or a UCF-101 root
+(labels from classInd.txt; `--split N` for an official split). Every input ends as one manifest record,
+`ok` or `skipped` with a one-line reason; bad input never stops the run, while failing to write OUT does.
+A re-run skips the inputs complete shards already record. `--shard-index i --num-shards n` takes every
+n-th input from the i-th, so a cluster job array can share one OUT folder.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import os
 import sys
 import time
 import uuid
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,8 +27,9 @@ from .clips import cut_clips, square
 from .decode import VIDEO_EXTENSIONS, DecodeError, iter_frames, probe
 from .formats import list_videos
 from .labelled import is_ucf_root, list_labelled
-from .shards import SHARD_DIR, ShardWriter, write_atomic, read_manifests
-from .stabilize import Stabilizer
+from .shards import (SHARD_DIR, OutputError, ShardWriter, completed_shards, read_manifests, write_atomic,
+                     write_temporary, writing)
+from .stabilize import WORK_SIDE, Stabilizer
 
 OPTIONS_FILE = "prepare.json"
 
@@ -40,7 +43,17 @@ class Options:
     min_frames: int = 32
     pad: bool = False
     stabilize: bool = True
-    work_side: int = 128  # stabilizer's feature resolution (short side)
+    work_side: int = WORK_SIDE  # stabilizer's feature resolution (short side)
+
+    def __post_init__(self):
+        for flag, value in (("--size", self.size), ("--frames", self.frames), ("--stride", self.stride),
+                            ("--work-side", self.work_side)):
+            if value < 1:
+                raise ValueError(f"{flag} must be positive, got {value}")
+        if self.fps is not None and self.fps <= 0:
+            raise ValueError(f"--fps must be positive, got {self.fps:g}")
+        if self.min_frames < 0:
+            raise ValueError(f"--min-frames must be 0 or more, got {self.min_frames}")
 
 
 @dataclass(frozen=True)
@@ -51,12 +64,15 @@ class Source:
     label_name: str = ""
 
 
-def list_sources(src: Path) -> list[Source]:
+def list_sources(src: Path, split: int | None = None, subset: str = "train") -> list[Source]:
+    """The inputs in `src`; `split` and `subset` choose an official split of a UCF-101 root."""
     if not src.exists():
         raise FileNotFoundError(f"{src}: no such file or folder")
+    if split is not None and not is_ucf_root(src):
+        raise ValueError(f"{src}: --split needs a UCF-101 root (classInd.txt and split lists)")
     if src.is_file():
         sources = []
-        for number, line in enumerate(src.read_text().splitlines(), 1):
+        for line in src.read_text().splitlines():
             parts = line.split()
             if not parts or parts[0].startswith("#"):
                 continue
@@ -64,14 +80,10 @@ def list_sources(src: Path) -> list[Source]:
             sources.append(Source(parts[0], str(src.parent / parts[0]), label))
         return sources
     if is_ucf_root(src):
-        items, classes = list_labelled(src)
+        items, classes = list_labelled(src, split, subset)
         return [Source(p.relative_to(src).as_posix(), str(p), label, classes[label]) for p, label in items]
-    videos = {p for p, _ in list_videos(src)}
-    frame_dirs = {p for p in videos if p.is_dir()}
-    # files that are not videos are reported, not silently dropped: the user may have expected them used
-    others = {Path(d) / f for d, _, files in os.walk(src) if Path(d) not in frame_dirs
-              for f in files if not f.startswith(".") and Path(f).suffix.lower() not in VIDEO_EXTENSIONS}
-    return [Source(p.relative_to(src).as_posix(), str(p)) for p in sorted(videos | others)]
+    # thumbnails, notes and .DS_Store files are not inputs: reporting each as skipped would fail every run
+    return [Source(p.relative_to(src).as_posix(), str(p)) for p, _ in sorted(list_videos(src))]
 
 
 def _clip_stats(stats: list[dict]) -> dict:
@@ -114,6 +126,8 @@ def process(source: Source, options: Options, writer: ShardWriter) -> dict:
                                                "padded": clip.padded, "label": source.label,
                                                "class": source.label_name, **_clip_stats(clip.stats)})
             clips += 1
+    except OutputError:
+        raise  # OUT, not this input, failed: recording a skip would make resuming pass over a good input
     except Exception as err:  # any failure on one file (even a codec bug) must not end the run
         expected = isinstance(err, (DecodeError, OSError))
         result = {**record, "status": "skipped", "reason": str(err) if expected else f"failed: {type(err).__name__}: {err}"}
@@ -138,31 +152,75 @@ def _prepare_all(sources, out: str, prefix: str, options: Options, shard_clips: 
     try:
         for source in sources:
             process(source, options, writer)
+    except OutputError:
+        writer.abort()  # the shard may end in a torn clip: its inputs are prepared again by the next run
+        raise
     finally:
         writer.close()
+
+
+def _report(err: OutputError) -> int:
+    print(f"videogan prepare: error: {err}; inputs not recorded as done are retried by a re-run", file=sys.stderr)
+    return 2
 
 
 def _worker(queue, out: str, prefix: str, options: Options, shard_clips: int) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would only contend
-    _prepare_all(iter(queue.get, None), out, prefix, options, shard_clips)
+    try:
+        _prepare_all(iter(queue.get, None), out, prefix, options, shard_clips)
+    except OutputError as err:
+        sys.exit(_report(err))  # the parent lists this worker's inputs as unfinished
+
+
+def _record_options(out: Path, options: Options) -> None:
+    """Write OUT's options file, or check it: jobs of an array start together and only one may create it."""
+    path, wanted = out / OPTIONS_FILE, asdict(options)
+    tmp = write_temporary(path, json.dumps(wanted, indent=2))
+    try:
+        with writing(path), suppress(FileExistsError):
+            os.link(tmp, path)  # creates `path` only if absent, and complete: no job reads half of it
+    finally:
+        tmp.unlink()
+    try:
+        saved = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not the JSON `prepare` writes ({err}); use a new OUT folder") from None
+    if saved != wanted:
+        differ = ", ".join(f"{k} {saved.get(k)!r} there, {v!r} here" for k, v in wanted.items() if saved.get(k) != v)
+        raise ValueError(f"{path}: OUT was prepared with other options ({differ}); use a new OUT folder")
+
+
+def _write_views(out: Path) -> list[dict]:
+    """Rewrite manifest.jsonl and skipped.tsv from every complete shard; returns the input lines.
+
+    Array jobs finish in any order and each rewrites these views. A job rewrites until no shard completed
+    while it was writing, so whichever job renames last has seen every other job's shards (each job's
+    shards complete before its own rename): no lock, which shared cluster file systems may lack.
+    """
+    folder, seen = out / SHARD_DIR, None
+    while (shards := completed_shards(folder)) != seen:
+        seen = shards
+        clips, inputs = read_manifests(folder)
+        write_atomic(out / "manifest.jsonl", "".join(json.dumps(c) + "\n" for c in clips))
+        skipped = [r for r in inputs if r["status"] == "skipped"]
+        write_atomic(out / "skipped.tsv", "".join(f"{r['source']}\t{r['reason']}\n" for r in skipped))
+    return inputs
 
 
 def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: int = 0, num_shards: int = 1,
-        shard_clips: int = 256, progress=print) -> tuple[list[dict], list[Source]]:
-    """Prepare this job's share of `src` into `out`; (input records of the share, inputs left unfinished)."""
+        shard_clips: int = 256, progress=print, split: int | None = None,
+        subset: str = "train") -> tuple[list[dict], list[Source]]:
+    """Prepare this job's share of `src` into `out`; (input records of the share, inputs left unfinished).
+    Raises OutputError if writing `out` fails."""
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"--shard-index must be in [0, {num_shards}), got {shard_index}")
-    out.mkdir(parents=True, exist_ok=True)
-    options_path = out / OPTIONS_FILE
-    if options_path.exists():
-        saved = json.loads(options_path.read_text())
-        if saved != asdict(options):
-            raise ValueError(f"{out} was prepared with other options {saved}; use a new OUT folder")
-    else:
-        write_atomic(options_path, json.dumps(asdict(options), indent=2))
-    share = list_sources(src)[shard_index::num_shards]
+    sources = list_sources(src, split, subset)
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
+    _record_options(out, options)
+    share = sources[shard_index::num_shards]
     done = {r["source"] for r in read_manifests(out / SHARD_DIR)[1]}
     todo = [s for s in share if s.id not in done]
     progress(f"{len(share)} inputs in this share, {len(share) - len(todo)} already done, {len(todo)} to prepare")
@@ -181,25 +239,27 @@ def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: i
             proc.start()
         for proc in procs:
             proc.join()
-    clips, inputs = read_manifests(out / SHARD_DIR)
-    by_source = {r["source"]: r for r in inputs}
+    by_source = {r["source"]: r for r in _write_views(out)}
     records = [by_source[s.id] for s in share if s.id in by_source]
     unfinished = [s for s in share if s.id not in by_source]
-    # whole-dataset views, rewritten from all complete shards (any job of an array may write the last one)
-    write_atomic(out / "manifest.jsonl", "".join(json.dumps(c) + "\n" for c in clips))
-    skipped = [r for r in inputs if r["status"] == "skipped"]
-    write_atomic(out / "skipped.tsv", "".join(f"{r['source']}\t{r['reason']}\n" for r in skipped))
     return records, unfinished
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.subset is not None and args.split is None:
+        raise ValueError("--subset chooses part of an official split: give --split N as well")
     frames = args.frames
-    options = Options(size=args.size, frames=frames, stride=args.stride or frames, fps=args.fps,
-                      min_frames=args.min_frames or frames, pad=args.pad, stabilize=not args.no_stabilize,
-                      work_side=args.work_side)
+    # `is None`, not `or`: an explicit 0 is the user's choice (and an invalid stride is refused, not replaced)
+    options = Options(size=args.size, frames=frames, stride=frames if args.stride is None else args.stride,
+                      fps=args.fps, min_frames=frames if args.min_frames is None else args.min_frames,
+                      pad=args.pad, stabilize=not args.no_stabilize, work_side=args.work_side)
     started = time.time()
-    records, unfinished = run(Path(args.src), Path(args.out), options, args.workers, args.shard_index,
-                              args.num_shards, args.shard_clips, progress=lambda m: print(m, file=sys.stderr))
+    try:
+        records, unfinished = run(Path(args.src), Path(args.out), options, args.workers, args.shard_index,
+                                  args.num_shards, args.shard_clips, progress=lambda m: print(m, file=sys.stderr),
+                                  split=args.split, subset=args.subset or "train")
+    except OutputError as err:
+        return _report(err)
     skipped = [r for r in records if r["status"] == "skipped"]
     clips = sum(r.get("clips", 0) for r in records)
     for r in skipped:
@@ -223,9 +283,11 @@ def register(subparsers) -> None:
     p.add_argument("--min-frames", type=int, default=None, help="shortest clip kept (default: --frames)")
     p.add_argument("--pad", action="store_true", help="pad short clips to --frames with their last frame")
     p.add_argument("--no-stabilize", action="store_true", help="skip camera stabilization")
-    p.add_argument("--work-side", type=int, default=128, help="short side for stabilization features")
+    p.add_argument("--work-side", type=int, default=WORK_SIDE, help="short side for stabilization features")
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--shard-index", type=int, default=0, help="this job's index in a job array")
     p.add_argument("--num-shards", type=int, default=1, help="jobs sharing the inputs")
     p.add_argument("--shard-clips", type=int, default=256, help="clips per tar shard")
+    p.add_argument("--split", type=int, default=None, help="UCF-101 root: official split N (default: all videos)")
+    p.add_argument("--subset", choices=("train", "test"), default=None, help="with --split: which list (default train)")
     p.set_defaults(func=main)

@@ -1,8 +1,9 @@
 """Storage of prepared clips: tar shards of `.npy` files (t h w 3 uint8) with a JSONL manifest beside each.
 
-A shard `NAME.tar` is trusted only when `NAME.jsonl` exists too. Both are written under `.tmp` names and
-renamed, manifest first, so a killed run leaves `.tmp` files (ignored; safe to delete once no run is
-writing) or a manifest without its tar (ignored), never a tar a reader would believe complete.
+A shard `NAME.tar` is trusted only when `NAME.jsonl` exists too. Both are written under temporary names
+unique to the writing process (`*.tmp`) and renamed, manifest first, so a killed run leaves `.tmp` files
+(ignored; safe to delete once no run is writing) or a manifest without its tar (ignored), never a tar a
+reader would believe complete. Failing to write raises `OutputError`: unlike bad input, it must stop a run.
 
 Manifest lines are `{"type": "clip", ...}` (one per clip, with the byte range of its `.npy` in the tar, so
 readers seek straight to it) and `{"type": "input", "source": ..., "status": "ok" | "skipped", ...}` (one per
@@ -15,11 +16,26 @@ import io
 import json
 import os
 import tarfile
+import uuid
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
 
 SHARD_DIR = "shards"
+
+
+class OutputError(RuntimeError):
+    """Writing the output failed (disk full, permissions): the run stops; its input is not recorded as done."""
+
+
+@contextmanager
+def writing(path: Path):
+    """Turn an OSError while writing `path` into an OutputError naming it."""
+    try:
+        yield
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
 
 
 class ShardWriter:
@@ -36,8 +52,9 @@ class ShardWriter:
     def _open(self):
         self._name = f"{self.prefix}-{self._count:05d}"
         self._count += 1
-        self._tmp = self.folder / f"{self._name}.tar.tmp"
-        self._tar = tarfile.open(self._tmp, "w", format=tarfile.USTAR_FORMAT)
+        self._tmp = temporary(self.folder / f"{self._name}.tar")
+        with writing(self._tmp):
+            self._tar = tarfile.open(self._tmp, "w", format=tarfile.USTAR_FORMAT)
 
     def add_clip(self, key: str, video: np.ndarray, meta: dict) -> None:
         """Store one clip (t h w 3 uint8); `meta` goes into its manifest line."""
@@ -49,7 +66,8 @@ class ShardWriter:
         info.size = buffer.tell()
         buffer.seek(0)
         offset = self._tar.offset + len(info.tobuf(tarfile.USTAR_FORMAT))  # data follows its header
-        self._tar.addfile(info, buffer)
+        with writing(self._tmp):
+            self._tar.addfile(info, buffer)
         self._pending.append({"type": "clip", "shard": self._name, "key": key, "offset": offset,
                               "nbytes": info.size, "frames": int(video.shape[0]), **meta})
 
@@ -68,20 +86,43 @@ class ShardWriter:
             return
         if self._tar is None:
             self._open()
-        self._tar.close()
+        with writing(self._tmp):
+            self._tar.close()
         manifest = self.folder / f"{self._name}.jsonl"
         write_atomic(manifest, "".join(json.dumps(line) + "\n" for line in self._lines))
-        os.replace(self._tmp, self.folder / f"{self._name}.tar")
+        with writing(self._tmp):
+            os.replace(self._tmp, self.folder / f"{self._name}.tar")
         self._tar, self._lines = None, []
 
+    def abort(self) -> None:
+        """Drop the open shard unpublished (after an OutputError it may end in a torn clip)."""
+        if self._tar is not None:
+            with suppress(OSError):  # flushing may fail again (disk full); the file is deleted anyway
+                self._tar.fileobj.close()
+            self._tmp.unlink(missing_ok=True)
+        self._tar, self._lines, self._pending = None, [], []
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
+
+def temporary(path: Path) -> Path:
+    """A name beside `path` that no other process uses: job-array jobs share one output folder."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+
+def write_temporary(path: Path, text: str) -> Path:
+    """`text` written and synced under a `temporary` name for `path`; returns that name."""
+    tmp = temporary(path)
+    with writing(tmp), open(tmp, "w") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+    return tmp
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` by `text` at once: readers see the old file or the new one, never a mix."""
+    tmp = write_temporary(path, text)
+    with writing(path):
+        os.replace(tmp, path)
 
 
 def completed_shards(folder: str | os.PathLike) -> list[Path]:

@@ -13,7 +13,7 @@ decides whether it is long enough.
 Features are computed at a reduced working resolution (`work_side`, short side in pixels) and the
 homography is rescaled to the frame's resolution: SIFT cost grows with the pixel count, and detail finer
 than the 64x64 training frames gains little. What it costs is measured by
-`tests/test_data_stabilize.py::test_working_resolution_cost` and reported in docs/data.md.
+`benchmarks/stabilize_accuracy.py` and reported in docs/data.md.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
+
+WORK_SIDE = 128  # default feature resolution (short side): see docs/data.md for its accuracy and speed
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class StabilizedFrame:
 class Stabilizer:
     """Feeds frames (h w 3 uint8, all one size) through `run`; yields a `StabilizedFrame` per frame."""
 
-    def __init__(self, work_side: int = 160, ratio: float = 0.7, min_matches: int = 10, ransac_px: float = 5.0,
+    def __init__(self, work_side: int = WORK_SIDE, ratio: float = 0.7, min_matches: int = 10, ransac_px: float = 5.0,
                  max_error: float = 2.5, min_coverage: float = 0.6):
         self.work_side, self.ratio, self.min_matches = work_side, ratio, min_matches
         self.ransac_px, self.max_error, self.min_coverage = ransac_px, max_error, min_coverage
