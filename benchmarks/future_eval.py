@@ -1,9 +1,12 @@
-"""Future generation (section 3.4) on held-out clips of the built-in dataset, against two baselines.
+"""Future generation (section 3.4) on held-out clips of the run's data, against simple baselines.
 
     PYTHONPATH=src python benchmarks/future_eval.py runs/future-cpu --n 256 --fvd-n 64
+    PYTHONPATH=src python benchmarks/future_eval.py runs/future-real --held-out data/test-shards
 
-Held-out clips: the built-in dataset with the run's data seed + 1 (as `videogan evaluate`). Each
-method gets a clip's first frame x0 and makes T frames:
+Held-out clips: for a run on the built-in dataset, its data config with the data seed + 1 (as `videogan
+evaluate`); for a run on a prepared dataset, `--held-out PATH`, a prepared dataset the run never trained
+on (another seed of the training data would draw clips the run has seen). Each method gets a clip's
+first frame x0 and makes T frames:
   model          the checkpoint's future generator
   still          x0 repeated (no motion)
   mean motion    x0 + the mean over training clips y of (y_t - y_0): the average motion of the training
@@ -19,22 +22,37 @@ real, model, still, pasted motion, for the first 8 clips).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
 
 import torch
 
-from videogan.data.synthetic import MovingObjects
+from videogan.config import DataConfig, RunConfig
+from videogan.data import build_dataset
 from videogan.data.video_io import grid, to_uint8, write_video
 from videogan.eval import diagnostics
 from videogan.tasks.future import load_future_generator, predict
 from videogan.train.checkpoint import config_of, load_checkpoint
 
 
-def clips(frames: int, size: int, seed: int, indices) -> torch.Tensor:
-    ds = MovingObjects(frames, size, seed=seed)
-    return torch.stack([ds[i]["video"] for i in indices])  # n 3 t h w
+def held_out_data(config: RunConfig, checkpoint: str, held_out: str | None) -> DataConfig:
+    if held_out is not None:
+        return dataclasses.replace(config.data, data=held_out, data_format="auto")
+    if config.data.data == "synthetic":
+        return dataclasses.replace(config.data, data_seed=config.data.data_seed + 1)
+    raise SystemExit(f"{checkpoint}: trained on {config.data.data!r}, whose other seeds are clips it trained on; "
+                     "give --held-out PATH, a prepared dataset of clips it never saw")
+
+
+def clips(data: DataConfig, config: RunConfig, start: int, count: int) -> torch.Tensor:
+    """Clips start..start+count-1 of the dataset `data` names, at the run's frames and size: n 3 t h w."""
+    dataset = build_dataset(data, config.model)
+    if len(dataset) < start + count:
+        raise SystemExit(f"{data.data}: {len(dataset)} clips, fewer than the {start + count} needed "
+                         "(lower --n, --fvd-n or --train-clips)")
+    return torch.stack([dataset[i]["video"] for i in range(start, start + count)])
 
 
 def scores(videos: torch.Tensor, real: torch.Tensor) -> dict:
@@ -57,15 +75,16 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=256, help="held-out clips for PSNR, SSIM and motion")
     parser.add_argument("--fvd-n", type=int, default=64, help="clips per set for FVD (0: skip FVD)")
     parser.add_argument("--train-clips", type=int, default=1024, help="training clips for the mean motion")
+    parser.add_argument("--held-out", metavar="PATH",
+                        help="prepared dataset of held-out clips (default: for the built-in dataset, its next seed)")
     args = parser.parse_args()
 
     state = load_checkpoint(args.run)
     config = config_of(state)
-    model_cfg, data_seed = config.model, config.data.data_seed
-    frames, size = model_cfg.frames, model_cfg.size
+    held_out = held_out_data(config, state["path"], args.held_out)
     generator = load_future_generator(args.run)
-    real = clips(frames, size, data_seed + 1, range(args.n))  # held out: a seed training never saw
-    train_clips = clips(frames, size, data_seed, range(args.train_clips))
+    real = clips(held_out, config, 0, args.n)
+    train_clips = clips(config.data, config, 0, args.train_clips)
     motion = train_clips - train_clips[:, :, :1]  # n 3 t h w: y_t - y_0
     x0 = real[:, :, :1]  # n 3 1 h w
     methods = {
@@ -75,7 +94,7 @@ def main() -> None:
         "pasted motion": (x0 + motion[torch.arange(args.n) % len(motion)]).clamp(-1, 1),
     }
     result = {"checkpoint": state["path"], "iteration": state["iteration"], "n": args.n, "fvd_n": args.fvd_n,
-              "held_out": {"data": "synthetic", "data_seed": data_seed + 1}, "methods": {}}
+              "held_out": {"data": held_out.data, "data_seed": held_out.data_seed}, "methods": {}}
     for name, videos in methods.items():
         result["methods"][name] = scores(videos, real)
     if args.fvd_n:
@@ -85,7 +104,7 @@ def main() -> None:
         start = time.time()
         i3d = load_i3d("cpu")
         real_stats = gaussian_stats(embed_videos(list(to_uint8(real[:args.fvd_n])), i3d))
-        others = clips(frames, size, data_seed + 1, range(args.n, args.n + args.fvd_n))
+        others = clips(held_out, config, args.n, args.fvd_n)
         result["fvd_real_floor"] = fvd(others, real_stats, i3d)
         for name, videos in methods.items():
             result["methods"][name]["fvd"] = fvd(videos[:args.fvd_n], real_stats, i3d)

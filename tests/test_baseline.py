@@ -74,6 +74,14 @@ def test_too_few_codes_for_the_mixture_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "run").exists()  # refused before any training
 
 
+@pytest.mark.parametrize("flags, reason", [(["--task", "future"], "not of the 'future' task"),
+                                           (["--arch", "one_stream"], "two-stream generator")])
+def test_baseline_is_the_two_stream_video_autoencoder_only(tmp_path, capsys, flags, reason):
+    assert main(["baseline", "train", "--out", str(tmp_path / "run"), *TINY, *flags]) == 2
+    assert reason in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before any training
+
+
 def test_checkpoint_holds_the_mixture_as_plain_tensors(baseline_run):
     path = list_checkpoints(baseline_run)[-1]
     state = torch.load(path, weights_only=True)  # plain data: no code runs on load

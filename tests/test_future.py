@@ -9,9 +9,12 @@ from PIL import Image
 from videogan.cli import main
 from videogan.config import ConfigError, ModelConfig, get_preset, replace
 from videogan.eval import diagnostics
-from videogan.models import FutureGenerator, VideoDiscriminator
+from videogan.models import FutureGenerator, VideoDiscriminator, VideoGenerator
 from videogan.models.describe import describe
-from videogan.train.checkpoint import load_checkpoint
+from videogan.tasks.future import load_future_generator, load_image, output_names
+from videogan.tasks.sample import load_generator
+from videogan.tasks.units import highlight, selectivity
+from videogan.train.checkpoint import load_checkpoint, save_checkpoint
 from videogan.train.loop import init_networks, train
 from videogan.train.loss import VideoGANLoss, first_frame_loss
 
@@ -58,6 +61,19 @@ def test_paper_networks_follow_the_released_code():
     assert d.features(torch.zeros(1, 3, 16, 32, 32)).shape == (1, 128, 2, 4, 4)
 
 
+def test_paper_forward_shapes_on_the_meta_device():
+    cfg = get_preset("future-paper").model
+    with torch.device("meta"):  # shapes only: no memory, no arithmetic
+        g, d = FutureGenerator(cfg).eval(), VideoDiscriminator(cfg)
+        parts = g(torch.zeros(2, 3, 64, 64), parts=True)
+        assert {k: tuple(v.shape) for k, v in parts.items()} == {
+            "video": (2, 3, 32, 64, 64), "foreground": (2, 3, 32, 64, 64), "mask": (2, 1, 32, 64, 64),
+            "background": (2, 3, 64, 64)}
+        assert [block[0].out_channels for block in d.features] == [128, 256, 512, 1024]
+        assert d.classifier.kernel_size == (2, 4, 4)
+        assert d.features(parts["video"]).shape == (2, 1024, 2, 4, 4) and d(parts["video"]).shape == (2,)
+
+
 def test_tiny_shapes_and_deterministic_output():
     cfg = get_preset("future-tiny").model
     g = FutureGenerator(cfg).eval()
@@ -71,7 +87,7 @@ def test_tiny_shapes_and_deterministic_output():
         g(image, torch.zeros(2, 4))
 
 
-def test_noise_gives_different_futures_for_different_seeds(tmp_path):
+def test_noise_futures_differ_between_seeds_and_repeat_with_one(tmp_path):
     cfg = _tiny(noise_dim=4)
     assert main(["train", "--task", "future", "--preset", "future-tiny", "--noise-dim", "4", "--iterations", "2",
                  "--device", "cpu", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
@@ -83,6 +99,8 @@ def test_noise_gives_different_futures_for_different_seeds(tmp_path):
     a0, a1 = (_decode(tmp_path / "a" / "in" / f"foreground-{k}.mp4") for k in (0, 1))
     b0 = _decode(tmp_path / "b" / "in" / "foreground-0.mp4")
     assert not np.array_equal(a0, a1) and not np.array_equal(a0, b0)
+    assert main(["predict", str(ckpt), str(image), "--seed", "0", "--out", str(tmp_path / "c")]) == 0
+    assert np.array_equal(_decode(tmp_path / "c" / "in" / "foreground-0.mp4"), a0)
     with pytest.raises(ValueError, match=r"noise of shape \(batch, 4\)"):
         FutureGenerator(cfg.model)(torch.zeros(1, 3, 16, 16))
 
@@ -203,6 +221,72 @@ def test_clear_errors(tmp_path, checkpoint, capsys):
     assert not (tmp_path / "x").exists()  # every image is checked before anything is written
     assert main(["predict", str(checkpoint), str(tmp_path / "nope.jpg"), "--out", str(tmp_path)]) == 2
     assert "nope.jpg: no such image file" in capsys.readouterr().err
+    assert main(["predict", str(checkpoint), str(tmp_path), "--out", str(tmp_path / "y")]) == 2
+    assert f"{tmp_path}: is a folder, not an image file" in capsys.readouterr().err
     assert main(["visualize-units", str(checkpoint), "--images", str(tmp_path), "--layer", "5",
                  "--out", str(tmp_path)]) == 2
     assert "--layer must be between 1 and 2" in capsys.readouterr().err
+
+
+def test_weights_of_another_network_are_a_clear_error_naming_the_file(tmp_path, capsys):
+    # each config names one task, the weights are the other task's generator
+    future_cfg, video_cfg = get_preset("future-tiny"), get_preset("tiny")
+    mixed = {"future.pt": (future_cfg, VideoGenerator(video_cfg.model)),
+             "video.pt": (video_cfg, FutureGenerator(future_cfg.model))}
+    paths = {name: save_checkpoint(tmp_path / name, {"config": config.to_dict(), "iteration": 0,
+                                                     "generator": net.state_dict()})
+             for name, (config, net) in mixed.items()}
+    with pytest.raises(ValueError, match=r"future\.pt: generator weights do not fit the FutureGenerator"):
+        load_future_generator(paths["future.pt"])
+    with pytest.raises(ValueError, match=r"video\.pt: generator weights do not fit the VideoGenerator"):
+        load_generator(paths["video.pt"])
+    image = tmp_path / "in.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
+    assert main(["predict", str(paths["future.pt"]), str(image), "--out", str(tmp_path / "out")]) == 2
+    assert "future.pt: generator weights do not fit" in capsys.readouterr().err
+
+
+def test_images_with_the_same_name_get_their_own_folders(tmp_path, checkpoint):
+    assert output_names([tmp_path / "a" / "x.png", tmp_path / "b" / "x.png", tmp_path / "x-2.png",
+                         tmp_path / "x.jpg", tmp_path / "y.png"]) == ["x", "x-2", "x-2-2", "x-3", "y"]
+    for folder, colour in (("a", (250, 0, 0)), ("b", (0, 0, 250))):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.full((16, 16, 3), colour, np.uint8)).save(tmp_path / folder / "x.png")
+    assert main(["predict", str(checkpoint), str(tmp_path / "a" / "x.png"), str(tmp_path / "b" / "x.png"),
+                 "--out", str(tmp_path / "out")]) == 0
+    for name, colour in (("x", (250, 0, 0)), ("x-2", (0, 0, 250))):
+        with Image.open(tmp_path / "out" / name / "input.png") as im:
+            assert np.abs(np.asarray(im.convert("RGB")).astype(int) - colour).max() <= 1, name
+
+
+def test_16_bit_and_float_images_are_scaled_not_saturated(tmp_path):
+    grey16 = tmp_path / "grey16.png"
+    Image.fromarray(np.full((8, 8), 128 * 257, np.uint16)).save(grey16)  # 8-bit 128 at 16 bits
+    grey_float = tmp_path / "grey_float.tif"
+    Image.fromarray(np.full((8, 8), 128 / 255, np.float32)).save(grey_float)
+    for path, mode in ((grey16, "I;16"), (grey_float, "F")):
+        with Image.open(path) as im:
+            assert im.mode == mode  # the modes Pillow's convert("RGB") clips at 255
+        pixels = load_image(path, 8)
+        assert pixels.shape == (3, 8, 8)
+        assert torch.allclose(pixels, torch.full_like(pixels, 128 / 127.5 - 1), atol=1e-6), path.name
+
+
+def test_selectivity_and_highlight_on_hand_made_maps():
+    acts = torch.zeros(8, 3, 4, 4)  # 8 images, 3 units, 4x4 maps
+    acts[:, 0] = 1.0  # fires the same on every image: not selective
+    acts[[2, 5], 1, :, 2] = 5.0  # fires on images 2 and 5 only (map column 2): the selective one
+    acts[:, 2, 0, 0] = 1 + 0.1 * torch.arange(8)  # fires on all, a little more on some
+    scores = acts.flatten(2).amax(dim=2)  # 8 3, as `visualize_units` scores units
+    selective = selectivity(scores, top=2)
+    assert selective.argmax().item() == 1 and selective[0].item() == 0
+    assert selective[1].item() == pytest.approx((5 - 1.25) / scores[:, 1].std().item())
+    assert 0 < selective[2] < selective[1]
+    # highlighted: where the map, upsampled bilinearly to 16x16, exceeds the threshold. Map column 2 spans
+    # pixel columns 8..11, where it is 5 * 0.625 or more (the neighbours get 5 * 0.375 < 2.5); elsewhere a
+    # white image is darkened to 0.25 of its brightness
+    image = torch.ones(1, 3, 16, 16)
+    shown = highlight(image, acts[[2], 1], threshold=2.5)
+    expected = torch.full_like(image, 2 * 0.25 - 1)
+    expected[..., 8:12] = 1.0
+    assert torch.allclose(shown, expected)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from ..config import RunConfig, add_config_arguments, config_from_args, replace
+from ..config import ModelConfig, RunConfig, add_config_arguments, replace
 from ..data import build_dataset
 from ..data.sampler import EpochDataset, ResumableSampler
 from ..models import CodeMixture, VideoEncoder, VideoGenerator
@@ -76,12 +76,20 @@ def autoencoder_loss(encoder: VideoEncoder, decoder: VideoGenerator, real: torch
     pays (lambda * mean m), so that the decoder is the paper's two-stream network trained the same way."""
     parts = decoder(encoder(real), parts=True)
     rec = reconstruction_loss(loss, parts["video"], real)
-    total, stats = rec, {"loss_rec": rec.detach()}
-    if "mask" in parts:
-        mask_mean = parts["mask"].mean()
-        total = total + mask_l1 * mask_mean
-        stats["mask_mean"] = mask_mean.detach()
-    return total, stats
+    mask_mean = parts["mask"].mean()
+    return rec + mask_l1 * mask_mean, {"loss_rec": rec.detach(), "mask_mean": mask_mean.detach()}
+
+
+def check_baseline_model(model: ModelConfig) -> None:
+    """The paper's baseline is one model: its decoder "follows the two-stream generator network" of the
+    unconditional task. Other configs would train something else under the baseline's name (and a
+    future-task checkpoint holding a VideoGenerator that no tool could load), so they are refused."""
+    if model.task != "video":
+        raise ValueError(f"the baseline is an autoencoder of videos (section 3.2), not of the {model.task!r} task: "
+                         "drop --task (or use a preset without the future- prefix)")
+    if model.arch != "two_stream":
+        raise ValueError(f"the baseline's decoder is the two-stream generator (section 3.2), not {model.arch!r}: "
+                         "drop --arch")
 
 
 def training_clips(config: RunConfig, count: int):
@@ -123,6 +131,7 @@ def train_baseline(config: RunConfig, bcfg: BaselineConfig, run_dir: str | Path,
 
     A stop by Ctrl-C / SIGTERM saves the autoencoder without a mixture (resume to finish); reaching
     --iterations or --max-minutes ends the training and fits the mixture."""
+    check_baseline_model(config.model)
     run_dir = Path(run_dir)
     runtime = setup_runtime(config.train.device)
     if runtime.distributed:

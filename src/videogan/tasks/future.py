@@ -1,6 +1,6 @@
 """`videogan predict`: the future of still images (section 3.4) from a `--task future` checkpoint.
 
-Per image, in OUT/<image name>/:
+Per image, in OUT/<image name>/ (its stem; -2, -3... added where images share one, as a/x.png, b/x.png):
   input.png                        the image as the model sees it (short side resized, centre crop)
   video-K.gif, video-K.mp4         frame 1 is that input image, frames 2..T+1 the T generated frames
                                    (whose first frame is the model's reconstruction of the input)
@@ -21,7 +21,7 @@ from ..data.video_io import to_uint8, write_png, write_video
 from ..models import FutureGenerator
 from ..runtime import pick_device
 from ..train.checkpoint import config_of, load_checkpoint
-from .sample import generate, stream_videos
+from .sample import generate, restore_generator, stream_videos
 
 
 def load_future_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> FutureGenerator:
@@ -31,19 +31,32 @@ def load_future_generator(checkpoint: str | Path, device: torch.device | str = "
     if model.task != "future" or "generator" not in state:
         raise ValueError(f"{state['path']}: not a future-generation checkpoint (task {model.task!r}); train one "
                          "with `videogan train --task future`")
-    generator = FutureGenerator(model)
-    generator.load_state_dict(state["generator"])
-    return generator.to(device).eval()
+    return restore_generator(state, FutureGenerator(model), device)
+
+
+def _rgb_pixels(image: Image.Image) -> np.ndarray:
+    """h w 3 uint8 of an image in any mode (L, P, RGBA, CMYK, 16-bit, float...).
+
+    Pillow's convert("RGB") clips wider-than-8-bit greys at 255 instead of scaling them, which turns
+    most of a 16-bit photograph white; so those modes are scaled to 8 bits first. Integer modes (I;16*,
+    and I, as which some decoders deliver 16-bit data) are taken as 0..65535, floats (F) as 0..1."""
+    if image.mode == "F" or image.mode.startswith("I"):
+        full = 1.0 if image.mode == "F" else 65535.0
+        grey = np.asarray(image, dtype=np.float64) * (255 / full)
+        image = Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8))
+    return np.asarray(image.convert("RGB"))
 
 
 def load_image(path: str | Path, size: int) -> torch.Tensor:
     """Any image file, any size or mode -> 3 size size in [-1, 1], framed like training clips (`square`)."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not an image file (name the images in it, e.g. {path / '*.png'})")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
     try:
         with Image.open(path) as image:
-            pixels = np.asarray(image.convert("RGB"))  # h w 3 uint8, whatever the mode (L, P, RGBA, CMYK...)
+            pixels = _rgb_pixels(image)
     except (UnidentifiedImageError, OSError) as err:
         raise ValueError(f"{path}: not a readable image ({type(err).__name__}: {err})") from None
     return to_model_range(square(pixels, size)[None])[:, 0]  # 1 h w 3 -> 3 1 h w -> 3 h w
@@ -84,10 +97,17 @@ def write_prediction(out_dir: Path, image: torch.Tensor, parts: dict, fps: float
     return written
 
 
-def _output_names(paths: list[Path]) -> list[str]:
-    """A folder name per image: its stem, or its whole name where two images share a stem."""
-    stems = [p.stem for p in paths]
-    return [p.stem if stems.count(p.stem) == 1 else p.name for p in paths]
+def output_names(paths: list[Path]) -> list[str]:
+    """A distinct folder name per image: its stem, with -2, -3... added where an earlier image has taken it
+    (a/x.png and b/x.png, or x.png and x.jpg), so that no image's files overwrite another's."""
+    names: list[str] = []
+    for path in paths:
+        name, count = path.stem, 1
+        while name in names:
+            count += 1
+            name = f"{path.stem}-{count}"
+        names.append(name)
+    return names
 
 
 def run(args) -> None:
@@ -95,7 +115,7 @@ def run(args) -> None:
     paths = [Path(p) for p in args.images]
     images = torch.stack([load_image(p, generator.cfg.size) for p in paths])  # every file checked before any work
     out = Path(args.out)
-    for path, name, image in zip(paths, _output_names(paths), images):
+    for path, name, image in zip(paths, output_names(paths), images):
         parts = predict(generator, image[None], args.samples, args.seed)
         written = write_prediction(out / name, image, parts, args.fps, args.scale)
         print(f"{path}: wrote {len(written)} files to {out / name}")

@@ -5,6 +5,7 @@ Any unconditional checkpoint works: `load_sampler` pairs its generator with its 
 (N(0, I) for the GAN, the fitted mixture for the autoencoder baseline)."""
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +25,22 @@ def _generator_of(state: dict, device: torch.device | str) -> VideoGenerator:
         raise ValueError(f"{state['path']}: checkpoint holds no unconditional video generator"
                          + (f" (it is a {config.model.task!r}-task model: use `videogan predict`)"
                             if config.model.task == "future" else ""))
-    generator = VideoGenerator(config.model)
+    return restore_generator(state, VideoGenerator(config.model), device)
+
+
+def restore_generator(state: dict, generator: nn.Module, device: torch.device | str) -> nn.Module:
+    """`generator` (built from the checkpoint's config) with the checkpoint's weights, in eval mode.
+
+    Weights of another network (another task or architecture than the config says, or another videogan
+    version) are a ValueError naming the file rather than PyTorch's multi-line RuntimeError."""
     try:
         generator.load_state_dict(state["generator"])
     except RuntimeError as err:
-        raise ValueError(f"{state['path']}: generator weights do not fit the network its config describes "
-                         f"(written by another videogan version?): {str(err).splitlines()[1].strip()}") from None
+        # "Error(s) in loading state_dict for X:", then one line per problem, each listing every key
+        first = (str(err).splitlines()[1:] or [str(err)])[0]
+        raise ValueError(f"{state['path']}: generator weights do not fit the {type(generator).__name__} its config "
+                         f"describes (task {generator.cfg.task!r}, arch {generator.cfg.arch!r}): "
+                         f"{textwrap.shorten(first, 160, placeholder=' ...')}") from None
     return generator.to(device).eval()
 
 

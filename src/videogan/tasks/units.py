@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from ..data.decode import IMAGE_EXTENSIONS
 from ..data.video_io import grid, to_uint8, write_png
 from ..runtime import pick_device
 from .future import FutureGenerator, load_future_generator, load_image
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DARKEN = 0.25  # brightness kept outside a unit's region
 
 
@@ -30,24 +31,24 @@ def image_files(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder of images")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
-        raise ValueError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+        raise ValueError(f"{folder}: no image files ({', '.join(IMAGE_EXTENSIONS)})")
     return files
 
 
-def check_layer(generator: FutureGenerator, layer: int) -> None:
+def encoder_layers(generator: FutureGenerator, layer: int) -> nn.Sequential:
+    """The encoder up to layer `layer` (1-based, ending after its ReLU). Slicing alone would accept any
+    number (0 or 9 give the identity or the whole encoder), hence the check."""
     if not 1 <= layer <= len(generator.encoder):
         raise ValueError(f"--layer must be between 1 and {len(generator.encoder)} (the encoder's layers), got {layer}")
+    return generator.encoder[:layer]
 
 
 @torch.no_grad()
-def encoder_activations(generator: FutureGenerator, images: torch.Tensor, layer: int,
-                        batch_size: int = 64) -> torch.Tensor:
-    """images n 3 h w -> the output of encoder layer `layer` (1-based, after its ReLU): n c h' w', on the CPU."""
-    check_layer(generator, layer)
-    device = next(generator.parameters()).device
-    layers = generator.encoder[:layer]
+def encoder_activations(layers: nn.Sequential, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """images n 3 h w -> the output of `layers` (see `encoder_layers`): n c h' w', on the CPU."""
+    device = next(layers.parameters()).device
     return torch.cat([layers(images[i:i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)])
 
 
@@ -66,11 +67,11 @@ def highlight(images: torch.Tensor, maps: torch.Tensor, threshold: float) -> tor
     return (images + 1) * (keep + (1 - keep) * DARKEN) - 1
 
 
-def visualize_units(generator: FutureGenerator, images: torch.Tensor, layer: int, units: int = 8,
+def visualize_units(layers: nn.Sequential, images: torch.Tensor, units: int = 8,
                     top: int = 6) -> tuple[np.ndarray, list[dict]]:
-    """The Figure 6 grid (H W 3 uint8: one row per unit, its top images left to right) and per row the
-    unit's index, selectivity and top image indices."""
-    acts = encoder_activations(generator, images, layer)  # n c h' w'
+    """The Figure 6 grid of the units of the last of `layers` (H W 3 uint8: one row per unit, its top
+    images left to right) and per row the unit's index, selectivity and top image indices."""
+    acts = encoder_activations(layers, images)  # n c h' w'
     scores = acts.flatten(2).amax(dim=2)  # n c
     selective = selectivity(scores, top)  # c
     chosen = selective.topk(min(units, acts.shape[1])).indices
@@ -87,10 +88,10 @@ def visualize_units(generator: FutureGenerator, images: torch.Tensor, layer: int
 
 def run(args) -> None:
     generator = load_future_generator(args.checkpoint, pick_device(args.device))
-    check_layer(generator, args.layer)  # before reading any image
+    layers = encoder_layers(generator, args.layer)  # before reading any image
     files = image_files(args.images)
     images = torch.stack([load_image(p, generator.cfg.size) for p in files])
-    picture, rows = visualize_units(generator, images, args.layer, args.units, args.top)
+    picture, rows = visualize_units(layers, images, args.units, args.top)
     for row in rows:
         row["images"] = [files[i].name for i in row["images"]]
     out = Path(args.out)
