@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".m4v", ".mpg", ".mpeg")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")  # frames of a frame folder, images to read
 FRAME_FOLDER_FPS = 25.0  # a folder of frames carries no timing; the paper's native rate is assumed
 MAX_PIXELS = 8192 * 8192  # larger frames are refused rather than risking the worker's memory
 
