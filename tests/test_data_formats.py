@@ -27,6 +27,24 @@ def test_original_videogan_list_format(tmp_path):
     assert open_dataset(tmp_path / "golf.txt", frames=8, size=16)[0]["video"].shape == (3, 8, 16, 16)
 
 
+def test_jpeg_strips_decode_at_the_training_size_like_a_full_decode_and_resize(tmp_path):
+    from PIL import Image
+
+    from videogan.data.clips import adapt_clip
+
+    y, x = np.mgrid[0:64, 0:64]
+    frames = np.stack([np.stack([(x * 4 + 8 * t) % 256, y * 4, (x + y) * 2], -1) for t in range(8)]).astype(np.uint8)
+    Image.fromarray(frames.reshape(-1, 64, 3)).save(tmp_path / "clip.jpg", quality=95)  # a real JPEG, 64 px
+    (tmp_path / "list.txt").write_text("clip.jpg\n")
+    with Image.open(tmp_path / "clip.jpg") as image:
+        whole = np.array(image.convert("RGB")).reshape(8, 64, 64, 3)
+    for size in (32, 16):  # the decoder scales by 1/2 and 1/4
+        read = open_dataset(tmp_path / "list.txt", frames=8, size=size)[0]["video"]
+        reference = adapt_clip(whole, 8, size, None)
+        assert read.shape == reference.shape == (3, 8, size, size)
+        assert (read - reference).abs().mean() < 0.02  # in [-1, 1]: a grey level or two
+
+
 def test_videogan_list_apart_from_its_data_root(tmp_path):
     # as published: golf.txt in one place, the frames-stable-many/ folder it lists in another
     video = np.random.default_rng(2).integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)
