@@ -1,7 +1,10 @@
-"""Data pipeline speed: frames/s per worker for decode, decode + stabilize and the whole `prepare`, and
-videos/s the training loader delivers per format.
+"""Data pipeline speed: frames/s per worker for decode, decode + stabilize and the whole `prepare`;
+videos/s the training loader delivers per format, next to the videos/s the `cpu` and `paper` presets
+consume; and the `cpu` preset's training speed reading each format (does the loader keep ahead?).
 
     PYTHONPATH=src:tests python benchmarks/data_speed.py [--videos 4] [--frames 150] [--workers 1]
+
+Loader rates use each preset's default worker count (`workers` in its config) and clip size.
 
 Inputs are written to a temporary folder first: 640x360 H.264 camera-shake scenes at 25 fps (the sort of
 footage `prepare` sees), and a VideoGAN-format list of 128x128 JPEG strips.
@@ -26,6 +29,9 @@ from videogan.data.decode import iter_frames  # noqa: E402
 from videogan.data.formats import open_dataset  # noqa: E402
 from videogan.data.prepare import Options, run  # noqa: E402
 from videogan.data.stabilize import Stabilizer  # noqa: E402
+from train_speed import measure  # noqa: E402  (this script's folder)
+
+TRAINING_BATCH = {"cpu": 32, "paper": 8}  # paper on a CPU: a small batch (videos/s hardly depends on it)
 
 
 def timed(fn) -> tuple[float, object]:
@@ -49,8 +55,8 @@ def make_inputs(root: Path, videos: int, frames: int) -> None:
     (root / "golf.txt").write_text("".join(lines))
 
 
-def loader_rate(path, data_format: str, workers: int, items: int = 64) -> float:
-    model = PRESETS["paper"].model
+def loader_rate(path, data_format: str, preset: str, items: int = 64) -> float:
+    model, workers = PRESETS[preset].model, PRESETS[preset].train.workers
     data = open_dataset(path, data_format, frames=model.frames, size=model.size)
     loader = DataLoader(data, batch_size=8, shuffle=True, num_workers=workers)
     seconds, count = timed(lambda: sum(len(b["label"]) for b, _ in zip(loader, range(items // 8))))
@@ -61,7 +67,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=4)
     parser.add_argument("--frames", type=int, default=150)
-    parser.add_argument("--workers", type=int, default=1, help="loader and prepare workers")
+    parser.add_argument("--workers", type=int, default=1, help="prepare workers")
+    parser.add_argument("--device", default="auto", help="where the presets' consumption is measured")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -78,10 +85,25 @@ def main() -> None:
                                      workers=args.workers, progress=lambda m: None))
             print(f"prepare ({'stabilized' if stabilize else '--no-stabilize'}, {args.workers} worker(s)): "
                   f"{total / t:.0f} frames/s, {total / t / args.workers:.0f} per worker")
-        for name, path, fmt in [("prepared shards", root / "prepTrue", "shards"),
-                                ("VideoGAN list (128 px JPEG)", root / "golf.txt", "videogan"),
-                                ("video folder (on the fly)", root / "videos", "videos")]:
-            print(f"loader, {name}, {args.workers} worker(s): {loader_rate(path, fmt, args.workers):.0f} videos/s")
+        formats = [("prepared shards", root / "prepTrue", "shards"),
+                   ("VideoGAN list (128 px JPEG)", root / "golf.txt", "videogan"),
+                   ("video folder (on the fly)", root / "videos", "videos")]
+        consumed = {}
+        for preset in ("cpu", "paper"):
+            tick = 10 if preset == "cpu" else 2
+            consumed[preset] = measure(preset, TRAINING_BATCH[preset], 2, tick, args.device)["videos_per_s"]
+            workers = PRESETS[preset].train.workers
+            print(f"{preset} preset (batch {TRAINING_BATCH[preset]}, {args.device}) consumes "
+                  f"{consumed[preset]:.1f} videos/s; loader with its default {workers} worker(s):")
+            for name, path, fmt in formats:
+                rate = loader_rate(path, fmt, preset)
+                verdict = "ahead" if rate > consumed[preset] else "BEHIND: give it more --workers"
+                print(f"  {name}: {rate:.0f} videos/s ({rate / consumed[preset]:.1f}x, {verdict})")
+        print("cpu preset training end to end, reading each format (synthetic: "
+              f"{consumed['cpu']:.1f} videos/s):")
+        for name, path, fmt in formats:
+            rate = measure("cpu", TRAINING_BATCH["cpu"], 2, 10, args.device, data=path, data_format=fmt)
+            print(f"  {name}: {rate['videos_per_s']:.1f} videos/s")
 
 
 if __name__ == "__main__":

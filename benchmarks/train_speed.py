@@ -1,10 +1,11 @@
 """Training throughput, peak memory and model FLOP utilisation (MFU) of the presets.
 
     python benchmarks/train_speed.py                       # paper and cpu presets, a few batch sizes
-    python benchmarks/train_speed.py --preset cpu --batch 32 --iterations 30
+    python benchmarks/train_speed.py --preset cpu --batch 32 --ticks 5 --tick-iterations 20
 
 Each configuration runs in its own process through `videogan.train.loop.train` (the real loop, with
-its data loader), so its peak memory is its own. FLOPs of one training iteration (G forward, D on
+its data loader), so its peak memory is its own; its speed is the median of the loop's own per-tick
+videos/s after a first, dropped tick. FLOPs of one training iteration (G forward, D on
 real and fake, both backward passes, G step through D) are counted with torch.utils.flop_counter;
 MFU = FLOPs per second / the machine's measured peak (the faster of a large float32 matmul and a
 large Conv3d, timed in the same run).
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +40,7 @@ def iteration_flops(config) -> int:
     with FlopCounterMode(display=False) as counter:
         parts = generator(torch.randn(b, m.z_dim), parts=True)
         loss.discriminator_loss(real, parts["video"])[0].backward()
+        discriminator.requires_grad_(False)  # as in the loop: the G step needs no gradient of D's weights
         loss.generator_loss(parts)[0].backward()
     return counter.get_total_flops()
 
@@ -65,22 +68,24 @@ def peak_flops(device: torch.device) -> dict:
     return {"matmul": matmul, "conv3d": conv_rate}
 
 
-def measure(preset: str, batch: int, iterations: int, device: str) -> dict:
-    """One configuration, in this process: trains `iterations` steps after a warm-up and times them."""
+def measure(preset: str, batch: int, ticks: int, tick_iterations: int, device: str, data: str = "synthetic",
+            data_format: str = "auto") -> dict:
+    """One configuration, in this process, through the real loop: `ticks` + 1 log ticks of `tick_iterations`
+    each; the first tick (loader start-up, allocator warm-up) is dropped and the rest are the loop's own
+    videos/s, read from stats.jsonl, so the final checkpoint and sample grid are not timed either."""
     config = replace(get_preset(preset), train={
-        "batch_size": batch, "iterations": iterations, "log_every": iterations, "sample_every": 10 ** 9,
-        "checkpoint_every": 10 ** 9, "device": device})
+        "batch_size": batch, "iterations": (ticks + 1) * tick_iterations, "log_every": tick_iterations,
+        "sample_every": 10 ** 9, "checkpoint_every": 10 ** 9, "device": device},
+        data={"data": str(data), "data_format": data_format})
     with tempfile.TemporaryDirectory() as run_dir:
-        warmup = replace(config, train={"iterations": 2})
-        train(warmup, run_dir + "/warm", progress=False)
-        start = time.perf_counter()
-        train(config, run_dir + "/timed", progress=False)
-        seconds = time.perf_counter() - start
+        train(config, run_dir, progress=False)
+        records = [json.loads(line) for line in open(os.path.join(run_dir, "stats.jsonl"))][1:]
+    videos_per_s = statistics.median(r["videos_per_s"] for r in records)
     dev = pick_device(device)
     peak_mb = (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda"
                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2 ** 20
-    return {"preset": preset, "batch": batch, "iterations": iterations, "seconds": seconds,
-            "it_per_s": iterations / seconds, "videos_per_s": iterations * batch / seconds, "peak_mb": peak_mb,
+    return {"preset": preset, "batch": batch, "timed_iterations": ticks * tick_iterations,
+            "it_per_s": videos_per_s / batch, "videos_per_s": videos_per_s, "peak_mb": peak_mb,
             "memory": "GPU allocated" if dev.type == "cuda" else "process max RSS"}
 
 
@@ -88,12 +93,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", action="append", help="preset(s) to time (default: paper and cpu)")
     parser.add_argument("--batch", type=int, action="append", help="batch size(s) (default: per preset)")
-    parser.add_argument("--iterations", type=int, default=0, help="timed iterations (default: per preset)")
+    parser.add_argument("--ticks", type=int, default=3, help="timed log ticks (the median is reported)")
+    parser.add_argument("--tick-iterations", type=int, default=0, help="iterations per tick (default: per preset)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child process mode
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.preset[0], args.batch[0], args.iterations, args.device)))
+        print(json.dumps(measure(args.preset[0], args.batch[0], args.ticks, args.tick_iterations, args.device)))
         return
     device = pick_device(args.device)
     cpu = device.type == "cpu"
@@ -106,9 +112,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for preset in args.preset or ["paper", "cpu"]:
         for batch in args.batch or plan[preset]:
-            iterations = args.iterations or (3 if preset == "paper" and cpu else 20)
+            tick = args.tick_iterations or (2 if preset == "paper" and cpu else 10)
             out = subprocess.run([sys.executable, __file__, "--one", "--preset", preset, "--batch", str(batch),
-                                  "--iterations", str(iterations), "--device", args.device],
+                                  "--ticks", str(args.ticks), "--tick-iterations", str(tick), "--device", args.device],
                                  capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
             if out.returncode != 0:
                 print(f"| {preset} | {batch} | failed: {out.stderr.strip().splitlines()[-1]} |")
