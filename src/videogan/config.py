@@ -197,11 +197,12 @@ def default_preset(task: str | None) -> str:
     return "future-cpu" if task == "future" else "cpu"
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, config_cls=RunConfig) -> None:
-    """Add --preset and one flag per config field (all default to None: the preset decides)."""
-    parser.add_argument("--preset", default=None,
-                        help=f"starting configuration: {', '.join(PRESETS)} (default: cpu, or future-cpu with "
-                             "--task future)")
+def add_config_arguments(parser: argparse.ArgumentParser, config_cls=RunConfig, presets=None) -> None:
+    """Add --preset (one of `presets`, default all of PRESETS) and one flag per config field (all default
+    to None: the preset decides)."""
+    names = list(presets or PRESETS)
+    default = "cpu" + (", or future-cpu with --task future" if "future-cpu" in names else "")
+    parser.add_argument("--preset", default=None, help=f"starting configuration: {', '.join(names)} (default: {default})")
     for section in dataclasses.fields(config_cls):
         sub_cls = typing.get_type_hints(config_cls)[section.name]
         group = parser.add_argument_group(f"{section.name} config")

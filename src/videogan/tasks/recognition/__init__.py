@@ -10,7 +10,7 @@ from pathlib import Path
 from ...config import add_config_arguments, config_from_args
 from ...runtime import pick_device
 from ...train.checkpoint import save_checkpoint
-from .config import RecognitionConfig, get_recognition_preset, random_init_model
+from .config import PRESETS as RECOGNITION_PRESETS, RecognitionConfig, get_recognition_preset, random_init_model
 from .data import load_labelled, parse_fraction
 from .finetune import finetune, load_discriminator
 from .probe import POOLS, run_probe
@@ -78,7 +78,7 @@ def register(subparsers) -> None:
     def task(name, help, func):
         sub = commands.add_parser(name, help=help)
         sub.add_argument("--out", required=True, help="output folder")
-        add_config_arguments(sub, RecognitionConfig)
+        add_config_arguments(sub, RecognitionConfig, RECOGNITION_PRESETS)
         sub.set_defaults(func=func)
         return sub
 
