@@ -46,10 +46,11 @@ def default_real_data(state: dict) -> str:
     return f"synthetic:{data.data_seed + 1}" if data.data == "synthetic" else data.data
 
 
-def cached_real_stats(source, context: EvalContext, real: VideoSet, cache: Path | None):
+def cached_real_stats(described: dict, context: EvalContext, real: VideoSet, cache: Path | None):
+    """The real set's FVD statistics, cached under its description (`source.describe()`)."""
     if cache is None:
         return real_fvd_stats(real, context)
-    key = json.dumps({"real": source.describe(), "frames": context.frames, "weights": CKPT_SHA256}, sort_keys=True)
+    key = json.dumps({"real": described, "frames": context.frames, "weights": CKPT_SHA256}, sort_keys=True)
     path = cache / "fvd_stats" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
     if path.exists():
         with np.load(path) as stats:
@@ -76,16 +77,17 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, met
     dev = pick_device(device)
     data = data or default_real_data(state)
     source = open_source(data, model.frames, n, seed, model.size)
+    described = source.describe()  # a prepared dataset's fingerprint reads every file's metadata: once
     real = VideoSet(list(source))
     fake = generated_set(checkpoint, len(real.videos), seed, dev)
     context = EvalContext(i3d=load_i3d(dev, weights_dir) if wants_i3d else None,
                           frames=min(frames, model.frames), batch_size=batch_size)
     if wants_i3d:
         cache = cache_dir(weights_dir) if use_cache else None
-        context = dataclasses.replace(context, real_stats=cached_real_stats(source, context, real, cache))
+        context = dataclasses.replace(context, real_stats=cached_real_stats(described, context, real, cache))
     result = {"checkpoint": state["path"], "iteration": state.get("iteration"), "arch": model.arch,
               "kind": state.get("kind", "gan"),
-              "n": len(real.videos), "real": source.describe(), "metrics": list(metrics)}
+              "n": len(real.videos), "real": described, "metrics": list(metrics)}
     for name in metrics:
         result.update(get_metric(name)(fake, real, context))
     if wants_i3d:
