@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+from videos import video_distance
 
 from videogan.cli import main
 from videogan.config import get_preset
@@ -117,8 +118,9 @@ def test_baseline_sample_and_videogan_sample_and_evaluate(baseline_run, tmp_path
                      "--device", "cpu"]) == 0
         assert (out / "videos.mp4").exists() and (out / "mask.gif").exists() and (out / "background.png").exists()
         assert len(list((out / "videos").glob("*.mp4"))) == 4
-    same = [(tmp_path / d / "videos" / "00000.mp4").read_bytes() for d in ("baseline_sample", "sample")]
-    assert same[0] == same[1]  # both draw the codes from the mixture
+    # both draw the codes from the mixture (which codes: test_checkpoint_holds_the_mixture_as_plain_tensors)
+    first = [tmp_path / d / "videos" / "00000.mp4" for d in ("baseline_sample", "sample")]
+    assert video_distance(*first) < 0.05
     out = tmp_path / "eval.json"
     assert main(["evaluate", str(baseline_run), "--n", "4", "--metrics", "flicker,motion_energy",
                  "--device", "cpu", "--out", str(out)]) == 0

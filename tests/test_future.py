@@ -1,10 +1,10 @@
 import json
 
-import av
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from videos import read_video, video_distance
 
 from videogan.cli import main
 from videogan.config import ConfigError, ModelConfig, get_preset, replace
@@ -29,11 +29,6 @@ def _tiny(**model):
 def checkpoint(tmp_path_factory):
     run = tmp_path_factory.mktemp("future")
     return train(_tiny(), run, progress=False)
-
-
-def _decode(path):
-    with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
 
 def test_paper_networks_follow_the_released_code():
@@ -96,12 +91,11 @@ def test_noise_futures_differ_between_seeds_and_repeat_with_one(tmp_path):
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(image)
     assert main(["predict", str(ckpt), str(image), "--samples", "2", "--out", str(tmp_path / "a")]) == 0
     assert main(["predict", str(ckpt), str(image), "--seed", "1", "--out", str(tmp_path / "b")]) == 0
-    a0, a1 = (_decode(tmp_path / "a" / "in" / f"foreground-{k}.mp4") for k in (0, 1))
-    b0 = _decode(tmp_path / "b" / "in" / "foreground-0.mp4")
-    assert not np.array_equal(a0, a1) and not np.array_equal(a0, b0)
-    # the same seed and the same number of samples (a batch of another size may round differently)
+    foreground = lambda run, k: tmp_path / run / "in" / f"foreground-{k}.mp4"  # noqa: E731
     assert main(["predict", str(ckpt), str(image), "--samples", "2", "--seed", "0", "--out", str(tmp_path / "c")]) == 0
-    assert all(np.array_equal(_decode(tmp_path / "c" / "in" / f"foreground-{k}.mp4"), a) for k, a in enumerate((a0, a1)))
+    same = max(video_distance(foreground("a", k), foreground("c", k)) for k in (0, 1))
+    other = min(video_distance(foreground("a", 0), foreground("a", 1)), video_distance(foreground("a", 0), foreground("b", 0)))
+    assert same < 0.05 and other > 0.15, (same, other)  # 2 iterations in, the noise moves few pixels by a level
     with pytest.raises(ValueError, match=r"noise of shape \(batch, 4\)"):
         FutureGenerator(cfg.model)(torch.zeros(1, 3, 16, 16))
 
@@ -158,7 +152,8 @@ def test_one_training_step_and_resume(tmp_path):
              for run in ("parts", "whole")]
     assert [r["iteration"] for r in stats[0]] == [1, 2]
     for a, b in zip(*stats):
-        assert all(a[k] == b[k] for k in ("loss_d", "loss_g", "first_frame")) and np.isfinite(a["first_frame"])
+        assert all(a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-6) for k in ("loss_d", "loss_g", "first_frame"))
+        assert np.isfinite(a["first_frame"])
 
 
 def test_predict_writes_decodable_files_with_the_input_first(tmp_path, checkpoint):
@@ -170,7 +165,7 @@ def test_predict_writes_decodable_files_with_the_input_first(tmp_path, checkpoin
     Image.fromarray(pixels[..., 0]).save(grey)  # a one-channel image
     assert main(["predict", str(checkpoint), str(image), str(grey), "--out", str(tmp_path / "out")]) == 0
     folder = tmp_path / "out" / "wide photo"
-    frames = _decode(folder / "video-0.mp4")
+    frames = read_video(folder / "video-0.mp4")
     assert frames.shape == (9, 16, 16, 3)  # the input, then the 8 generated frames, at the model's size
     with Image.open(folder / "input.png") as im:
         model_input = np.asarray(im.convert("RGB")).astype(int)
@@ -180,7 +175,7 @@ def test_predict_writes_decodable_files_with_the_input_first(tmp_path, checkpoin
     assert np.abs(first - model_input).mean() < 3 and np.abs(frames[0] - model_input).mean() < 8
     assert np.abs(model_input - int(np.asarray(Image.fromarray(pixels).convert("L"))[0, 30])).max() <= 1
     for name in ("foreground", "mask", "foreground_masked"):
-        assert len(_decode(folder / f"{name}-0.mp4")) == 8 and (folder / f"{name}-0.gif").exists()
+        assert len(read_video(folder / f"{name}-0.mp4")) == 8 and (folder / f"{name}-0.gif").exists()
     assert (folder / "background-0.png").exists() and (tmp_path / "out" / "grey" / "video-0.gif").exists()
 
 

@@ -64,7 +64,9 @@ def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_run(tmp_path, tiny
     assert [r["iteration"] for r in b] == [1, 2, 3, 4, 5, 6]
     for ra, rb in zip(a, b):
         for key in ("loss_d", "loss_g", "d_real", "d_fake", "mask_mean"):
-            assert ra[key] == rb[key], (ra["iteration"], key)
+            # equal up to rounding: CPU kernels may round differently from call to call; a resume that
+            # lost a random state or a counter changes them by far more
+            assert ra[key] == pytest.approx(rb[key], rel=1e-5, abs=1e-6), (ra["iteration"], key)
 
 
 def test_periodic_checkpoints_are_pruned(tmp_path, tiny_config):

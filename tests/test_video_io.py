@@ -1,15 +1,10 @@
-import av
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from videos import read_video
 
 from videogan.data.video_io import grid, to_uint8, write_video
-
-
-def _decode(path):
-    with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
 
 @pytest.mark.parametrize("ext", ["mp4", "gif"])
@@ -18,7 +13,7 @@ def test_written_videos_decode_with_the_right_frames_and_size(tmp_path, ext):
     frames = np.repeat(np.repeat(rng.integers(0, 255, (12, 9, 10, 3), dtype=np.uint8), 2, 1), 2, 2)  # 12 18x20
     path = tmp_path / f"v.{ext}"
     write_video(path, frames, fps=8)
-    decoded = _decode(path)
+    decoded = read_video(path)
     assert decoded.shape == (12, 18, 20, 3)
     if ext == "gif":
         with Image.open(path) as im:
@@ -29,7 +24,7 @@ def test_written_videos_decode_with_the_right_frames_and_size(tmp_path, ext):
 
 def test_odd_sizes_are_padded_for_h264(tmp_path):
     write_video(tmp_path / "odd.mp4", np.zeros((3, 7, 9, 3), np.uint8))
-    assert _decode(tmp_path / "odd.mp4").shape == (3, 8, 10, 3)
+    assert read_video(tmp_path / "odd.mp4").shape == (3, 8, 10, 3)
 
 
 def test_unknown_extension_is_a_clear_error(tmp_path):

@@ -139,3 +139,20 @@ def wobble(image: np.ndarray, amplitude: float, seed: int = 0, wavelength: float
     return cv2.remap(image, xx + amplitude * np.sin(yy / wavelength + phase),
                      yy + amplitude * np.cos(xx / wavelength + phase),
                      cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def read_video(path) -> np.ndarray:
+    """Decoded RGB frames of a video file: t h w 3 uint8."""
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def video_distance(a, b) -> float:
+    """Mean absolute difference, in 8-bit levels, between two video files of the same shape.
+
+    Two encodes of the same generated frames are compared this way, never byte for byte: CPU convolution
+    kernels may round differently from one call to the next (oneDNN picks kernels by memory alignment),
+    and the encoder turns a one-level change in a pixel into different bytes."""
+    x, y = read_video(a), read_video(b)
+    assert x.shape == y.shape, (a, x.shape, b, y.shape)
+    return float(np.abs(x.astype(np.int16) - y.astype(np.int16)).mean())
