@@ -22,6 +22,29 @@ def test_mask_motion_on_hand_made_videos():
     assert out["moving_fraction"] == pytest.approx(1 / 8)
 
 
+def test_mask_location_sees_an_inverted_decomposition():
+    """Real videos move in the centre; a mask on the centre correlates, a mask on the border ring (the
+    inverted decomposition seen on real footage, which mask_motion scored as healthy) anti-correlates."""
+    real = -torch.ones(4, 3, 6, 8, 8)
+    real[:, :, ::2, 3:5, 3:5] = 1.0  # a blinking centre: where the real foreground moves
+    centre = torch.zeros(4, 1, 6, 8, 8)
+    centre[..., 2:6, 2:6] = 0.8
+    ring = 0.8 - centre
+    motion = diagnostics.motion_map_sums(real)
+    good = diagnostics.mask_location(diagnostics.mask_map_sums(centre), motion)
+    inverted = diagnostics.mask_location(diagnostics.mask_map_sums(ring), motion)
+    assert good["mask_motion_correlation"] > 0.4 and inverted["mask_motion_correlation"] < -0.4
+    assert good["mask_where_real_moves"] == pytest.approx(0.8)
+    assert good["mask_where_real_still"] == pytest.approx(0.8 * 12 / 60)  # the mask's 12 pixels around the motion
+    assert inverted["mask_where_real_moves"] == pytest.approx(0.0)
+    assert inverted["mask_where_real_still"] == pytest.approx(0.8 * 48 / 60)
+    halves = [diagnostics.mask_map_sums(centre[:2]) + diagnostics.mask_map_sums(centre[2:]),
+              diagnostics.motion_map_sums(real[:1]) + diagnostics.motion_map_sums(real[1:])]
+    assert diagnostics.mask_location(*halves) == pytest.approx(good)  # additive over batches
+    with pytest.raises(ValueError, match="of one size"):
+        diagnostics.mask_location(diagnostics.mask_map_sums(centre[..., :4, :4]), motion)
+
+
 def test_flicker_is_zero_for_a_still_background_and_sees_flicker():
     still = torch.rand(2, 3, 8, 4, 4).mul(2).sub(1)[:, :, :1].expand(-1, -1, 8, -1, -1)
     moving = still.clone()
@@ -53,7 +76,7 @@ def run16(tmp_path_factory):
 
 def test_evaluate_diagnostics_only(run16, tmp_path, capsys):
     out = tmp_path / "eval.json"
-    args = ["evaluate", str(run16), "--n", "6", "--metrics", "mask_motion,flicker,motion_energy,colour",
+    args = ["evaluate", str(run16), "--n", "6", "--metrics", "mask_motion,mask_location,flicker,motion_energy,colour",
             "--out", str(out)]
     assert main(args) == 0
     result = json.loads(out.read_text())
@@ -100,6 +123,8 @@ def test_metrics_over_batches_equal_the_diagnostics_of_the_whole_set():
     whole_masks = torch.from_numpy(masks).unsqueeze(1)
     context = EvalContext()
     assert get_metric("mask_motion")(fake, real, context) == pytest.approx(diagnostics.mask_motion(whole, whole_masks))
+    assert get_metric("mask_location")(fake, real, context) == pytest.approx(diagnostics.mask_location(
+        diagnostics.mask_map_sums(whole_masks), diagnostics.motion_map_sums(whole.flip(0))))
     assert get_metric("flicker")(fake, real, context)["flicker"] == pytest.approx(diagnostics.static_flicker(whole))
     assert get_metric("motion_energy")(fake, real, context) == pytest.approx(
         diagnostics.motion_energy_distance(whole, whole.flip(0)))

@@ -4,6 +4,11 @@ All take videos as b 3 t h w tensors in [-1, 1] (a mask as b 1 t h w in [0, 1]) 
 
 - mask_motion: does the mask cover what moves? Mean of m over pixels that change between frames
   versus over pixels that do not (section 2.2: m should select the foreground where there is motion).
+- mask_location: is the mask where real videos move? The generated masks' mean map (over videos and
+  frames) against the real videos' mean frame-difference map M: their Pearson correlation over pixels, and
+  the mask's mean weighted by M (where real videos move) and by max(M) - M (where they are still).
+  `mask_motion` alone is fooled by a generator whose motion is a flickering background under a mask on
+  the background; this compares with where the *real* foreground is.
 - static_flicker: how much do the pixels that should be static flicker? Per video, the half of the
   pixels with the least temporal variance is taken as "should be static"; the score is their mean
   absolute frame-to-frame change (section 3.2: the one-stream model "produces high-frequency temporal
@@ -52,6 +57,33 @@ def mask_motion_from_sums(sums: np.ndarray) -> dict:
 def mask_motion(videos: torch.Tensor, masks: torch.Tensor, threshold: float = CHANGE_THRESHOLD) -> dict:
     """Mean mask over changing vs unchanging pixels."""
     return mask_motion_from_sums(mask_motion_sums(videos, masks, threshold))
+
+
+def mask_map_sums(masks: torch.Tensor) -> np.ndarray:
+    """b 1 t h w -> [h w sum of the mask over videos and frames, count]: additive over batches."""
+    return np.concatenate([masks.sum(dim=(0, 1, 2)).flatten().double().numpy(), [masks.shape[0] * masks.shape[2]]])
+
+
+def motion_map_sums(videos: torch.Tensor) -> np.ndarray:
+    """b 3 t h w -> [h w sum of |frame-to-frame change| over videos and frame pairs, count]: additive."""
+    diffs = frame_differences(videos)  # b t-1 h w
+    return np.concatenate([diffs.sum(dim=(0, 1)).flatten().double().numpy(), [diffs.shape[0] * diffs.shape[1]]])
+
+
+def mask_location(mask_sums: np.ndarray, motion_sums: np.ndarray) -> dict:
+    """From `mask_map_sums` of generated masks and `motion_map_sums` of real videos of the same size."""
+    mask_map, motion_map = mask_sums[:-1] / mask_sums[-1], motion_sums[:-1] / motion_sums[-1]
+    if mask_map.shape != motion_map.shape:
+        raise ValueError(f"mask_location needs generated and real videos of one size ({mask_map.size} vs "
+                         f"{motion_map.size} pixels)")
+    still_weight = motion_map.max() - motion_map
+    if motion_map.std() == 0 or mask_map.std() == 0:
+        correlation = float("nan")  # a constant map correlates with nothing
+    else:
+        correlation = float(np.corrcoef(mask_map, motion_map)[0, 1])
+    return {"mask_motion_correlation": correlation,
+            "mask_where_real_moves": float((mask_map * motion_map).sum() / max(motion_map.sum(), 1e-12)),
+            "mask_where_real_still": float((mask_map * still_weight).sum() / max(still_weight.sum(), 1e-12))}
 
 
 def static_flicker_sums(videos: torch.Tensor) -> np.ndarray:

@@ -64,6 +64,13 @@ def _mask_motion(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
     return diagnostics.mask_motion_from_sums(sum(diagnostics.mask_motion_sums(v, m) for v, m in fake.batches()))
 
 
+def _mask_location(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
+    if fake.masks is None:
+        return {}
+    return diagnostics.mask_location(sum(diagnostics.mask_map_sums(m) for _, m in fake.batches()),
+                                     sum(diagnostics.motion_map_sums(v) for v, _ in real.batches()))
+
+
 def _flicker_of(videos: VideoSet) -> float:
     total, count = sum(diagnostics.static_flicker_sums(v) for v, _ in videos.batches())
     return total / count
@@ -92,6 +99,7 @@ Metric = Callable[[VideoSet, VideoSet, EvalContext], dict]
 METRICS: dict[str, Metric] = {
     "fvd": _fvd,
     "mask_motion": _mask_motion,
+    "mask_location": _mask_location,
     "flicker": _flicker,
     "motion_energy": _motion_energy,
     "colour": _colour,

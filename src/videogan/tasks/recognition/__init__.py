@@ -8,10 +8,11 @@ import json
 from pathlib import Path
 
 from ...config import add_config_arguments, config_from_args
+from ...data.labelled import is_ucf_root
 from ...runtime import pick_device
 from ...train.checkpoint import save_checkpoint
 from .config import PRESETS as RECOGNITION_PRESETS, RecognitionConfig, get_recognition_preset, random_init_model
-from .data import load_labelled, parse_fraction
+from .data import LabelledVideos, load_labelled, parse_fraction
 from .finetune import finetune, load_discriminator
 from .probe import POOLS, run_probe
 from .sweep import DEFAULT_FRACTIONS, METHODS, run_sweep
@@ -71,6 +72,40 @@ def run_sweep_command(args) -> None:
     print(f"wrote {args.out}/sweep.json, sweep.csv, sweep_summary.csv, figure4b.png, figure4c.png")
 
 
+def write_split(train: LabelledVideos, test: LabelledVideos, root: str | Path, out: str | Path) -> Path:
+    """The split as class-per-folder trees of links, OUT/train and OUT/test (each video under its class and
+    its path below `root`), and OUT/split.json; `prepare OUT/train` then makes pretraining data that holds
+    no test video."""
+    out = Path(out)
+    if (out / "split.json").exists():
+        raise ValueError(f"{out} already holds a split: choose another --out")
+    listing = {}
+    for side, videos in (("train", train), ("test", test)):
+        rows = []
+        for source, label, group in zip(videos.sources, videos.labels, videos.groups or [None] * len(videos)):
+            link = out / side / Path(source).relative_to(root)  # class/...: the tree's own layout
+            link.parent.mkdir(parents=True, exist_ok=True)
+            target = Path(source).resolve()
+            link.symlink_to(target, target_is_directory=target.is_dir())
+            rows.append({"video": str(target), "class": videos.classes[label], "group": group})
+        listing[side] = rows
+    path = out / "split.json"
+    path.write_text(json.dumps(listing, indent=2) + "\n")
+    return path
+
+
+def run_split_command(args) -> None:
+    config = _config(args)
+    if config.data.data == "synthetic" or is_ucf_root(config.data.data):
+        raise ValueError("recognize split writes the split of a class-per-folder tree (--data FOLDER); the "
+                         "built-in set's labelled videos are never the GAN's, and UCF-101 has official lists")
+    train, test = load_labelled(config.data)
+    path = write_split(train, test, config.data.data, args.out)
+    groups = "" if train.groups is None else f", {len(set(train.groups))} / {len(set(test.groups))} groups"
+    print(f"train {len(train)} videos, test {len(test)} videos{groups}: wrote {Path(args.out) / 'train'}, "
+          f"{Path(args.out) / 'test'} and {path}")
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("recognize", help="action recognition from the discriminator (Figure 4)")
     commands = parser.add_subparsers(dest="recognize_command", required=True, metavar="TASK")
@@ -85,6 +120,8 @@ def register(subparsers) -> None:
     finetune_parser = task("finetune", "fine-tune the discriminator with a K-way head", run_finetune)
     finetune_parser.add_argument("--init", required=True, help="GAN checkpoint or run folder, or 'random'")
     finetune_parser.add_argument("--freeze-features", action="store_true", help="train only the new head")
+    task("split", "write the train/test split (the same as the other tasks use with these flags) as folders, "
+         "to pretrain the GAN on the training side only", run_split_command)
     probe_parser = task("probe", "logistic regression on frozen discriminator features", run_probe_command)
     probe_parser.add_argument("--init", required=True, help="GAN checkpoint or run folder")
     sweep_parser = task("sweep", "fine-tune, random init and probe against labelled fractions", run_sweep_command)

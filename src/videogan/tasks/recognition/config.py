@@ -39,6 +39,7 @@ class LabelledDataConfig:
     split: Optional[int] = None  # UCF-101 official split 1-3 (default 1); other layouts are split by test_fraction
     test_fraction: float = 0.3  # class-per-folder and built-in: held-out share of each class
     split_seed: int = 0  # which videos are held out (fixed across methods and sweep seeds)
+    groups: str = ""  # class-per-folder tree: related videos kept on one side, re:PATTERN or a NAME GROUP file
     synthetic_videos: int = 600  # built-in: number of labelled videos (train + test)
     synthetic_frames: int = 64  # built-in: frames per video; longer than the clip so crops differ
     synthetic_seed: int = 4321  # built-in: not the GAN's data_seed 1234, so no labelled video was seen unlabelled

@@ -20,6 +20,7 @@ from ...data.formats import ClipDataset, VideoFiles
 from ...data.labelled import is_ucf_root, list_labelled
 from ...data.synthetic import MOTIONS, render_video
 from .config import LabelledDataConfig
+from .groups import hold_out_groups, read_groups
 
 
 class SyntheticClips(ClipDataset):
@@ -52,6 +53,7 @@ class LabelledVideos:
     classes: tuple[str, ...]
     origin: str  # where they come from, for messages
     synthetic: LabelledDataConfig | None = None  # set for the built-in set
+    groups: tuple[str, ...] | None = None  # `--groups`: related videos, kept on one side of every split
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -59,7 +61,14 @@ class LabelledVideos:
     def subset(self, indices) -> "LabelledVideos":
         indices = [int(i) for i in indices]
         return replace(self, sources=tuple(self.sources[i] for i in indices),
-                       labels=tuple(self.labels[i] for i in indices))
+                       labels=tuple(self.labels[i] for i in indices),
+                       groups=None if self.groups is None else tuple(self.groups[i] for i in indices))
+
+    def hold_out(self, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(kept, held) indices: about `fraction` of each class held out, whole groups when there are groups."""
+        if self.groups is None:
+            return hold_out_per_class(self.labels, fraction, rng)
+        return hold_out_groups(self.labels, self.groups, fraction, rng)
 
     def clips(self, frames: int, size: int, seed: int) -> ClipDataset:
         """Training clips: a random temporal crop per item, seeded by (seed, epoch, item)."""
@@ -127,14 +136,16 @@ def check_classes(train: LabelledVideos) -> None:
 
 
 def load_labelled(cfg: LabelledDataConfig) -> tuple[LabelledVideos, LabelledVideos]:
-    """(train, test) videos of the labelled source `cfg.data`."""
+    """(train, test) videos of the labelled source `cfg.data`; the same flags always give the same split."""
+    if cfg.groups and (cfg.data == "synthetic" or is_ucf_root(cfg.data)):
+        raise ValueError(f"--groups applies to a class-per-folder tree; {cfg.data} is split by "
+                         + ("independent renders" if cfg.data == "synthetic" else
+                            "its official lists, which already keep each gXX group on one side"))
     if cfg.data == "synthetic":
         origin = f"built-in dataset (seed {cfg.synthetic_seed})"
         # a video's label is drawn before anything else: a 2-frame 8x8 render gives it cheaply
         labels = np.array([render_video(cfg.synthetic_seed, i, 2, 8)["label"] for i in range(cfg.synthetic_videos)])
         everything = LabelledVideos(tuple(range(cfg.synthetic_videos)), tuple(labels.tolist()), MOTIONS, origin, cfg)
-        train_idx, test_idx = hold_out_per_class(labels, cfg.test_fraction, np.random.default_rng(cfg.split_seed))
-        train, test = everything.subset(train_idx), everything.subset(test_idx)
     elif is_ucf_root(cfg.data):
         split = cfg.split or 1
         sets = []
@@ -145,15 +156,20 @@ def load_labelled(cfg: LabelledDataConfig) -> tuple[LabelledVideos, LabelledVide
             _check_files(videos, f"{cfg.data}: {subset}list{split:02d}.txt")
             sets.append(videos)
         train, test = sets
+        everything = None
     else:
         items, classes = list_labelled(cfg.data, cfg.split)
-        labels = np.array([label for _, label in items])
-        everything = LabelledVideos(tuple(p for p, _ in items), tuple(labels.tolist()), tuple(classes), str(cfg.data))
-        train_idx, test_idx = hold_out_per_class(labels, cfg.test_fraction, np.random.default_rng(cfg.split_seed))
+        sources = tuple(p for p, _ in items)
+        groups = tuple(read_groups(cfg.groups, sources, cfg.data)) if cfg.groups else None
+        everything = LabelledVideos(sources, tuple(label for _, label in items), tuple(classes), str(cfg.data),
+                                    groups=groups)
+    if everything is not None:
+        train_idx, test_idx = everything.hold_out(cfg.test_fraction, np.random.default_rng(cfg.split_seed))
         train, test = everything.subset(train_idx), everything.subset(test_idx)
     check_classes(train)
     if not len(test):
-        raise ValueError(f"{train.origin}: no test videos (each class needs at least two videos to hold one out)")
+        raise ValueError(f"{train.origin}: no test videos (each class needs at least two videos, or two groups, "
+                         "to hold one out)")
     return train, test
 
 

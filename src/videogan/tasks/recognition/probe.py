@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ...models import VideoDiscriminator
-from .data import LabelledVideos, hold_out_per_class
+from .data import LabelledVideos
 from .finetune import clip_outputs, summarize
 
 POOLS = ("flatten", "mean")
@@ -58,8 +58,9 @@ def probe(train_feats, train_owner, train: LabelledVideos, test_feats, test_owne
     """Pick C on a validation part of the training videos, refit on all of them, evaluate on test videos."""
     k = len(train.classes)
     train_labels = np.asarray(train.labels)
-    # whole videos are held out, so no clip of a validation video is trained on; empty with one video per class
-    kept, held = hold_out_per_class(train_labels, VALIDATION_FRACTION, np.random.default_rng([seed, 104729]))
+    # whole videos (whole groups) are held out, so no clip of a validation video or of its twin is trained on;
+    # empty with one video per class
+    kept, held = train.hold_out(VALIDATION_FRACTION, np.random.default_rng([seed, 104729]))
     scores = {}
     if len(held):
         fit_feats, fit_owner = select_videos(train_feats, train_owner, kept)
