@@ -117,6 +117,8 @@ def open_source(spec: str, frames: int, n: int | None, seed: int, size: int) -> 
         return VideoFolder(path, frames, n, seed)
     if spec.partition(":")[0] != "synthetic" and not path.exists():
         raise FileNotFoundError(f"{spec}: no such folder of videos or dataset")
+    if path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
+        raise ValueError(f"{spec}: the folder is empty (no video files, no prepared dataset)")
     if n is None:
         raise ValueError(f"{spec}: a dataset needs --n, the number of videos to draw from it")
     return DatasetVideos(spec, frames, size, n, seed)
