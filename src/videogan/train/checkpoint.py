@@ -122,22 +122,22 @@ def load_latest(run_dir: str | Path, map_location="cpu", set_aside: bool = False
     found = list_checkpoints(run_dir)
     if not found:
         raise FileNotFoundError(f"{run_dir}: no checkpoints in {Path(run_dir) / 'checkpoints'}")
-    first_error = None
+    failed = []
     for path in reversed(found):
         try:
             state = load_checkpoint(path, map_location)
         except ValueError as err:
-            first_error = first_error or err
-            kept = path.with_name(path.name + DAMAGED_SUFFIX) if set_aside else None
-            if kept:
-                os.replace(path, kept)
-            print(f"videogan: warning: {err}" + (f" (moved to {kept.name})" if kept else "")
-                  + "; trying the previous checkpoint", file=sys.stderr)
+            failed.append((path, err))
             continue
-        if first_error is not None:
+        for bad, err in failed:
+            kept = bad.with_name(bad.name + DAMAGED_SUFFIX) if set_aside else None
+            if kept:
+                os.replace(bad, kept)
+            print(f"videogan: warning: {err}" + (f" (moved to {kept.name})" if kept else ""), file=sys.stderr)
+        if failed:
             print(f"videogan: using {path} instead", file=sys.stderr)
         return state
-    raise ValueError(f"{run_dir}: no checkpoint loads; the newest: {first_error}")
+    raise ValueError(f"{run_dir}: none of its {len(found)} checkpoints loads; the newest: {failed[0][1]}")
 
 
 def config_of(state: dict) -> RunConfig:
