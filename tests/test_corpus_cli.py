@@ -311,7 +311,7 @@ def test_help_and_command_errors_import_no_torch():
 
 def test_command_table_matches_the_modules():
     """The static command list shows the help each module registers."""
-    listed = {a.dest: a.help for a in build_parser()._subparsers._group_actions[0]._choices_actions}
+    listed = {a.dest: a.help for a in build_parser(None)._subparsers._group_actions[0]._choices_actions}
     registered = {a.dest: a.help for a in build_parser("all")._subparsers._group_actions[0]._choices_actions}
     assert listed == registered == {name: help for name, (_, help) in COMMANDS.items()}
 

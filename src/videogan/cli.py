@@ -41,9 +41,9 @@ def _command_in(argv: list[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def build_parser(command: str | None = "all") -> argparse.ArgumentParser:
     """The parser with every command listed; only `command`'s module is imported to add its options
-    (all of them with command="all")."""
+    (every module's with "all", none with None)."""
     parser = argparse.ArgumentParser(prog="videogan", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"videogan {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 ARCHS = ("two_stream", "one_stream")
 TASKS = ("video", "future")  # unconditional videos from z (section 2), or the future of a still image (3.4)
 FIRST_FRAME_LOSSES = ("l1", "l2")
-DATA_FORMATS = ("auto", "shards", "videogan", "videos")  # data.formats.FORMATS (kept here: no decoder import)
+DATA_FORMATS = ("auto", "shards", "videogan", "videos")  # how data.formats reads --data
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
