@@ -8,6 +8,7 @@ load as they are).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -132,7 +133,8 @@ def load_latest(run_dir: str | Path, map_location="cpu", set_aside: bool = False
         for bad, err in failed:
             kept = bad.with_name(bad.name + DAMAGED_SUFFIX) if set_aside else None
             if kept:
-                os.replace(bad, kept)
+                with contextlib.suppress(FileNotFoundError):  # another rank of a torchrun job moved it
+                    os.replace(bad, kept)
             print(f"videogan: warning: {err}" + (f" (moved to {kept.name})" if kept else ""), file=sys.stderr)
         if failed:
             print(f"videogan: using {path} instead", file=sys.stderr)

@@ -36,9 +36,12 @@ def remove_stale_temporaries(run_dir: str | Path) -> int:
         pid = tmp.name.rpartition(".tmp")[2]
         if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
             continue
-        freed += tmp.stat().st_size
-        tmp.unlink(missing_ok=True)
-        removed += 1
+        try:
+            size = tmp.stat().st_size
+            tmp.unlink()
+        except FileNotFoundError:  # removed by another rank of a torchrun job
+            continue
+        freed, removed = freed + size, removed + 1
     if removed:
         print(f"videogan: removed {removed} unfinished checkpoint write(s) ({freed / 1e6:.1f} MB) in "
               f"{Path(run_dir) / 'checkpoints'}", file=sys.stderr)
