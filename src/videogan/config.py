@@ -47,25 +47,33 @@ def _hints(cls) -> dict:
     return typing.get_type_hints(cls)
 
 
+def _allowed_types(hint) -> tuple:
+    """The classes a field's annotation admits (`int | str` -> (int, str); float admits int too)."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    allowed = typing.get_args(hint) if union else (hint,)
+    return allowed + ((int,) if float in allowed else ())
+
+
 def validate(config) -> None:
     """Check every field of a config dataclass against its type and its `setting` metadata; the one-line
     ConfigError names the field."""
     for f in dataclasses.fields(config):
         value, rule = getattr(config, f.name), f.metadata
-        tp = _scalar_type(_hints(type(config))[f.name])
-        if value is None and tp is not _hints(type(config))[f.name]:  # Optional: None allowed
-            continue
-        numeric = (int, float) if tp is float else tp
-        if tp in (int, float, str, bool) and (not isinstance(value, numeric) or (tp is not bool and isinstance(value, bool))):
-            raise ConfigError(f"{f.name} must be {tp.__name__}, got {value!r}")
-        if rule.get("choices") and value not in rule["choices"]:
-            raise ConfigError(f"{f.name} must be one of {', '.join(rule['choices'])}; got {value!r}")
-        if rule.get("low") is not None and value < rule["low"]:
-            raise ConfigError(f"{f.name} must be at least {rule['low']}, got {value!r}")
-        if rule.get("high") is not None and value >= rule["high"]:
-            raise ConfigError(f"{f.name} must be below {rule['high']}, got {value!r}")
-        if rule.get("pattern") and not re.fullmatch(rule["pattern"], value):
-            raise ConfigError(f"{f.name} {value!r} is not valid ({rule['help']})")
+        allowed = _allowed_types(_hints(type(config))[f.name])
+        if all(isinstance(a, type) for a in allowed) and (
+                not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)):
+            names = " or ".join(a.__name__ for a in dict.fromkeys(allowed) if not (a is int and float in allowed))
+            raise ConfigError(f"{f.name} must be {names.replace('NoneType', 'None')}, got {value!r}")
+        if isinstance(value, str):
+            if rule.get("choices") and value not in rule["choices"]:
+                raise ConfigError(f"{f.name} must be one of {', '.join(rule['choices'])}; got {value!r}")
+            if rule.get("pattern") and not re.fullmatch(rule["pattern"], value):
+                raise ConfigError(f"{f.name} {value!r} is not valid ({rule['help']})")
+        elif isinstance(value, (int, float)):
+            if rule.get("low") is not None and value < rule["low"]:
+                raise ConfigError(f"{f.name} must be at least {rule['low']}, got {value!r}")
+            if rule.get("high") is not None and value >= rule["high"]:
+                raise ConfigError(f"{f.name} must be below {rule['high']}, got {value!r}")
 
 
 def _log2_exact(value: int, what: str) -> int:
