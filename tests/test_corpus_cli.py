@@ -261,6 +261,12 @@ def test_fvd_empty_folder_is_named_empty(tmp_path, capsys):
     _assert_error(["fvd", tmp_path / "empty", "synthetic", "--n", "4"], "the folder is empty", capsys)
 
 
+def test_fvd_folder_without_videos_says_so(tmp_path, capsys):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no videos here")
+    _assert_error(["fvd", tmp_path / "notes", "synthetic", "--n", "4"], "no video files (.mp4", capsys)
+
+
 def test_fvd_one_video_fails_before_embedding(trained, tmp_path, capsys, monkeypatch):
     assert main(["sample", str(trained), "--n", "1", "--each", "--out", str(tmp_path / "one")]) == 0
     monkeypatch.setattr("videogan.eval.fvd.embed_videos", lambda *a, **k: pytest.fail("embedding started"))
