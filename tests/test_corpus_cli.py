@@ -87,6 +87,7 @@ CONFIG_CASES = {  # flag and value: (section and field the API gets, expected me
     ("--data-format", "nonsense"): ("data", "data_format", "nonsense", "data_format must be one of"),
     ("--max-objects", "0"): ("data", "max_objects", 0, "max_objects must be at least 1"),
     ("--arch", "three_stream"): ("model", "arch", "three_stream", "arch must be one of two_stream, one_stream"),
+    ("--data-root", "/lists"): ("data", "data_root", "/lists", "data_root applies to VideoGAN list files"),
 }
 
 
@@ -126,8 +127,15 @@ def test_out_at_or_below_a_file_or_unwritable(command, where, trained, tmp_path,
     (["sample", "{run}", "--n", "0", "--out", "{tmp}/s"], "--n 0: give at least 1 video"),
     (["sample", "{run}", "--n", "-3", "--out", "{tmp}/s"], "--n -3: give at least 1 video"),
     (["sample", "{run}", "--n", "1", "--interpolate", "--out", "{tmp}/s"], "give at least 2 videos"),
+    (["sample", "{run}", "--fps", "0", "--out", "{tmp}/s"], "--fps 0.0: frames per second must be positive"),
+    (["sample", "{run}", "--device", "banana", "--out", "{tmp}/s"], "--device 'banana': expected auto, cpu"),
+    (["fvd", "synthetic", "synthetic:2", "--n", "4", "--device", "banana"], "--device 'banana': expected auto"),
+    (["fvd", "synthetic", "synthetic:2", "--n", "4", "--batch-size", "0"], "--batch-size 0: give at least 1"),
+    (["evaluate", "{run}", "--n", "4", "--batch-size", "0"], "--batch-size 0: give at least 1"),
+    (["weights", "i3d", "--cache-dir", "{run}/config.json"], "--cache-dir lies below"),
 ], ids=["evaluate-out", "evaluate-cache", "fvd-out", "recognize-out", "evaluate-n0", "fvd-n1", "sample-n0",
-        "sample-n-3", "interpolate-n1"])
+        "sample-n-3", "interpolate-n1", "sample-fps0", "sample-device", "fvd-device", "fvd-batch0", "evaluate-batch0",
+        "weights-cache-below-file"])
 def test_bad_output_or_count_fails_before_work(args, expected, trained, tmp_path, capsys, monkeypatch):
     def no_work(*a, **k):
         raise AssertionError("embedding started before the error")

@@ -153,6 +153,8 @@ class DataConfig:
 
     def __post_init__(self):
         validate(self)
+        if self.data_root and self.data == "synthetic":
+            raise ConfigError("data_root applies to VideoGAN list files, not to the built-in dataset")
 
 
 @dataclass(frozen=True)

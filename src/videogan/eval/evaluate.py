@@ -106,6 +106,8 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, met
     if n < (2 if wants_i3d else 1):
         raise ValueError(f"--n {n}: give at least {2 if wants_i3d else 1} videos per set"
                          + (" (FVD fits a Gaussian to each)" if wants_i3d else ""))
+    if batch_size < 1:
+        raise ValueError(f"--batch-size {batch_size}: give at least 1 video per I3D pass")
     if wants_i3d and use_cache:
         check_writable(cache_dir(weights_dir) / "fvd_stats", what="FVD statistics cache (or use --no-cache)")
     if wants_i3d and min(frames, model.frames) < MIN_FRAMES:

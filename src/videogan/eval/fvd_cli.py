@@ -31,6 +31,8 @@ def _write_json(path: Path, result: dict) -> None:
 def _run(args) -> None:
     if args.frames < MIN_FRAMES:
         raise ValueError(f"--frames {args.frames}: I3D needs at least {MIN_FRAMES} frames (FVD uses 16)")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size {args.batch_size}: give at least 1 video per I3D pass")
     if args.n is not None and args.n < 2:
         raise ValueError(f"--n {args.n}: FVD fits a Gaussian to each set and needs at least 2 videos")
     sources = [open_source(spec, args.frames, args.n, args.seed, args.size) for spec in (args.a, args.b)]

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..outputs import check_writable
 from ..train.checkpoint import HASH_KEY, content_hash
 from .i3d import FLAX_LOGITS, InceptionI3d
 
@@ -226,6 +227,7 @@ def load_i3d(device: str | torch.device = "cpu", cache: str | os.PathLike | None
 
 
 def _run(args) -> None:
+    check_writable(converted_path(args.cache_dir).parent, what="--cache-dir")
     fetch_i3d(args.cache_dir)
 
 

@@ -131,6 +131,8 @@ def write_samples(sampler: VideoSampler, out: Path, n: int, seed: int, interpola
     returns every file written."""
     if n < 1 or (interpolate and n < 2):
         raise ValueError(f"--n {n}: give at least " + ("2 videos (the two ends of the line)" if interpolate else "1 video"))
+    if not fps > 0:
+        raise ValueError(f"--fps {fps}: frames per second must be positive")
     rng = torch.Generator().manual_seed(seed)
     z = interpolation_z(sampler.draw_codes, n, rng) if interpolate else sampler.draw_codes(n, rng)
     parts = generate(sampler.generator, z)
