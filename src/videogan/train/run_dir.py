@@ -1,4 +1,5 @@
-"""A run folder's checks at start and resume: writable before any work, no stale temporaries, no litter.
+"""A run folder's checks at start and resume: writable before any work, no stale temporaries, no litter,
+and the one-line notes a start prints.
 
 `train`'s `resolve_run` calls these, so a run never trains for hours and then fails at its first save.
 """
