@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ..config import RunConfig
 from ..outputs import check_writable
-from .checkpoint import list_checkpoints
 
 RUN_SUBFOLDERS = ("checkpoints", "samples")
 
@@ -68,14 +67,15 @@ def resume_hint(run_dir: str | Path, iteration: int, iterations: int) -> str | N
 @contextmanager
 def removed_if_start_fails(run_dir: str | Path):
     """A run folder this call creates is removed again when the start fails while it holds nothing but its
-    config.json (a bad --data, say), so that a retry with the same --out finds no litter."""
+    config.json and empty folders (a bad --data, say), so that a retry with the same --out finds no litter;
+    anything a started run wrote stays."""
     run_dir = Path(run_dir)
     created = not run_dir.exists()
     try:
         yield
     except Exception:
-        if created and run_dir.is_dir() and not list_checkpoints(run_dir) and \
-                {p.name for p in run_dir.iterdir()} <= {"config.json", *RUN_SUBFOLDERS}:
+        if created and run_dir.is_dir() and all(p.name == "config.json" or (p.is_dir() and not any(p.iterdir()))
+                                                for p in run_dir.iterdir()):
             shutil.rmtree(run_dir)
         raise
 
