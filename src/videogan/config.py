@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -16,10 +18,62 @@ from dataclasses import dataclass, field
 ARCHS = ("two_stream", "one_stream")
 TASKS = ("video", "future")  # unconditional videos from z (section 2), or the future of a still image (3.4)
 FIRST_FRAME_LOSSES = ("l1", "l2")
+DATA_FORMATS = ("auto", "shards", "videogan", "videos")  # how data.formats reads --data
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 class ConfigError(ValueError):
     """A configuration that the networks cannot realise."""
+
+
+def setting(default, help: str, *, low=None, high=None, choices=None, pattern=None):
+    """A config field with its help text and its valid values (low <= value, value < high, one of choices, or
+    a full match of pattern): `validate` checks them for the Python API and the CLI alike, and the CLI's help
+    shows them."""
+    return field(default=default, metadata={"help": help, "low": low, "high": high, "choices": choices,
+                                            "pattern": pattern})
+
+
+def _scalar_type(tp):
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0]
+    return tp
+
+
+@functools.cache
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+def _allowed_types(hint) -> tuple:
+    """The classes a field's annotation admits (`int | str` -> (int, str); float admits int too)."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    allowed = typing.get_args(hint) if union else (hint,)
+    return allowed + ((int,) if float in allowed else ())
+
+
+def validate(config) -> None:
+    """Check every field of a config dataclass against its type and its `setting` metadata; the one-line
+    ConfigError names the field."""
+    for f in dataclasses.fields(config):
+        value, rule = getattr(config, f.name), f.metadata
+        allowed = _allowed_types(_hints(type(config))[f.name])
+        if all(isinstance(a, type) for a in allowed) and (
+                not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed)):
+            names = " or ".join(a.__name__ for a in dict.fromkeys(allowed) if not (a is int and float in allowed))
+            raise ConfigError(f"{f.name} must be {names.replace('NoneType', 'None')}, got {value!r}")
+        if isinstance(value, str):
+            if rule.get("choices") and value not in rule["choices"]:
+                raise ConfigError(f"{f.name} must be one of {', '.join(rule['choices'])}; got {value!r}")
+            if rule.get("pattern") and not re.fullmatch(rule["pattern"], value):
+                raise ConfigError(f"{f.name} {value!r} is not valid ({rule['help']})")
+        elif isinstance(value, (int, float)):
+            if rule.get("low") is not None and value < rule["low"]:
+                raise ConfigError(f"{f.name} must be at least {rule['low']}, got {value!r}")
+            if rule.get("high") is not None and value >= rule["high"]:
+                raise ConfigError(f"{f.name} must be below {rule['high']}, got {value!r}")
 
 
 def _log2_exact(value: int, what: str) -> int:
@@ -30,26 +84,21 @@ def _log2_exact(value: int, what: str) -> int:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    task: str = "video"  # video: G(z); future: G(first frame), section 3.4
-    arch: str = "two_stream"  # two_stream (equation 2) or one_stream
-    frames: int = 32  # video length T
-    size: int = 64  # frame height = width
-    z_dim: int = 100
-    g_width: int = 64  # generator's last hidden width; earlier layers double it (paper: 512-256-128-64)
-    d_width: int = 64  # discriminator's first width; later layers double it (paper: 64-128-256-512)
-    noise_dim: int = 0  # future task: noise channels added to the encoder's map (0: the released, deterministic model)
+    task: str = setting("video", "video: G(z); future: G(first frame), section 3.4", choices=TASKS)
+    arch: str = setting("two_stream", "two_stream (equation 2) or one_stream", choices=ARCHS)
+    frames: int = setting(32, "video length T (a power of two)", low=1)
+    size: int = setting(64, "frame height = width (a power of two)", low=8)
+    z_dim: int = setting(100, "dimensions of the code z", low=1)
+    g_width: int = setting(64, "generator's last hidden width; earlier layers double it (paper: 512-256-128-64)",
+                           low=1)
+    d_width: int = setting(64, "discriminator's first width; later layers double it (paper: 64-128-256-512)", low=1)
+    noise_dim: int = setting(0, "future task: noise channels added to the encoder's map (0: the released, "
+                                "deterministic model)", low=0)
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise ConfigError(f"task must be one of {TASKS}, got {self.task!r}")
-        if self.arch not in ARCHS:
-            raise ConfigError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        validate(self)
         if self.task == "future" and self.arch != "two_stream":
             raise ConfigError("the future task uses the two-stream generator (section 3.4): arch must be two_stream")
-        if self.noise_dim < 0:
-            raise ConfigError(f"noise_dim must be 0 or positive, got {self.noise_dim}")
-        if self.size < 8:
-            raise ConfigError(f"size must be at least 8, got {self.size}")
         _log2_exact(self.size, "size")
         _log2_exact(self.frames, "frames")
         if self.frames < 2 ** self.stages:
@@ -57,8 +106,6 @@ class ModelConfig:
                 f"frames={self.frames} is too short for size={self.size}: the {self.stages} stride-2 "
                 f"stages need at least {2 ** self.stages} frames (first layer reaches 4x4 in space)"
             )
-        if min(self.z_dim, self.g_width, self.d_width) < 1:
-            raise ConfigError("z_dim, g_width and d_width must be positive")
 
     @property
     def stages(self) -> int:
@@ -73,35 +120,41 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    batch_size: int = 64
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    mask_l1: float = 0.1  # lambda of the mask sparsity prior (two-stream video task only)
-    first_frame_weight: float = 10.0  # future task: lambda of equation 3
-    first_frame_loss: str = "l1"  # future task: l1 (released code) or l2 (the paper's equation 3)
-    iterations: int = 100_000
-    max_minutes: float = 0.0  # wall-clock budget of this process (0: none); stops with a checkpoint
-    seed: int = 0
-    log_every: int = 50  # iterations per log line / stats.jsonl record
-    sample_every: int = 1000
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 3  # older periodic checkpoints are deleted; 0 keeps all
-    workers: int = 1  # DataLoader worker processes
-    device: str = "auto"  # auto, cpu, cuda, cuda:N
+    batch_size: int = setting(64, "videos per iteration", low=1)
+    lr: float = setting(2e-4, "Adam learning rate", low=0.0)
+    beta1: float = setting(0.5, "Adam beta1", low=0.0, high=1.0)
+    beta2: float = setting(0.999, "Adam beta2", low=0.0, high=1.0)
+    mask_l1: float = setting(0.1, "lambda of the mask sparsity prior (two-stream video task only)", low=0.0)
+    first_frame_weight: float = setting(10.0, "future task: lambda of equation 3", low=0.0)
+    first_frame_loss: str = setting("l1", "future task: l1 (released code) or l2 (the paper's equation 3)",
+                                    choices=FIRST_FRAME_LOSSES)
+    iterations: int = setting(100_000, "train until this iteration (on resume: give more to train longer)", low=1)
+    max_minutes: float = setting(0.0, "wall-clock budget of this process (0: none); stops with a checkpoint", low=0.0)
+    seed: int = setting(0, "seed of the weights, codes and clip order", low=0)
+    log_every: int = setting(50, "iterations per log line / stats.jsonl record", low=1)
+    sample_every: int = setting(1000, "iterations per progress sample grid", low=1)
+    checkpoint_every: int = setting(1000, "iterations per checkpoint", low=1)
+    keep_checkpoints: int = setting(3, "older periodic checkpoints are deleted; 0 keeps all", low=0)
+    workers: int = setting(1, "DataLoader worker processes", low=0)
+    device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps: auto takes the GPU when there is one",
+                          pattern=DEVICE.pattern)
 
     def __post_init__(self):
-        if self.first_frame_loss not in FIRST_FRAME_LOSSES:
-            raise ConfigError(f"first_frame_loss must be one of {FIRST_FRAME_LOSSES}, got {self.first_frame_loss!r}")
+        validate(self)
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    data: str = "synthetic"  # "synthetic" or a path (see `videogan prepare`)
-    data_format: str = "auto"
-    data_seed: int = 1234  # seed of the built-in dataset
-    max_objects: int = 3  # built-in dataset: objects per video (1..max)
-    data_root: str = ""  # folder a VideoGAN list's paths are relative to ("": the list file's folder)
+    data: str = setting("synthetic", "synthetic (the built-in dataset), or a path (see `videogan prepare`)")
+    data_format: str = setting("auto", "how to read --data (auto: detect)", choices=DATA_FORMATS)
+    data_seed: int = setting(1234, "seed of the built-in dataset", low=0)
+    max_objects: int = setting(3, "built-in dataset: objects per video (1..max)", low=1)
+    data_root: str = setting("", "folder a VideoGAN list's paths are relative to (default: the list file's folder)")
+
+    def __post_init__(self):
+        validate(self)
+        if self.data_root and self.data == "synthetic":
+            raise ConfigError("data_root applies to VideoGAN list files, not to the built-in dataset")
 
 
 @dataclass(frozen=True)
@@ -184,37 +237,48 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _scalar_type(tp):
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return args[0]
-    return tp
-
-
 def default_preset(task: str | None) -> str:
     """The preset a command starts from when none is named: `cpu`, or `future-cpu` for --task future."""
     return "future-cpu" if task == "future" else "cpu"
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, config_cls=RunConfig, presets=None) -> None:
-    """Add --preset (one of `presets`, default all of PRESETS) and one flag per config field (all default
-    to None: the preset decides)."""
+def _help(f: dataclasses.Field) -> str:
+    """A flag's help: the field's text and its range."""
+    rule = f.metadata
+    text = rule.get("help", "")
+    bounds = [f">= {rule['low']}" if rule.get("low") is not None else "",
+              f"< {rule['high']}" if rule.get("high") is not None else ""]
+    if any(bounds):
+        text += f" ({', '.join(b for b in bounds if b)})"
+    return text.replace("%", "%%")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, config_cls=RunConfig, presets=None,
+                         sections: tuple[str, ...] | None = None) -> None:
+    """Add --preset (one of `presets`, default all of PRESETS) and one flag per config field of `sections`
+    (default: all), each with the help text and choices its `setting` declares (all default to None: the
+    preset decides; the dataclasses check the values, so the CLI refuses what the Python API refuses)."""
     names = list(presets or PRESETS)
     default = "cpu" + (", or future-cpu with --task future" if "future-cpu" in names else "")
-    parser.add_argument("--preset", default=None, help=f"starting configuration: {', '.join(names)} (default: {default})")
+    parser.add_argument("--preset", default=None, metavar="{" + ",".join(names) + "}",
+                        help=f"starting configuration (default: {default}); the flags below change its values")
     for section in dataclasses.fields(config_cls):
+        if sections is not None and section.name not in sections:
+            continue
         sub_cls = typing.get_type_hints(config_cls)[section.name]
         group = parser.add_argument_group(f"{section.name} config")
         hints = typing.get_type_hints(sub_cls)
         for f in dataclasses.fields(sub_cls):
             tp = _scalar_type(hints[f.name])
+            help = _help(f)
             if tp is bool:
-                group.add_argument(_flag(f.name), dest=f"{section.name}.{f.name}", default=None,
+                group.add_argument(_flag(f.name), dest=f"{section.name}.{f.name}", default=None, help=help,
                                    action=argparse.BooleanOptionalAction)
             else:
+                choices = f.metadata.get("choices")
+                metavar = "{" + ",".join(choices) + "}" if choices else tp.__name__.upper()
                 group.add_argument(_flag(f.name), dest=f"{section.name}.{f.name}", type=tp, default=None,
-                                   metavar=tp.__name__.upper())
+                                   metavar=metavar, help=help)
 
 
 def config_from_args(args: argparse.Namespace, base: RunConfig | None = None) -> RunConfig:

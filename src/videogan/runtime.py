@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .config import DEVICE
+
 
 @dataclass(frozen=True)
 class Runtime:
@@ -27,6 +29,8 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     """`auto` takes the GPU when there is one; `cpu`, `cuda`, `cuda:N` are taken as given."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    if not DEVICE.fullmatch(name):
+        raise ValueError(f"--device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {name}: CUDA is not available on this machine")

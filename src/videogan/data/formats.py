@@ -15,12 +15,12 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
+from ..config import DATA_FORMATS as FORMATS
 from .clips import adapt_clip
 from .decode import VIDEO_EXTENSIONS, count_frames, is_frame_folder, iter_frames, probe
 from .shards import SHARD_DIR, load_clip, read_manifests
 
 log = logging.getLogger(__name__)
-FORMATS = ("auto", "shards", "videogan", "videos")
 MAX_SKIPS = 100  # consecutive failures before a dataset gives up: the data, not one file, is broken
 
 

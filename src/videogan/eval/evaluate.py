@@ -9,18 +9,20 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..data.video_io import to_uint8
+from ..outputs import check_writable
 from ..runtime import pick_device
 from ..tasks.sample import load_sampler
 from ..train.checkpoint import config_of, load_checkpoint
 from .fvd import BATCH_SIZE, FRAMES
 from .fvd_cli import protocol
-from .i3d import MIN_FRAMES
+from .i3d import MIN_FRAMES, NUM_CLASSES
 from .metrics import METRICS, NEEDS_I3D, EvalContext, VideoSet, get_metric, real_fvd_stats
 from .sources import open_source
 from .weights import CKPT_SHA256, cache_dir, load_i3d
@@ -46,21 +48,51 @@ def default_real_data(state: dict) -> str:
     return f"synthetic:{data.data_seed + 1}" if data.data == "synthetic" else data.data
 
 
+def _stats_sha256(mu: np.ndarray, sigma: np.ndarray) -> str:
+    return hashlib.sha256(np.float64(mu).tobytes() + np.float64(sigma).tobytes()).hexdigest()
+
+
+def read_cached_stats(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Cached (mu, sigma) of a real set; a ValueError naming the file when it is unreadable, of the wrong
+    shape, not finite, or differs from the sha256 stored with it."""
+    try:
+        with np.load(path, allow_pickle=False) as stats:
+            mu, sigma, stored = stats["mu"], stats["sigma"], str(stats["sha256"])
+    except Exception as err:  # zip, format and key errors of a truncated or foreign file
+        raise ValueError(f"{path}: unreadable FVD statistics ({type(err).__name__}: {err})") from None
+    if mu.shape != (NUM_CLASSES,) or sigma.shape != (NUM_CLASSES, NUM_CLASSES):
+        raise ValueError(f"{path}: FVD statistics of shapes {mu.shape} and {sigma.shape}, expected "
+                         f"({NUM_CLASSES},) and ({NUM_CLASSES}, {NUM_CLASSES})")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise ValueError(f"{path}: FVD statistics hold NaN or infinite values")
+    if stored != _stats_sha256(mu, sigma):
+        raise ValueError(f"{path}: FVD statistics differ from the sha256 stored with them (damaged)")
+    return mu, sigma
+
+
 def cached_real_stats(described: dict, context: EvalContext, real: VideoSet, cache: Path | None):
-    """The real set's FVD statistics, cached under its description (`source.describe()`)."""
+    """The real set's FVD statistics, cached under its description (`source.describe()`); a damaged cache
+    file is reported and computed again."""
     if cache is None:
         return real_fvd_stats(real, context)
-    key = json.dumps({"real": described, "frames": context.frames, "weights": CKPT_SHA256}, sort_keys=True)
-    path = cache / "fvd_stats" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
+    path = stats_path(described, context.frames, cache)
     if path.exists():
-        with np.load(path) as stats:
-            return stats["mu"], stats["sigma"]
+        try:
+            return read_cached_stats(path)
+        except ValueError as err:
+            print(f"videogan: warning: {err}; computing them again", file=sys.stderr)
     stats = real_fvd_stats(real, context)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, mu=stats[0], sigma=stats[1])
+    np.savez(tmp, mu=stats[0], sigma=stats[1], sha256=_stats_sha256(*stats))
     os.replace(tmp, path)
     return stats
+
+
+def stats_path(described: dict, frames: int, cache: Path) -> Path:
+    """Where the statistics of a real set (`source.describe()`) seen through `frames` frames are cached."""
+    key = json.dumps({"real": described, "frames": frames, "weights": CKPT_SHA256}, sort_keys=True)
+    return cache / "fvd_stats" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
 
 
 def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, metrics=tuple(METRICS),
@@ -71,6 +103,13 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, met
     for name in metrics:
         get_metric(name)
     wants_i3d = bool(NEEDS_I3D & set(metrics))
+    if n < (2 if wants_i3d else 1):
+        raise ValueError(f"--n {n}: give at least {2 if wants_i3d else 1} videos per set"
+                         + (" (FVD fits a Gaussian to each)" if wants_i3d else ""))
+    if batch_size < 1:
+        raise ValueError(f"--batch-size {batch_size}: give at least 1 video per I3D pass")
+    if wants_i3d and use_cache:
+        check_writable(cache_dir(weights_dir) / "fvd_stats", what="FVD statistics cache (or use --no-cache)")
     if wants_i3d and min(frames, model.frames) < MIN_FRAMES:
         raise ValueError(f"{state['path']}: FVD needs at least {MIN_FRAMES} frames; the model makes "
                          f"{model.frames} (--frames {frames})")
@@ -97,9 +136,11 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, met
 
 def _run(args) -> None:
     metrics = tuple(args.metrics.split(",")) if args.metrics else tuple(METRICS)
-    result = evaluate(args.checkpoint, args.data, args.n, metrics, args.frames, args.seed, args.device,
+    state = load_checkpoint(args.checkpoint)  # the one a run folder resolves to, and the default output's name
+    out = Path(args.out) if args.out else Path(state["path"]).parent.parent / f"eval-{state['iteration']}.json"
+    check_writable(out, is_file=True)
+    result = evaluate(state["path"], args.data, args.n, metrics, args.frames, args.seed, args.device,
                       args.batch_size, args.cache_dir, not args.no_cache)
-    out = Path(args.out) if args.out else Path(result["checkpoint"]).parent.parent / f"eval-{result['iteration']}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
@@ -123,4 +164,4 @@ def register(subparsers) -> None:
     parser.add_argument("--cache-dir", default=None, help="weights and cached statistics (default: ~/.cache/videogan)")
     parser.add_argument("--no-cache", action="store_true", help="recompute the real set's FVD statistics")
     parser.add_argument("--out", default=None, help="result JSON (default: RUN_DIR/eval-ITERATION.json)")
-    parser.set_defaults(func=_run)
+    parser.set_defaults(func=_run, out_is_file=True)

@@ -31,7 +31,15 @@ def _write_json(path: Path, result: dict) -> None:
 def _run(args) -> None:
     if args.frames < MIN_FRAMES:
         raise ValueError(f"--frames {args.frames}: I3D needs at least {MIN_FRAMES} frames (FVD uses 16)")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size {args.batch_size}: give at least 1 video per I3D pass")
+    if args.n is not None and args.n < 2:
+        raise ValueError(f"--n {args.n}: FVD fits a Gaussian to each set and needs at least 2 videos")
     sources = [open_source(spec, args.frames, args.n, args.seed, args.size) for spec in (args.a, args.b)]
+    for spec, source in zip((args.a, args.b), sources):  # before any embedding work
+        if len(source) < 2:
+            raise ValueError(f"{spec}: holds {len(source)} video; FVD fits a Gaussian to each set and needs "
+                             "at least 2")
     device = pick_device(args.device)
     model = load_i3d(device, args.cache_dir)
     embeddings = [fvd_lib.embed_videos(source, model, args.frames, args.batch_size, progress=f"I3D {name}")
@@ -57,4 +65,4 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
     parser.add_argument("--cache-dir", default=None, help="weights folder (default: $VIDEOGAN_CACHE or ~/.cache/videogan)")
     parser.add_argument("--out", default=None, help="also write the JSON result to this file")
-    parser.set_defaults(func=_run)
+    parser.set_defaults(func=_run, out_is_file=True)

@@ -14,6 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from ..data.decode import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from ..data.shards import SHARD_DIR
 from ..data.video_io import to_uint8
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".gif")
@@ -117,6 +119,11 @@ def open_source(spec: str, frames: int, n: int | None, seed: int, size: int) -> 
         return VideoFolder(path, frames, n, seed)
     if spec.partition(":")[0] != "synthetic" and not path.exists():
         raise FileNotFoundError(f"{spec}: no such folder of videos or dataset")
+    if path.is_dir() and not (path / SHARD_DIR).is_dir():
+        files = [p for p in path.rglob("*") if p.is_file()]
+        if not any(p.suffix.lower() in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS) for p in files):
+            raise ValueError(f"{spec}: " + (f"no video files ({', '.join(VIDEO_EXTENSIONS)}) in the folder" if files
+                                            else "the folder is empty") + ", and it is no prepared dataset")
     if n is None:
         raise ValueError(f"{spec}: a dataset needs --n, the number of videos to draw from it")
     return DatasetVideos(spec, frames, size, n, seed)

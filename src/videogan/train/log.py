@@ -17,6 +17,7 @@ class RunLog:
         self.enabled = enabled
         self.stats_path = Path(run_dir) / "stats.jsonl"
         self.start = time.time()
+        self.earlier_seconds = 0.0  # the time of the runs this one resumes: `time` counts across resumes
 
     def line(self, text: str) -> None:
         if self.enabled:
@@ -29,16 +30,34 @@ class RunLog:
         if not self.enabled:
             return
         clean = {k: (v.item() if isinstance(v, torch.Tensor) else v) for k, v in values.items()}
-        record = {"iteration": iteration, "time": round(time.time() - self.start, 3), **clean}
+        record = {"iteration": iteration, "time": round(self.earlier_seconds + time.time() - self.start, 3), **clean}
         with open(self.stats_path, "a") as f:
             f.write(json.dumps(record) + "\n")
         self.line(f"it {iteration:>7d}  " + "  ".join(
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in clean.items()))
 
+    def _records(self) -> list[dict]:
+        """The records of stats.jsonl; a line that is not a record (torn by a full disk or a power loss) is
+        dropped with a warning."""
+        records = []
+        for number, line in enumerate(self.stats_path.read_text(errors="replace").splitlines(), 1):
+            try:
+                record = json.loads(line) if line.strip() else None
+            except json.JSONDecodeError:
+                record = {}
+            if record is None:
+                continue
+            if not isinstance(record, dict) or not isinstance(record.get("iteration"), int):
+                self.line(f"warning: {self.stats_path}: line {number} is not a whole record (torn write?): dropped")
+                continue
+            records.append(record)
+        return records
+
     def truncate_after(self, iteration: int) -> None:
-        """On resume: drop records past the checkpoint, which the resumed run will write again."""
+        """On resume: drop records past the checkpoint, which the resumed run will write again, and go on
+        counting `time` from the last record kept."""
         if not self.enabled or not self.stats_path.exists():
             return
-        kept = [line for line in self.stats_path.read_text().splitlines()
-                if line.strip() and json.loads(line)["iteration"] <= iteration]
-        self.stats_path.write_text("".join(line + "\n" for line in kept))
+        kept = [record for record in self._records() if record["iteration"] <= iteration]
+        self.earlier_seconds = float(kept[-1].get("time", 0.0)) if kept else 0.0
+        self.stats_path.write_text("".join(json.dumps(record) + "\n" for record in kept))

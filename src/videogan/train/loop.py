@@ -22,10 +22,11 @@ from ..data.sampler import EpochDataset, ResumableSampler
 from ..models import VideoDiscriminator, build_generator, generator_inputs
 from ..runtime import Runtime, setup_runtime
 from ..tasks.sample import generate, write_grids
-from .checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_checkpoint,
+from .checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_checkpoint, load_latest,
                          prune_checkpoints, restore_rng, save_checkpoint)
 from .log import RunLog
 from .loss import VideoGANLoss
+from .run_dir import clip_size_note, prepare_run_dir, removed_if_start_fails, resume_hint
 
 
 class _StopRequest:
@@ -202,20 +203,29 @@ def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
         run_dir = Path(args.resume)
         if not list_checkpoints(run_dir):
             raise FileNotFoundError(f"{run_dir}: nothing to resume (no checkpoints in {run_dir / 'checkpoints'})")
-        state = load_checkpoint(list_checkpoints(run_dir)[-1])
-        return run_dir, config_from_args(args, base=config_of(state)), state
+        prepare_run_dir(run_dir)
+        state = load_latest(run_dir, set_aside=True)
+        config = config_from_args(args, base=config_of(state))
+        if hint := resume_hint(run_dir, state["iteration"], config.train.iterations):
+            print(hint)
+        return run_dir, config, state
     if args.out is None:
         raise ValueError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
     run_dir = Path(args.out)
     if list_checkpoints(run_dir):
         raise ValueError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose "
                          "another --out")
-    return run_dir, config_from_args(args), None
+    prepare_run_dir(run_dir)
+    config = config_from_args(args)
+    if note := clip_size_note(config, args):
+        print(note)
+    return run_dir, config, None
 
 
 def run(args) -> int:
     run_dir, config, state = resolve_run(args)
-    train(config, run_dir, resume=state is not None, progress=not args.no_progress)
+    with removed_if_start_fails(run_dir):
+        train(config, run_dir, resume=state is not None, progress=not args.no_progress)
     return 0
 
 
