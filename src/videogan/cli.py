@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "videogan.tasks.baseline",  # baseline train / baseline sample
     "videogan.tasks.future",  # predict
     "videogan.tasks.units",  # visualize-units
+    "videogan.tasks.study",  # study make|serve|tally
 )
 
 
