@@ -41,7 +41,7 @@ class Page:
     """A page that records console errors, failed requests and uncaught exceptions."""
 
     def __init__(self, browser, **context):
-        self.context = browser.new_context(viewport={"width": 1000, "height": 720}, **context)
+        self.context = browser.new_context(**{"viewport": {"width": 1000, "height": 720}, **context})
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))

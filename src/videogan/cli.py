@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "videogan.tasks.future",  # predict
     "videogan.tasks.units",  # visualize-units
     "videogan.tasks.study",  # study make|serve|tally
+    "videogan.tasks.report",  # report
 )
 
 

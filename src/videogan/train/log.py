@@ -11,12 +11,15 @@ from pathlib import Path
 
 import torch
 
+from .tensorboard import TensorBoardLog, tensorboard_available
+
 
 class RunLog:
     def __init__(self, run_dir: Path, enabled: bool = True):
         self.enabled = enabled
         self.stats_path = Path(run_dir) / "stats.jsonl"
         self.start = time.time()
+        self.run_dir, self._tensorboard, self._purge_step = Path(run_dir), None, None
 
     def line(self, text: str) -> None:
         if self.enabled:
@@ -34,11 +37,27 @@ class RunLog:
             f.write(json.dumps(record) + "\n")
         self.line(f"it {iteration:>7d}  " + "  ".join(
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in clean.items()))
+        if self.tensorboard:
+            self.tensorboard.scalars(iteration, clean)
 
     def truncate_after(self, iteration: int) -> None:
         """On resume: drop records past the checkpoint, which the resumed run will write again."""
+        self._purge_step = iteration + 1  # TensorBoard drops its events past the checkpoint too
         if not self.enabled or not self.stats_path.exists():
             return
         kept = [line for line in self.stats_path.read_text().splitlines()
                 if line.strip() and json.loads(line)["iteration"] <= iteration]
         self.stats_path.write_text("".join(line + "\n" for line in kept))
+
+    @property
+    def tensorboard(self) -> TensorBoardLog | None:
+        """RUN/tb's writer, opened on first use (after a resume has set where to purge); None on ranks > 0
+        and without the tensorboard package."""
+        if self._tensorboard is None and self.enabled and tensorboard_available():
+            self._tensorboard = TensorBoardLog(self.run_dir, self._purge_step)
+        return self._tensorboard
+
+    def samples(self, iteration: int, parts: dict) -> None:
+        """The fixed-z samples' streams (see `generate`) into TensorBoard; the GIFs are written by the loop."""
+        if self.tensorboard:
+            self.tensorboard.samples(iteration, parts)
