@@ -76,7 +76,7 @@ def final_streams(run_dir: Path, out: Path, n: int = 16, seed: int = 0) -> tuple
     if not (folder / "videos.gif").exists():
         sampler = load_sampler(checkpoints[-1], "cpu")
         parts = generate(sampler.generator, sampler.draw_codes(n, torch.Generator().manual_seed(seed)))
-        write_grids(parts, folder, formats=("gif",), scale=4)
+        write_grids(parts, folder, formats=("gif",), scale=2)
     return folder, iteration
 
 
@@ -99,12 +99,12 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">
 <title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 16px; color: #222; }}
+body {{ font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1400px; padding: 16px; color: #222; }}
 h2 {{ border-bottom: 1px solid #ddd; padding-bottom: 4px; margin-top: 32px; }}
 .grid {{ display: flex; flex-wrap: wrap; gap: 12px; }}
 figure {{ margin: 0; text-align: center; }}
 figcaption {{ font-size: .85rem; color: #555; }}
-.pixels img {{ image-rendering: pixelated; width: 200px; }}
+.pixels img {{ image-rendering: pixelated; width: 256px; }}
 .timeline img {{ image-rendering: pixelated; width: 160px; }}
 pre {{ background: #f6f6f6; padding: 8px; overflow: auto; max-height: 420px; font-size: .8rem; }}
 table {{ border-collapse: collapse; font-size: .85rem; }}
@@ -131,9 +131,11 @@ def write_report(run_dir: str | Path, generate_streams: bool = True) -> Path:
         _figure(p.relative_to(run_dir).as_posix(), t, False) for p, t in curves) + "</div>" if curves
         else '<p class="empty">no stats.jsonl records yet</p>'))
 
-    samples = sorted((run_dir / "samples").glob("*_videos.gif"))
+    # ITERATION_videos.gif (a GAN), ITERATION_KIND_videos.gif (the baseline's reconstructions, real clips, ...)
+    samples = sorted((int(m[1]), m[2] or "", p) for p in (run_dir / "samples").glob("*videos.gif")
+                     if (m := re.fullmatch(r"(\d+)_(?:(.+)_)?videos\.gif", p.name)))
     sections.append("<h2>Fixed-z samples over training</h2>" + ('<div class="grid timeline">' + "".join(
-        _figure(p.relative_to(run_dir).as_posix(), f"iteration {int(p.name.split('_')[0])}") for p in samples)
+        _figure(p.relative_to(run_dir).as_posix(), f"iteration {i} {kind}".strip()) for i, kind, p in samples)
         + "</div>" if samples else '<p class="empty">no samples yet (written every --sample-every iterations)</p>'))
 
     streams = final_streams(run_dir, out) if generate_streams else None

@@ -60,7 +60,7 @@ def tally(study_dir: str | Path, extra: list[str | Path] = (), max_catch_failure
     return {"study": study.id, "question": study.question, "answers": len(log.answers),
             "duplicates_left_out": log.duplicates, "problems": log.problems,
             "participants": len(participants), "excluded_participants": excluded,
-            "exclusion": f"failed more than {max_catch_failures} catch trial(s) (chose noise over a real video)",
+            "exclusion": f"chose noise over a real video in more than {max_catch_failures} catch trial(s)",
             "catch_trials_answered": sum(catch_seen.values()), "rows": rows}
 
 
@@ -84,8 +84,8 @@ def preference_bars(path: Path, rows: list[dict], title: str) -> Path:
 
 
 def format_table(result: dict) -> str:
-    lines = [f'"{result["question"]}"  {result["participants"]} participants, '
-             f'{len(result["excluded_participants"])} excluded ({result["exclusion"]})',
+    lines = [f'"{result["question"]}"  participants: {result["participants"]}, '
+             f'excluded: {len(result["excluded_participants"])} ({result["exclusion"]})',
              f'{"":<48} {"%":>6}  {"95% CI":>13}  {"n":>5}']
     for row in result["rows"]:
         label = f'Prefer {row["prefer"]} over {row["over"]}'
@@ -108,7 +108,7 @@ def run(args) -> None:
     tmp = path.with_name(f".tally.json.tmp{os.getpid()}")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     os.replace(tmp, path)
-    title = f'"{result["question"]}"' + (f" ({args.label})" if args.label else "")
+    title = f'"{result["question"]}"' + (f"\n{args.label}" if args.label else "")
     chart = preference_bars(folder / "tally.png", result["rows"], title)
     print(f"wrote {path} and {chart}")
 
