@@ -152,3 +152,68 @@ def test_the_page_works_without_the_server_and_answers_download(study, tmp_path)
         assert page.errors == []
     result = tally(study, [saved])
     assert result["answers"] == 3 and result["participants"] == 1
+
+
+def test_a_browser_that_cannot_play_h264_gets_the_gifs(study, tmp_path):
+    study = Path(shutil.copytree(study, tmp_path / "site"))
+    for mp4 in (study / "videos" / "gan").glob("*.mp4"):
+        mp4.write_bytes(b"not a video")  # a file the browser fails to decode: its GIF must take its place
+    with chromium() as browser:
+        for cannot_play in (False, True):
+            page = Page(browser)
+            if cannot_play:  # as a Chromium built without the proprietary codecs answers
+                page.page.add_init_script("HTMLMediaElement.prototype.canPlayType = () => ''")
+            page.page.goto((study / "index.html").as_uri() + f"?pid=gif{cannot_play}")
+            for _ in range(3):
+                assert wait_for_media(page.page) == []
+                shown = page.page.evaluate("() => [...document.querySelectorAll('.choice > *')].map(e => e.src)")
+                assert all(src.endswith(".gif") for src in shown if cannot_play or "/gan/" in src), shown
+                assert cannot_play or any(src.endswith(".mp4") for src in shown)
+                _choose(page)
+            # the broken MP4s' failed loads are expected; nothing else may go wrong
+            assert [e for e in page.errors if "/gan/" not in e] == []
+
+
+def test_the_server_checks_answers_keeps_them_private_and_survives_a_torn_line(study, tmp_path):
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from videogan.tasks.study.serve import make_server
+
+    study = Path(shutil.copytree(study, tmp_path / "site"))
+    trial = next(iter(load_study(study).trials.values()))
+    (study / "answers.jsonl").write_text(json.dumps({**_answer(load_study(study), trial, "early"), "ua_hash": ""})
+                                         + '\n{"study": "torn')
+    server = make_server(study, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+
+    def post(answer):
+        request = urllib.request.Request(url + "api/answer", json.dumps(answer).encode(),
+                                         {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    try:
+        answer = _answer(load_study(study), trial, "p2", "right", swap=True)
+        assert post(answer) == (200, {"status": "recorded"})
+        assert post(answer) == (200, {"status": "duplicate"})
+        assert post(_answer(load_study(study), trial, "early")) == (200, {"status": "duplicate"})
+        status, body = post({**answer, "trial": "t9999"})
+        assert status == 400 and "no trial" in body["error"]
+        status, body = post({**answer, "left": "gan", "right": "gan"})
+        assert status == 400 and "shows" in body["error"]
+        with urllib.request.urlopen(url + "api/answers?participant=p2") as response:
+            assert json.loads(response.read()) == {"trials": [trial.id]}
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(url + "answers.jsonl")
+    finally:
+        server.shutdown()
+        server.server_close()
+    lines = (study / "answers.jsonl").read_text().splitlines()
+    assert lines[1] == '{"study": "torn' and json.loads(lines[2])["participant"] == "p2" and len(lines) == 3
+    assert json.loads(lines[2])["chosen"] == trial.a  # swapped sides: the right video was from source a

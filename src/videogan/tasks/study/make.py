@@ -144,6 +144,8 @@ def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparis
     out = Path(out)
     sources = [parse_source(s) for s in specs]
     names = [s.name for s in sources]
+    if min(videos, per_comparison, display) < 1 or (catch or 0) < 0:
+        raise ValueError("--videos, --per-comparison and --display must be positive, --catch 0 or more")
     if len(sources) < 2:
         raise ValueError("a study compares at least two sources")
     if len(set(names)) < len(names):

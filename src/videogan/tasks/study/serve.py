@@ -76,7 +76,7 @@ class StudyHandler(SimpleHTTPRequestHandler):
         if url.path == "/api/answers":
             participant = parse_qs(url.query).get("participant", [""])[0]
             return self._json(HTTPStatus.OK, {"trials": sorted(self.book.answered.get(participant, ()))})
-        if Path(url.path).name.startswith(("answers", ".")):  # participants' answers are not for the public
+        if Path(url.path).name.startswith(("answers", "tally", ".")):  # participants' answers are not public
             return self.send_error(HTTPStatus.NOT_FOUND)
         return super().do_GET()
 
