@@ -35,3 +35,10 @@ def test_train_writes_a_report_that_renders_with_no_broken_media(tmp_path):
 def test_report_of_a_missing_run_is_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path / "nope")]) == 2
     assert "no such run folder" in capsys.readouterr().err
+
+
+def test_a_future_task_run_gets_a_report_without_streams(tmp_path):
+    run = tmp_path / "future"
+    assert main(["train", "--task", "future", "--preset", "future-tiny", "--iterations", "1", "--device", "cpu",
+                 "--no-progress", "--out", str(run)]) == 0
+    assert "use `videogan predict`" in (run / "report.html").read_text()

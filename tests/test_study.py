@@ -123,6 +123,10 @@ def test_a_participant_answers_leaves_comes_back_and_the_tally_counts_it(study, 
         page.page.wait_for_selector("#done:not([hidden])")
         page.screenshot(tmp_path / "study-done.png")
         assert page.errors == []
+        elsewhere = Page(browser)  # another browser, no localStorage: the server knows what "tester" answered
+        elsewhere.page.goto(url + "?pid=tester")
+        elsewhere.page.wait_for_selector("#done:not([hidden])")
+        assert elsewhere.errors == []
     answers = [json.loads(line) for line in (study / "answers.jsonl").read_text().splitlines()]
     assert len(answers) == 11 and len({a["trial"] for a in answers}) == 11
     assert {a["participant"] for a in answers} == {"tester"}

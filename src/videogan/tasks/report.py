@@ -138,7 +138,11 @@ def write_report(run_dir: str | Path, generate_streams: bool = True) -> Path:
         _figure(p.relative_to(run_dir).as_posix(), f"iteration {i} {kind}".strip()) for i, kind, p in samples)
         + "</div>" if samples else '<p class="empty">no samples yet (written every --sample-every iterations)</p>'))
 
-    streams = final_streams(run_dir, out) if generate_streams else None
+    try:
+        streams = final_streams(run_dir, out) if generate_streams else None
+    except ValueError as err:  # a checkpoint with no unconditional generator (the future task): no streams
+        streams = None
+        sections.append(f'<h2>Final videos and their streams</h2><p class="empty">{html.escape(str(err))}</p>')
     if streams:
         folder, iteration = streams
         figures = [_figure((folder / f).relative_to(run_dir).as_posix(), c) for f, c in STREAMS if (folder / f).exists()]
