@@ -109,7 +109,10 @@ def draw_trials(names: list[str], per_comparison: int, catch: int, real: str | N
     return comparisons, trials
 
 
-def _write_clips(folder: Path, videos: np.ndarray, fps: float, scale: int) -> None:
+def _write_clips(folder: Path, videos: np.ndarray, fps: float) -> None:
+    """n t h w 3 videos as MP4 and GIF, enlarged by whole pixels to about 128 px (H.264 stores colour at
+    half resolution: a 16 px video would be smeared); the page scales them the rest of the way."""
+    scale = max(1, 128 // min(videos.shape[2:4]))
     for i, video in enumerate(videos):
         for ext in ("mp4", "gif"):
             write_video(folder / f"{i:03d}.{ext}", video, fps=fps, scale=scale)
@@ -160,17 +163,16 @@ def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparis
     if catch and real is None:
         raise ValueError("catch trials show a real video against noise: add a real source (e.g. real:synthetic) "
                          "or give --catch 0")
-    scale = max(1, 128 // size)  # H.264's half-resolution colour would smear a 16 px video
     out.mkdir(parents=True, exist_ok=True)
     described = []
     for i, source in enumerate(sources):
         clips = draw_videos(source, videos, frames, size, seed + i)
         if len(clips) < videos:
             raise ValueError(f"{source.spec}: has {len(clips)} videos, the study needs --videos {videos}")
-        _write_clips(out / "videos" / source.name, clips, fps, scale)
+        _write_clips(out / "videos" / source.name, clips, fps)
         described.append({"name": source.name, "spec": source.spec, "kind": source.kind, "videos": videos})
     if catch:
-        _write_clips(out / "videos" / CATCH_SOURCE.replace(":", "-"), noise_videos(videos, frames, size, seed), fps, scale)
+        _write_clips(out / "videos" / CATCH_SOURCE.replace(":", "-"), noise_videos(videos, frames, size, seed), fps)
     comparisons, trials = draw_trials(names, per_comparison, catch, real, videos, seed)
     settings = {"videos": videos, "per_comparison": per_comparison, "catch": catch, "frames": frames, "size": size,
                 "seed": seed, "fps": fps, "display_px": display, "videogan": __version__}
