@@ -43,9 +43,9 @@ def test_wilson_interval_matches_the_formula_and_stays_in_range():
 
 def test_sources_and_the_pair_design(study, tmp_path):
     assert parse_source("real:synthetic").kind == "real"
-    folder = parse_source(f"{study / 'videos' / 'gan'}/")
-    assert (folder.name, folder.kind) == ("gan", "folder")
-    assert parse_source(f"ae={study / 'videos' / 'gan'}").name == "ae"
+    folder = parse_source(f"{study / 'videos' / 'v0'}/")
+    assert (folder.name, folder.kind) == ("v0", "folder")
+    assert parse_source(f"ae={study / 'videos' / 'v0'}").name == "ae"
     with pytest.raises(FileNotFoundError, match="not a checkpoint"):
         parse_source(str(tmp_path / "nothing"))
     loaded = load_study(study)
@@ -53,7 +53,10 @@ def test_sources_and_the_pair_design(study, tmp_path):
     assert loaded.comparisons == [("gan", "real")]
     assert sum(not t.catch for t in trials) == 9 and sum(t.catch for t in trials) == 2
     # every video of a source is used before any is repeated
-    assert sorted(t.a_video for t in trials[:4]) == [f"videos/gan/{i:03d}" for i in range(4)]
+    assert sorted(t.a_video for t in trials[:4]) == [f"videos/v0/{i:03d}" for i in range(4)]
+    # the page is blind: neither its data nor a video's address names a source or marks a catch trial
+    page_data = (study / "study-data.js").read_text()
+    assert '"gan"' not in page_data and '"real"' not in page_data and "catch" not in page_data
     for trial in trials:
         for video in (trial.a_video, trial.b_video):
             assert (study / f"{video}.mp4").stat().st_size > 0 and (study / f"{video}.gif").stat().st_size > 0
@@ -95,10 +98,11 @@ def test_tally_and_serve_refuse_bad_folders_with_one_line(study, tmp_path, capsy
     assert "study format version 2" in capsys.readouterr().err
 
 
-def _choose(page, catch_side_ok=True) -> str:
+def _choose(page, study: Path) -> str:
     """Click the video that is not noise (on a normal trial: the left one); returns the side."""
+    noise = "/" + json.loads((study / "study.json").read_text())["settings"]["catch_folder"] + "/"
     sources = page.page.evaluate("() => ['left', 'right'].map(s => document.querySelector('#' + s + ' > *').src)")
-    side = "right" if "catch-noise" in sources[0] else "left"
+    side = "right" if noise in sources[0] else "left"
     page.page.click(f"#{side}")
     return side
 
@@ -113,13 +117,13 @@ def test_a_participant_answers_leaves_comes_back_and_the_tally_counts_it(study, 
             assert page.page.inner_text("#progress") == f"Comparison {choice + 1} of 11"
             if choice == 0:
                 page.screenshot(tmp_path / "study-trial.png")
-            _choose(page)
+            _choose(page, study)
             if choice == 4:  # leave and come back
                 page.page.wait_for_function("() => !document.getElementById('status').textContent.includes('not yet')")
                 page.page.reload()
         page.page.wait_for_function("() => document.getElementById('status').textContent === '10 answer(s) saved'")
         assert page.page.inner_text("#progress") == "Comparison 11 of 11"
-        _choose(page)
+        _choose(page, study)
         page.page.wait_for_selector("#done:not([hidden])")
         page.screenshot(tmp_path / "study-done.png")
         assert page.errors == []
@@ -147,7 +151,7 @@ def test_the_page_works_without_the_server_and_answers_download(study, tmp_path)
         page.page.goto((study / "index.html").as_uri() + "?pid=offline")
         for _ in range(3):
             assert wait_for_media(page.page) == []
-            _choose(page)
+            _choose(page, study)
         assert "kept in this browser" in page.page.inner_text("#status")
         with page.page.expect_download() as download:
             page.page.click("#download")
@@ -160,7 +164,7 @@ def test_the_page_works_without_the_server_and_answers_download(study, tmp_path)
 
 def test_a_browser_that_cannot_play_h264_gets_the_gifs(study, tmp_path):
     study = Path(shutil.copytree(study, tmp_path / "site"))
-    for mp4 in (study / "videos" / "gan").glob("*.mp4"):
+    for mp4 in (study / "videos" / "v0").glob("*.mp4"):  # the GAN's
         mp4.write_bytes(b"not a video")  # a file the browser fails to decode: its GIF must take its place
     with chromium() as browser:
         for cannot_play in (False, True):
@@ -171,11 +175,11 @@ def test_a_browser_that_cannot_play_h264_gets_the_gifs(study, tmp_path):
             for _ in range(3):
                 assert wait_for_media(page.page) == []
                 shown = page.page.evaluate("() => [...document.querySelectorAll('.choice > *')].map(e => e.src)")
-                assert all(src.endswith(".gif") for src in shown if cannot_play or "/gan/" in src), shown
+                assert all(src.endswith(".gif") for src in shown if cannot_play or "/v0/" in src), shown
                 assert cannot_play or any(src.endswith(".mp4") for src in shown)
-                _choose(page)
+                _choose(page, study)
             # the broken MP4s' failed loads are expected; nothing else may go wrong
-            assert [e for e in page.errors if "/gan/" not in e] == []
+            assert [e for e in page.errors if "/v0/" not in e] == []
 
 
 def test_the_server_checks_answers_keeps_them_private_and_survives_a_torn_line(study, tmp_path):
@@ -211,6 +215,10 @@ def test_the_server_checks_answers_keeps_them_private_and_survives_a_torn_line(s
         assert status == 400 and "no trial" in body["error"]
         status, body = post({**answer, "left": "gan", "right": "gan"})
         assert status == 400 and "shows" in body["error"]
+        status, body = post({**answer, "shown_left": "c"})
+        assert status == 400 and "shown_left" in body["error"]
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(url + "study.json")  # it says which video is which source
         with urllib.request.urlopen(url + "api/answers?participant=p2") as response:
             assert json.loads(response.read()) == {"trials": [trial.id]}
         with pytest.raises(urllib.error.HTTPError, match="404"):

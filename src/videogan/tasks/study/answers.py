@@ -32,6 +32,10 @@ def check_answer(study: Study, answer: dict) -> dict:
     if trial is None:
         raise ValueError(f"no trial {answer.get('trial')!r} in this study")
     left, right, choice = answer.get("left"), answer.get("right"), answer.get("choice")
+    if "shown_left" in answer:  # the page knows videos, not sources: which of the trial's two it put left
+        if answer["shown_left"] not in ("a", "b"):
+            raise ValueError(f"shown_left must be 'a' or 'b', not {answer['shown_left']!r}")
+        left, right = (trial.a, trial.b) if answer["shown_left"] == "a" else (trial.b, trial.a)
     if sorted([str(left), str(right)]) != sorted(trial.pair):
         raise ValueError(f"trial {trial.id} shows {trial.a} and {trial.b}, not {left} and {right}")
     if choice not in ("left", "right"):

@@ -8,6 +8,7 @@ order of the trials, are drawn per participant by the page itself.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -91,22 +92,31 @@ def noise_videos(n: int, frames: int, size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, frames, size, size, 3), dtype=np.uint8)
 
 
+def video_folders(names: list[str]) -> dict[str, str]:
+    """Each source's folder under the site, named so that a video's address does not say its source."""
+    return {name: f"videos/v{i}" for i, name in enumerate([*names, CATCH_SOURCE])}
+
+
 def draw_trials(names: list[str], per_comparison: int, catch: int, real: str | None,
                 videos: int, seed: int) -> tuple[list[tuple[str, str]], list[Trial]]:
     """Every pair of sources (in the given order: "prefer the earlier over the later", as Table 1) gets
-    `per_comparison` trials; each source's videos are used in turn so a comparison shows different ones."""
+    `per_comparison` trials; each source's videos are used in turn so a comparison shows different ones.
+    Trial ids are given in a shuffled order, so neither an id nor its place tells a catch trial."""
     rng = np.random.default_rng(seed)
+    folders = video_folders(names)
     comparisons = list(itertools.combinations(names, 2))
-    order = {name: itertools.cycle(rng.permutation(videos).tolist()) for name in [*names, CATCH_SOURCE]}
-    trials = []
-    for a, b in comparisons:
-        for _ in range(per_comparison):
-            trials.append(Trial(f"t{len(trials):04d}", a, b, f"videos/{a}/{next(order[a]):03d}",
-                                f"videos/{b}/{next(order[b]):03d}"))
-    for i in range(catch):
-        trials.append(Trial(f"c{i:04d}", real, CATCH_SOURCE, f"videos/{real}/{next(order[real]):03d}",
-                            f"videos/{CATCH_SOURCE.replace(':', '-')}/{next(order[CATCH_SOURCE]):03d}", catch=True))
-    return comparisons, trials
+    order = {name: itertools.cycle(rng.permutation(videos).tolist()) for name in folders}
+    pairs = [pair for pair in comparisons for _ in range(per_comparison)] + [(real, CATCH_SOURCE)] * catch
+    trials = [Trial("", a, b, f"{folders[a]}/{next(order[a]):03d}", f"{folders[b]}/{next(order[b]):03d}",
+                    catch=b == CATCH_SOURCE) for a, b in pairs]
+    ids = rng.permutation(len(trials))
+    return comparisons, [dataclasses.replace(t, id=f"t{i:04d}") for t, i in zip(trials, ids)]
+
+
+def page_data(study: dict) -> dict:
+    """What the page needs: the trials' videos, not their sources (the site is what participants see)."""
+    return {"id": study["id"], "question": study["question"], "settings": {"display_px": study["settings"]["display_px"]},
+            "trials": [{"id": t["id"], "a_video": t["a_video"], "b_video": t["b_video"]} for t in study["trials"]]}
 
 
 def _write_clips(folder: Path, videos: np.ndarray, fps: float) -> None:
@@ -164,25 +174,27 @@ def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparis
         raise ValueError("catch trials show a real video against noise: add a real source (e.g. real:synthetic) "
                          "or give --catch 0")
     out.mkdir(parents=True, exist_ok=True)
-    described = []
+    described, folders = [], video_folders(names)
     for i, source in enumerate(sources):
         clips = draw_videos(source, videos, frames, size, seed + i)
         if len(clips) < videos:
             raise ValueError(f"{source.spec}: has {len(clips)} videos, the study needs --videos {videos}")
-        _write_clips(out / "videos" / source.name, clips, fps)
-        described.append({"name": source.name, "spec": source.spec, "kind": source.kind, "videos": videos})
+        _write_clips(out / folders[source.name], clips, fps)
+        described.append({"name": source.name, "spec": source.spec, "kind": source.kind, "videos": videos,
+                          "folder": folders[source.name]})
     if catch:
-        _write_clips(out / "videos" / CATCH_SOURCE.replace(":", "-"), noise_videos(videos, frames, size, seed), fps)
+        _write_clips(out / folders[CATCH_SOURCE], noise_videos(videos, frames, size, seed), fps)
     comparisons, trials = draw_trials(names, per_comparison, catch, real, videos, seed)
     settings = {"videos": videos, "per_comparison": per_comparison, "catch": catch, "frames": frames, "size": size,
-                "seed": seed, "fps": fps, "display_px": display, "videogan": __version__}
+                "seed": seed, "fps": fps, "display_px": display, "catch_folder": folders[CATCH_SOURCE],
+                "videogan": __version__}
     study = study_dict(secrets.token_hex(6), described, comparisons, trials, QUESTION, settings)
     site = resources.files("videogan.tasks.study") / "site"
     for name in SITE_FILES:
         with resources.as_file(site / name) as path:
             shutil.copyfile(path, out / name)
     # a script, not a fetched JSON: browsers refuse fetch() on file:// pages, and the site must work offline
-    _write_atomic(out / "study-data.js", f"window.STUDY = {json.dumps(study)};\n")
+    _write_atomic(out / "study-data.js", f"window.STUDY = {json.dumps(page_data(study))};\n")
     _write_atomic(out / "study.json", json.dumps(study, indent=1) + "\n")
     if platform:
         _write_atomic(out / "platform.csv", platform_csv(trials, base_url, seed))

@@ -76,7 +76,8 @@ class StudyHandler(SimpleHTTPRequestHandler):
         if url.path == "/api/answers":
             participant = parse_qs(url.query).get("participant", [""])[0]
             return self._json(HTTPStatus.OK, {"trials": sorted(self.book.answered.get(participant, ()))})
-        if Path(url.path).name.startswith(("answers", "tally", ".")):  # participants' answers are not public
+        # participants' answers are not public, and study.json would tell which video is which source
+        if Path(url.path).name.startswith(("answers", "tally", "study.json", "platform", ".")):
             return self.send_error(HTTPStatus.NOT_FOUND)
         return super().do_GET()
 

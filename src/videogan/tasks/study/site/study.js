@@ -91,15 +91,15 @@
       return;
     }
     const { trial, swap } = left[0];
-    const sides = swap ? [[trial.b, trial.b_video], [trial.a, trial.a_video]] : [[trial.a, trial.a_video], [trial.b, trial.b_video]];
+    const videos = swap ? [trial.b_video, trial.a_video] : [trial.a_video, trial.b_video];
     let pending = 2;
-    current = { trial, position: done, left: sides[0][0], right: sides[1][0], shown: performance.now(), ready: null };
+    current = { trial, position: done, shownLeft: swap ? "b" : "a", shown: performance.now(), ready: null };
     const shownTrial = current;
     const ready = () => { if (--pending === 0 && shownTrial === current) current.ready = performance.now(); };
     $("trial").hidden = false;
     $("done").hidden = true;
-    showVideo($("left"), sides[0][1], ready);
-    showVideo($("right"), sides[1][1], ready);
+    showVideo($("left"), videos[0], ready);
+    showVideo($("right"), videos[1], ready);
     for (const side of ["left", "right"]) $(side).disabled = false;
   }
 
@@ -128,7 +128,7 @@
     const c = current;
     current = null;
     for (const s of ["left", "right"]) $(s).disabled = true;
-    const answer = { study: STUDY.id, participant: state.pid, trial: c.trial.id, left: c.left, right: c.right,
+    const answer = { study: STUDY.id, participant: state.pid, trial: c.trial.id, shown_left: c.shownLeft,
       choice: side, response_ms: Math.round(performance.now() - (c.ready || c.shown)), position: c.position,
       ua_hash: fnv(navigator.userAgent).toString(16), received: new Date().toISOString() };
     state.answers[c.trial.id] = answer;
