@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install weights footage clean constraints
+.PHONY: demo test install weights footage browser clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,14 @@ $(FOOTAGE): | $(STAMP)
 
 footage: $(FOOTAGE)
 
-test: $(STAMP) weights footage
+# the browser tests' Chromium: Debian's package, driven by Playwright (which downloads no browser of its own)
+browser:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "cannot install Chromium here (needs root and apt-get): the browser tests will fail"; fi; fi
+
+test: $(STAMP) weights footage browser
 	$(BIN)/python -m pytest -q -n 2 tests
 
 clean:

@@ -106,7 +106,9 @@ def test_evaluate_fvd_caches_the_real_statistics(run16, tmp_path, monkeypatch):
         assert main(["evaluate", str(run16), "--n", "3", "--metrics", "fvd", "--cache-dir", str(cache),
                      "--batch-size", "3", "--out", str(out)]) == 0
         results.append(json.loads(out.read_text()))
-    assert len(list((cache / "fvd_stats").glob("*.npz"))) == 1 and len(computed) == 1  # the second run read them
+    # the real set and the floor's second real set, each computed once: the second run read them
+    assert len(list((cache / "fvd_stats").glob("*.npz"))) == 2 and len(computed) == 2
+    assert results[0]["real_floor"]["data_seed"] == 1236 and results[0]["fvd_real_floor"] > 0
     assert results[0]["fvd"] == pytest.approx(results[1]["fvd"]) and results[0]["fvd"] > 0
     assert results[0]["weights_sha256"] and results[0]["frames"] == 16
 

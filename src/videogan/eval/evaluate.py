@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..config import DataConfig
 from ..data.video_io import to_uint8
 from ..outputs import check_writable
 from ..runtime import pick_device
 from ..tasks.sample import load_sampler
 from ..train.checkpoint import config_of, load_checkpoint
-from .fvd import BATCH_SIZE, FRAMES
+from .fvd import BATCH_SIZE, FRAMES, frechet_distance_from_stats
 from .fvd_cli import protocol
 from .i3d import MIN_FRAMES, NUM_CLASSES
 from .metrics import METRICS, NEEDS_I3D, EvalContext, VideoSet, get_metric, real_fvd_stats
@@ -68,6 +69,16 @@ def read_cached_stats(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if stored != _stats_sha256(mu, sigma):
         raise ValueError(f"{path}: FVD statistics differ from the sha256 stored with them (damaged)")
     return mu, sigma
+
+
+def floor_source(data: str, frames: int, n: int, seed: int, size: int):
+    """A second real set for the real-vs-real floor at the same n, frames and size: the built-in
+    dataset's next seed (other videos), otherwise another seeded subset of the same data (which can share
+    videos with the first when the data has fewer than 2n)."""
+    name, _, data_seed = data.partition(":")
+    if name == "synthetic":
+        return open_source(f"synthetic:{int(data_seed or DataConfig.data_seed) + 1}", frames, n, seed, size)
+    return open_source(data, frames, n, seed + 1, size)
 
 
 def cached_real_stats(described: dict, context: EvalContext, real: VideoSet, cache: Path | None):
@@ -131,6 +142,12 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, met
         result.update(get_metric(name)(fake, real, context))
     if wants_i3d:
         result.update(protocol(context.frames, seed, dev))
+        # what the FVD means: the distance between two real sets of the same n, frames and size
+        floor = floor_source(data, model.frames, len(real.videos), seed, model.size)
+        floor_stats = cached_real_stats(floor.describe(), context, VideoSet(list(floor)),
+                                        cache_dir(weights_dir) if use_cache else None)
+        result.update(fvd_real_floor=frechet_distance_from_stats(*floor_stats, *context.real_stats),
+                      real_floor=floor.describe())
     return result
 
 
@@ -146,6 +163,8 @@ def _run(args) -> None:
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     os.replace(tmp, out)
     print(json.dumps(result, indent=2))
+    if "fvd_real_floor" in result:
+        print(f"FVD {result['fvd']:.1f}; real vs real at the same n, frames and size: {result['fvd_real_floor']:.1f}")
     print(f"wrote {out}")
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from .tensorboard import TensorBoardLog, tensorboard_available
+
 
 class RunLog:
     def __init__(self, run_dir: Path, enabled: bool = True):
@@ -18,6 +20,7 @@ class RunLog:
         self.stats_path = Path(run_dir) / "stats.jsonl"
         self.start = time.time()
         self.earlier_seconds = 0.0  # the time of the runs this one resumes: `time` counts across resumes
+        self.run_dir, self._tensorboard, self._purge_step = Path(run_dir), None, None
 
     def line(self, text: str) -> None:
         if self.enabled:
@@ -35,6 +38,8 @@ class RunLog:
             f.write(json.dumps(record) + "\n")
         self.line(f"it {iteration:>7d}  " + "  ".join(
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in clean.items()))
+        if self.tensorboard:
+            self.tensorboard.scalars(iteration, clean)
 
     def _records(self) -> list[dict]:
         """The records of stats.jsonl; a line that is not a record (torn by a full disk or a power loss) is
@@ -56,8 +61,22 @@ class RunLog:
     def truncate_after(self, iteration: int) -> None:
         """On resume: drop records past the checkpoint, which the resumed run will write again, and go on
         counting `time` from the last record kept."""
+        self._purge_step = iteration + 1  # TensorBoard drops its events past the checkpoint too
         if not self.enabled or not self.stats_path.exists():
             return
         kept = [record for record in self._records() if record["iteration"] <= iteration]
         self.earlier_seconds = float(kept[-1].get("time", 0.0)) if kept else 0.0
         self.stats_path.write_text("".join(json.dumps(record) + "\n" for record in kept))
+
+    @property
+    def tensorboard(self) -> TensorBoardLog | None:
+        """RUN/tb's writer, opened on first use (after a resume has set where to purge); None on ranks > 0
+        and without the tensorboard package."""
+        if self._tensorboard is None and self.enabled and tensorboard_available():
+            self._tensorboard = TensorBoardLog(self.run_dir, self._purge_step)
+        return self._tensorboard
+
+    def samples(self, iteration: int, parts: dict) -> None:
+        """The fixed-z samples' streams (see `generate`) into TensorBoard; the GIFs are written by the loop."""
+        if self.tensorboard:
+            self.tensorboard.samples(iteration, parts)

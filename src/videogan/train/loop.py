@@ -184,8 +184,9 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress
                 tick, tick_start, tick_iters = {}, time.time(), 0
             if runtime.is_main and (iteration % tcfg.sample_every == 0 or iteration == tcfg.iterations):
                 _unwrap(generator).eval()
-                write_grids(generate(_unwrap(generator), fixed_inputs), run_dir / "samples", prefix=f"{iteration:07d}_",
-                            formats=("gif",))
+                progress_parts = generate(_unwrap(generator), fixed_inputs)
+                write_grids(progress_parts, run_dir / "samples", prefix=f"{iteration:07d}_", formats=("gif",))
+                log.samples(iteration, progress_parts)
                 _unwrap(generator).train()
             if iteration % tcfg.checkpoint_every == 0 or iteration == tcfg.iterations:
                 last_saved, saved_at = save(), iteration
@@ -225,7 +226,11 @@ def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
 def run(args) -> int:
     run_dir, config, state = resolve_run(args)
     with removed_if_start_fails(run_dir):
-        train(config, run_dir, resume=state is not None, progress=not args.no_progress)
+        last = train(config, run_dir, resume=state is not None, progress=not args.no_progress)
+    if last is not None:  # rank 0
+        from ..tasks.report import write_report  # the CLI's step, above the loop's layer
+
+        print(f"report: {write_report(run_dir)}")
     return 0
 
 

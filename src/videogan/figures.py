@@ -1,0 +1,25 @@
+"""Figures with matplotlib, for every plot of the project (recognition curves, run reports, study tallies).
+
+Figures are built with the object API (`matplotlib.figure.Figure`) and saved by the Agg renderer: no
+pyplot state, no display needed, safe in threads and on headless machines.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+
+def new_figure(width: float = 6.4, height: float = 4.4) -> Figure:
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def save_figure(figure: Figure, path: str | Path) -> Path:
+    """PNG, written atomically (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
+    figure.savefig(tmp, format="png")
+    os.replace(tmp, path)
+    return path

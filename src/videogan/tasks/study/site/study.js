@@ -1,0 +1,173 @@
+// The two-alternative forced-choice page. Works served (`videogan study serve`: answers go to the server
+// as they are given) and opened as a file (answers stay in this browser; "Download my answers" saves them).
+(function () {
+  "use strict";
+  const STUDY = window.STUDY;
+  const served = location.protocol === "http:" || location.protocol === "https:";
+  const $ = (id) => document.getElementById(id);
+
+  // FNV-1a: a small stable hash for seeds, the user-agent hash and the completion code
+  function fnv(text) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < text.length; i++) { h ^= text.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+    return h >>> 0;
+  }
+  function mulberry32(seed) {
+    return function () {
+      seed = (seed + 0x6d2b79f5) >>> 0;
+      let t = seed;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  const storageKey = "videogan-study:" + STUDY.id;
+  function loadState() {
+    try { return JSON.parse(localStorage.getItem(storageKey)) || {}; } catch (e) { return {}; }
+  }
+  const state = Object.assign({ answers: {}, unsent: [] }, loadState());
+  const urlPid = new URLSearchParams(location.search).get("pid");
+  if (urlPid && urlPid !== state.pid) { state.pid = urlPid; state.answers = {}; state.unsent = []; }
+  if (!state.pid) {
+    const bytes = crypto.getRandomValues(new Uint8Array(8));
+    state.pid = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  function save() { localStorage.setItem(storageKey, JSON.stringify(state)); }
+  save();
+
+  // order and sides drawn from the participant id: the same after a reload, different per participant
+  const rng = mulberry32(fnv(state.pid + "|" + STUDY.id));
+  const order = STUDY.trials.map((trial) => ({ trial, swap: rng() < 0.5 }));
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+
+  const playsMp4 = document.createElement("video").canPlayType('video/mp4; codecs="avc1.640028"') !== "";
+  let current = null;
+
+  function showGif(holder, path, onReady) {
+    const img = document.createElement("img");
+    img.alt = "";
+    img.addEventListener("load", onReady, { once: true });
+    img.src = path + ".gif";
+    holder.replaceChildren(img);
+  }
+  // H.264 where the browser plays it; the GIF where it cannot (e.g. a Chromium without its proprietary codecs)
+  function showVideo(holder, path, onReady) {
+    if (!playsMp4) return showGif(holder, path, onReady);
+    const video = document.createElement("video");
+    Object.assign(video, { muted: true, loop: true, autoplay: true, playsInline: true });
+    let settled = false;
+    const fallback = () => { if (!settled) { settled = true; showGif(holder, path, onReady); } };
+    video.addEventListener("loadeddata", () => { if (!settled) { settled = true; onReady(); } }, { once: true });
+    video.addEventListener("error", fallback, { once: true });
+    setTimeout(() => { if (video.readyState < 2) fallback(); }, 3000);
+    video.src = path + ".mp4";
+    holder.replaceChildren(video);
+  }
+
+  function remaining() { return order.filter((o) => !state.answers[o.trial.id]); }
+
+  function renderStatus() {
+    const done = order.length - remaining().length, unsent = state.unsent.length;
+    $("status").textContent = served
+      ? (unsent ? `${unsent} answer(s) not yet on the server: retrying` : `${done} answer(s) saved`)
+      : `${done} answer(s) kept in this browser: download them when you finish`;
+  }
+
+  function render() {
+    const left = remaining();
+    const total = order.length, done = total - left.length;
+    $("progress").textContent = left.length ? `Comparison ${done + 1} of ${total}` : `All ${total} comparisons done`;
+    $("bar-fill").style.width = (100 * done / total) + "%";
+    $("pid").textContent = state.pid;
+    renderStatus();
+    if (!left.length) {
+      $("trial").hidden = true;
+      $("done").hidden = false;
+      $("code").textContent = fnv(state.pid + ":" + STUDY.id + ":done").toString(16).toUpperCase();
+      return;
+    }
+    const { trial, swap } = left[0];
+    const videos = swap ? [trial.b_video, trial.a_video] : [trial.a_video, trial.b_video];
+    let pending = 2;
+    current = { trial, position: done, shownLeft: swap ? "b" : "a", shown: performance.now(), ready: null };
+    const shownTrial = current;
+    const ready = () => { if (--pending === 0 && shownTrial === current) current.ready = performance.now(); };
+    $("trial").hidden = false;
+    $("done").hidden = true;
+    showVideo($("left"), videos[0], ready);
+    showVideo($("right"), videos[1], ready);
+    for (const side of ["left", "right"]) $(side).disabled = false;
+  }
+
+  // one answer at a time, oldest first; an answer stays in `unsent` until the server has it
+  let sending = false;
+  async function flush() {
+    if (!served || sending) return;
+    sending = true;
+    try {
+      while (state.unsent.length) {
+        const id = state.unsent[0];
+        const response = await fetch("api/answer", { method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(state.answers[id]) });
+        await response.text();  // read to the end: an unread body is cut off (ERR_ABORTED) when the page unloads
+        if (!response.ok && response.status !== 400) break;  // 400: the server will never take it; it stays here
+        state.unsent.shift();
+        save();
+      }
+    } catch (e) { /* offline: sent again on the next answer or reload */ }
+    sending = false;
+    renderStatus();
+  }
+
+  function choose(side) {
+    if (!current || $(side).disabled) return;
+    const c = current;
+    current = null;
+    for (const s of ["left", "right"]) $(s).disabled = true;
+    const answer = { study: STUDY.id, participant: state.pid, trial: c.trial.id, shown_left: c.shownLeft,
+      choice: side, response_ms: Math.round(performance.now() - (c.ready || c.shown)), position: c.position,
+      ua_hash: fnv(navigator.userAgent).toString(16), received: new Date().toISOString() };
+    state.answers[c.trial.id] = answer;
+    state.unsent.push(c.trial.id);
+    save();
+    render();
+    flush();
+  }
+
+  function download() {
+    const lines = Object.values(state.answers).filter((a) => !a.onServer).map((a) => JSON.stringify(a) + "\n");
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob(lines, { type: "application/x-ndjson" }));
+    link.download = `answers-${STUDY.id}-${state.pid}.jsonl`;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+  }
+
+  $("question").textContent = STUDY.question;
+  document.documentElement.style.setProperty("--size", STUDY.settings.display_px + "px");
+  for (const side of ["left", "right"]) $(side).addEventListener("click", () => choose(side));
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowLeft") choose("left");
+    if (e.key === "ArrowRight") choose("right");
+  });
+  $("download").addEventListener("click", download);
+
+  async function start() {
+    if (served) {
+      try {  // a participant back in another browser: the server knows what they answered
+        const response = await fetch("api/answers?participant=" + encodeURIComponent(state.pid));
+        const known = (await response.json()).trials;
+        for (const id of known) if (!state.answers[id]) state.answers[id] = { trial: id, onServer: true };
+        save();
+      } catch (e) { /* server gone: carry on, answers wait in unsent */ }
+      flush();
+    }
+    render();
+  }
+  start();
+})();
