@@ -114,6 +114,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     container, stream = _open_stream(path)
     with container:
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if rate and stream.guessed_rate and stream.guessed_rate > 4 * rate:
+            rate = stream.guessed_rate  # a long pause drags the average (frames / duration) far below the real rate
         fps = float(rate) if rate else FRAME_FOLDER_FPS
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
