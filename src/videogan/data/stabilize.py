@@ -7,12 +7,13 @@ the frame onto the previous one, and the product of these maps it onto the segme
 is warped. Pixels the warped frame does not cover keep the previous stabilized frame's values.
 
 Two additions keep a camera that does not move from ever costing a clip:
-- A homography is used only if it explains the pair of frames better than no motion at all (mean grey
-  difference after warping, lower by `min_gain`). On a tripod shot, SIFT's matches sit on the moving person
-  and their homography would drag the wall along with the person; "no measurable camera motion" is the
-  identity.
-- Where matching fails (a low-texture wall at 64 px gives SIFT a handful of keypoints), a global translation
-  from phase correlation stands in for the homography, again only if it beats the identity. Either is
+- A homography is used unless no motion at all explains the pair of frames clearly better (median grey
+  difference over the more textured half of the pixels, lower by more than `feature_slack`). On a tripod
+  shot, SIFT's matches sit on the moving person and their homography would drag the wall along with the
+  person; "no measurable camera motion" is the identity, and such frames are not warped at all.
+- Where matching fails (a low-texture wall at 64 px gives SIFT a handful of keypoints) or the homography is
+  degenerate, a global translation from phase correlation stands in for it, used only if it beats no
+  motion by `min_gain`. Either is
   accepted only if the frames then agree (median grey difference at most `max_residual` levels): a scene
   cut does not, and breaks the segment.
 
@@ -100,6 +101,7 @@ class _View:
     grey: np.ndarray  # H W float32, working resolution, lightly blurred against noise
     points: np.ndarray  # n 2, working-resolution pixels
     descriptors: np.ndarray | None
+    textured: np.ndarray  # H W bool: the more textured half of the pixels, where misalignment shows
 
 
 class Stabilizer:
@@ -107,10 +109,10 @@ class Stabilizer:
 
     def __init__(self, work_side: int = WORK_SIDE, ratio: float = 0.7, min_matches: int = 10, ransac_px: float = 5.0,
                  max_error: float = 2.5, min_coverage: float = 0.6, limits: WarpLimits = WarpLimits(),
-                 min_gain: float = 0.02, max_residual: float = 8.0):
+                 feature_slack: float = 0.1, min_gain: float = 0.02, max_residual: float = 8.0):
         self.work_side, self.ratio, self.min_matches = work_side, ratio, min_matches
         self.ransac_px, self.max_error, self.min_coverage, self.limits = ransac_px, max_error, min_coverage, limits
-        self.min_gain, self.max_residual = min_gain, max_residual
+        self.feature_slack, self.min_gain, self.max_residual = feature_slack, min_gain, max_residual
         self._sift = cv2.SIFT_create()
         self._matcher = cv2.BFMatcher(cv2.NORM_L2)
 
@@ -121,7 +123,9 @@ class Stabilizer:
                               interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
         keypoints, descriptors = self._sift.detectAndCompute(grey, None)
         points = np.float32([k.pt for k in keypoints]).reshape(-1, 2)
-        return _View(cv2.GaussianBlur(grey.astype(np.float32), (5, 5), 1.0), points, descriptors)
+        grey = cv2.GaussianBlur(grey.astype(np.float32), (5, 5), 1.0)
+        gradient = np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+        return _View(grey, points, descriptors, gradient >= np.median(gradient))
 
     def _homography(self, current: _View, previous: _View, scale: float):
         """Map from the current frame to the previous one, in working pixels; (H or None, matches, inliers, error)."""
@@ -152,42 +156,47 @@ class Stabilizer:
         return np.array([[1.0, 0.0, -dx], [0.0, 1.0, -dy], [0.0, 0.0, 1.0]])
 
     @staticmethod
-    def _difference(current: _View, previous: _View, step: np.ndarray) -> tuple[float, float]:
-        """(median grey difference after warping by `step`, the same without warping), over the pixels the
-        warp covers."""
+    def _difference(current: _View, previous: _View, step: np.ndarray) -> tuple[float, float, float]:
+        """Median grey differences over the pixels the warp covers: (after warping by `step`, without
+        warping), both over the textured ones only (flat ones look alike however the frames are aligned),
+        and after warping over all of them."""
         height, width = previous.grey.shape
         warped = cv2.warpPerspective(current.grey, step, (width, height), flags=cv2.INTER_LINEAR)
         covered = cv2.warpPerspective(np.ones_like(current.grey), step, (width, height), flags=cv2.INTER_NEAREST)
         inside = cv2.erode(covered, np.ones((5, 5), np.uint8)) > 0
-        if inside.mean() < 0.25:
-            return np.inf, np.inf
-        moved = np.abs(warped - previous.grey)[inside]
-        still = np.abs(current.grey - previous.grey)[inside]
+        textured = inside & previous.textured
+        if textured.mean() < 0.1:
+            return np.inf, np.inf, np.inf
+        moved = np.abs(warped - previous.grey)
+        still = np.abs(current.grey - previous.grey)[textured]
         # medians: the background is most of the frame, a moving person a minority whose motion must not count
-        return float(np.median(moved)), float(np.median(still))
+        return float(np.median(moved[textured])), float(np.median(still)), float(np.median(moved[inside]))
 
     def _step(self, current: _View, previous: _View, scale: float):
         """(map current -> previous in working px or None, why not, how, matches, inliers, error)."""
         homography, matches, inliers, error = self._homography(current, previous, scale)
-        identity = np.eye(3)
-        if homography is not None:
-            if error > self.max_error:
-                return None, f"reprojection error {versus(error, '>', self.max_error)} px", "", matches, inliers, error
-            height, width = current.grey.shape
+        height, width = current.grey.shape
+        if homography is None:
+            failure = f"matching failed ({matches} good matches < {self.min_matches})"
+        elif error > self.max_error:
+            failure = f"reprojection error {versus(error, '>', self.max_error)} px"
+        else:
             # a degenerate fit (matches on a jumping person, a corrupted frame) is no camera motion
-            if not self.limits.violation(homography, width, height):
-                moved, still = self._difference(current, previous, homography)
-                if moved < still:
-                    return homography, "", "features", matches, inliers, error
-                # features matched, but on the moving subject: the camera did not measurably move
-                return identity, "", "still", matches, inliers, error
+            failure = self.limits.violation(homography, width, height)
+        if not failure:
+            moved, still, _ = self._difference(current, previous, homography)
+            if moved < still * (1 + self.feature_slack):
+                return homography, "", "features", matches, inliers, error
+            # features matched, but on the moving subject: the camera did not measurably move
+            return np.eye(3), "", "still", matches, inliers, error
         shift = self._translation(current, previous)
-        moved, still = self._difference(current, previous, shift)
-        step, how, residual = (shift, "global", moved) if moved < still * (1 - self.min_gain) else (identity, "still", still)
+        moved, still, residual = self._difference(current, previous, shift)
+        step, how = (shift, "global") if moved < still * (1 - self.min_gain) else (np.eye(3), "still")
+        if how == "still":
+            residual = self._difference(current, previous, np.eye(3))[2]
         if residual > self.max_residual:
-            return None, (f"matching failed ({matches} good matches < {self.min_matches}) and the frames do not "
-                          f"align (median difference {versus(residual, '>', self.max_residual)} grey levels)"), "", \
-                matches, 0, 0.0
+            return None, (f"{failure} and the frames do not align (median difference "
+                          f"{versus(residual, '>', self.max_residual)} grey levels)"), "", matches, 0, 0.0
         return step, "", how, matches, 0, 0.0
 
     def run(self, frames: Iterable[np.ndarray]) -> Iterator[StabilizedFrame]:
