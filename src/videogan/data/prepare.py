@@ -78,10 +78,10 @@ def _class_tree(src: Path, found: list[Path]) -> list[Source]:
     """`found` as class-per-folder sources if every video lies in a subfolder of `src` and there are two or
     more such subfolders (none a frame folder itself); else unlabelled."""
     tops = [p.relative_to(src).parts for p in found]
-    classes = sorted(p.name for p in src.iterdir() if p.is_dir() and not p.name.startswith("."))
     used = {parts[0] for parts in tops if len(parts) > 1}
     if len(used) < 2 or any(len(parts) == 1 for parts in tops):
         return [Source(p.relative_to(src).as_posix(), str(p)) for p in found]
+    classes = sorted(p.name for p in src.iterdir() if p.is_dir() and not p.name.startswith("."))
     label_of = {name: label for label, name in enumerate(classes)}  # as labelled.list_labelled numbers them
     return [Source(p.relative_to(src).as_posix(), str(p), label_of[parts[0]], parts[0])
             for p, parts in zip(found, tops)]
