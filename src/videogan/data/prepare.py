@@ -330,8 +330,8 @@ def _class_counts(outcome: Outcome) -> list[str]:
         if source.label_name or source.label >= 0:
             name = source.label_name or f"label {source.label}"
             counts.setdefault(name, Counter())[status.get(source.id, "unfinished")] += 1
-    return [f"  {name}: {c['ok']} kept, {c['skipped']} skipped" + (f", {c['unfinished']} unfinished" if c["unfinished"] else "")
-            for name, c in sorted(counts.items())]
+    return [f"  {name}: {c['ok']} kept, {c['skipped']} skipped"
+            + (f", {c['unfinished']} unfinished" if c["unfinished"] else "") for name, c in sorted(counts.items())]
 
 
 def main(args: argparse.Namespace) -> int:
@@ -376,7 +376,8 @@ def register(subparsers) -> None:
     p.add_argument("--size", type=int, default=64, help="square frame size (128 keeps the original's resolution)")
     p.add_argument("--frames", type=int, default=32, help="frames per clip")
     p.add_argument("--stride", type=int, default=None, help="frames between clip starts (default: --frames)")
-    p.add_argument("--fps", type=float, default=None, help=f"resample to this rate, at most {MAX_FPS:g} (default: native)")
+    p.add_argument("--fps", type=float, default=None,
+                   help=f"resample to this rate, at most {MAX_FPS:g} (default: native)")
     p.add_argument("--min-frames", type=int, default=None, help="shortest clip kept (default: --frames)")
     p.add_argument("--pad", action="store_true", help="pad short clips to --frames with their last frame")
     p.add_argument("--no-stabilize", action="store_true", help="skip camera stabilization")
@@ -384,7 +385,7 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--shard-index", type=int, default=0, help="this job's index in a job array")
     p.add_argument("--num-shards", type=int, default=1, help="jobs sharing the inputs")
-    p.add_argument("--shard-clips", type=int, default=256, help="clips per tar shard")
+    p.add_argument("--shard-clips", type=int, default=256, help="at most this many clips per tar shard")
     p.add_argument("--split", type=int, default=None, help="UCF-101 root: official split N (default: all videos)")
     p.add_argument("--subset", choices=("train", "test"), default=None, help="with --split: which list (default train)")
     p.add_argument("--retry-skipped", action="store_true", help="try the inputs earlier runs skipped again")
