@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from videogan.data import decode
-from videogan.data.decode import DecodeError, count_frames, iter_frames, probe
+from videogan.data.decode import DecodeError, count_frames, iter_frames, iter_parts, probe
 from videos import damage_middle, moving_pattern, write_audio_only, write_frame_folder, write_video
 
 
@@ -79,3 +79,14 @@ def test_frames_above_max_pixels_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(decode, "MAX_PIXELS", 32 * 48 - 1)  # a 32x48 video stands in for one above 8192x8192
     with pytest.raises(DecodeError, match=r"resolution 48x32 too large \(limit 1535 pixels\)"):
         list(iter_frames(path))
+
+
+def test_display_rotation_and_pauses(tmp_path):
+    from test_corpus_prepare import top_half_white, write_rotated
+
+    frames = list(iter_frames(write_rotated(tmp_path / "phone.mp4", top_half_white(4, 32)[:, :, :24], -90)))
+    assert frames[0].shape == (24, 32, 3)  # stored 32 high, 24 wide: shown turned a quarter clockwise
+    assert frames[0][:, 16:].mean() > 200 and frames[0][:, :16].mean() < 60
+    times = [i * 0.04 + 600 * (i >= 5) for i in range(10)]
+    parts = [part for part, _ in iter_parts(write_video(tmp_path / "gap.mp4", moving_pattern(10, 16, 16), times=times))]
+    assert parts == [0] * 5 + [1] * 5  # ten minutes of pause are a break, not 15,000 copies of a frame

@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,10 @@ ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_
 
 def prepare_command(src, out, *args):
     return [sys.executable, "-m", "videogan.cli", "prepare", str(src), str(out), *ARGS, *args]
+
+
+def read_skipped(out) -> dict[str, str]:
+    return {r["source"]: r["reason"] for r in map(json.loads, (out / "skipped.jsonl").read_text().splitlines())}
 
 
 def write_sources(src, count: int, frames: int = 24) -> None:
@@ -48,7 +51,7 @@ def test_every_bad_input_is_skipped_with_a_reason(tmp_path):
     damage_middle(write_video(src / "damaged.mp4", moving_pattern(48, 32, 32)))
     out = tmp_path / "out"
     assert main(["prepare", str(src), str(out), *ARGS, "--no-stabilize"]) == 1
-    skipped = dict(line.split("\t") for line in (out / "skipped.tsv").read_text().splitlines())
+    skipped = read_skipped(out)
     # notes.txt is no video file: not an input at all (text.avi claims to be one, so it is reported)
     assert set(skipped) == {"empty.mp4", "text.avi", "audio.mp4", "single.mp4", "truncated.mp4", "damaged.mp4"}
     assert "empty" in skipped["empty.mp4"] and "no video stream" in skipped["audio.mp4"]
@@ -90,30 +93,36 @@ def test_unfinished_shards_are_not_trusted(tmp_path):
     assert read_manifests(tmp_path) == ([], [])
 
 
-def test_resume_after_kill(tmp_path):
-    src = tmp_path / "src"
-    write_sources(src, 6)
-    os.mkfifo(src / "v3.mp4.part")  # opening a FIFO blocks: the run hangs there, after finishing v0-v2
-    (src / "v3.mp4").unlink()
-    (src / "v3.mp4.part").rename(src / "v3.mp4")
-    out = tmp_path / "out"
-    cmd = prepare_command(src, out, "--no-stabilize", "--shard-clips", "1")
-    proc = subprocess.Popen(cmd, env=ENV, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while len(list((out / "shards").glob("*.tar"))) < 3 and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+KILLED_AT = """
+import os, signal, sys
+from videogan.data import prepare
+original = prepare.process
+def process(source, *args):
+    if source.id == sys.argv[1]:  # SIGKILL, as `kill -9`: no clean-up code runs
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(source, *args)
+prepare.process = process
+from videogan.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_killed_run_loses_at_most_a_few_inputs_and_its_temporaries_go(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    write_sources(src, 10)
+    args = ["prepare", str(src), str(out), *ARGS, "--no-stabilize"]  # default --shard-clips: 256
+    killed = subprocess.run([sys.executable, "-c", KILLED_AT, "v9.mp4", *args], env=ENV, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
     _, first = read_manifests(out / "shards")
-    assert sorted(r["source"] for r in first) == ["v0.mp4", "v1.mp4", "v2.mp4"]
-    (src / "v3.mp4").unlink()
-    write_video(src / "v3.mp4", moving_pattern(24, 24, 24, seed=3))
-    result = subprocess.run(cmd, env=ENV, capture_output=True, text=True)
-    assert result.returncode == 0 and "3 already done" in result.stderr
+    # shards are published every 4 inputs: v0-v7 survive the kill, only v8 and v9 are lost
+    assert sorted(r["source"] for r in first) == [f"v{i}.mp4" for i in range(8)]
+    assert list((out / "shards").glob("*.tmp"))  # the open shard, left by the killed process
+    result = subprocess.run(prepare_command(src, out, "--no-stabilize"), env=ENV, capture_output=True, text=True)
+    assert result.returncode == 0 and "8 already done" in result.stderr, result.stderr
+    assert "removed 1 temporary file(s)" in result.stderr and not list(out.rglob("*.tmp"))
     clips, inputs = read_manifests(out / "shards")
-    assert sorted(r["source"] for r in inputs) == [f"v{i}.mp4" for i in range(6)]  # each exactly once
-    assert len(clips) == 6 * 3 == len((out / "manifest.jsonl").read_text().splitlines())
+    assert sorted(r["source"] for r in inputs) == sorted(f"v{i}.mp4" for i in range(10))  # each exactly once
+    assert len(clips) == 10 * 3 == len((out / "manifest.jsonl").read_text().splitlines())
 
 
 def test_job_array_shares_split_the_inputs(tmp_path):
@@ -155,7 +164,7 @@ def test_concurrent_array_jobs_share_one_folder(tmp_path):
     manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     expected = [(f"v{i}.mp4", start) for i in range(6) for start in (0, 8, 16)]
     assert sorted((c["source"], c["start"]) for c in manifest) == expected
-    assert (out / "skipped.tsv").read_text() == "" and not list(out.rglob("*.tmp"))
+    assert (out / "skipped.jsonl").read_text() == "" and not list(out.rglob("*.tmp"))
 
 
 def test_workers_prepare_every_input_once(tmp_path):
@@ -219,4 +228,4 @@ def test_files_without_a_video_extension_are_not_inputs(tmp_path):
     write_frame_folder(src / "thumbs", moving_pattern(1, 24, 24))  # one image: a thumbnail, not a video
     assert main(["prepare", str(src), str(out), *ARGS, "--no-stabilize"]) == 0
     _, inputs = read_manifests(out / "shards")
-    assert [r["source"] for r in inputs] == ["v0.mp4"] and (out / "skipped.tsv").read_text() == ""
+    assert [r["source"] for r in inputs] == ["v0.mp4"] and (out / "skipped.jsonl").read_text() == ""

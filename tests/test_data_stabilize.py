@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from videogan.data.stabilize import Stabilizer
+from videogan.data.stabilize import Stabilizer, WarpLimits, versus
 from videos import background_residual, camera_shake_scene, wobble
 
 SIZE = 128
@@ -56,3 +56,27 @@ def test_segment_breaks_where_the_view_leaves_the_first_frame():
     assert breaks and all(out[i].break_reason.startswith("view left the frame") for i in breaks)
     assert all(f.coverage >= 0.6 for f in out)  # each segment keeps only frames that mostly cover its first
     assert [f.segment for f in out] == sorted(f.segment for f in out) and out[-1].segment == len(breaks)
+
+
+def test_a_still_camera_over_a_smooth_wall_is_one_unwarped_segment():
+    from test_corpus_prepare import wall_and_waving_figure
+
+    video = wall_and_waving_figure(30, 64)  # SIFT finds too few keypoints on it at 64 px
+    out = list(Stabilizer().run(video))
+    assert [f.segment for f in out] == [0] * 30 and all(f.motion == "still" for f in out[1:])
+    assert all(np.array_equal(f.image, frame) for f, frame in zip(out, video))
+
+
+def test_degenerate_warps_are_named():
+    limits = WarpLimits()
+    assert limits.violation(np.eye(3), 64, 64) == ""
+    assert "area change" in limits.violation(np.diag([2.0, 2.0, 1.0]), 64, 64)
+    assert "shear or squash" in limits.violation(np.array([[1.0, 0.5, 0], [0, 1.0, 0], [0, 0, 1]]), 64, 64)
+    assert "perspective" in limits.violation(np.array([[1.0, 0, 0], [0, 1.0, 0], [0.004, 0, 1]]), 64, 64)
+    assert "folds" in limits.violation(np.diag([-1.0, 1.0, 1.0]), 64, 64)
+
+
+def test_numbers_beside_a_threshold_never_print_equal():
+    assert versus(0.5999, "<", 0.6) == "0.5999 < 0.6"
+    assert versus(0.42, "<", 0.6) == "0.42 < 0.6"
+    assert versus(2.50001, ">", 2.5) == "2.50001 > 2.5"

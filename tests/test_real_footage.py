@@ -50,5 +50,7 @@ def test_prepare_cuts_stabilized_clips_from_real_footage(bikes, tmp_path):
     assert len(clips) >= 3 and all(c["source"] == "bikes.mp4" and c["frames"] == 32 for c in clips)
     for clip in clips:  # every clip lies in one segment that stabilized well
         assert clip["matches_min"] >= 10 and clip["error_max"] < 2.5 and clip["coverage_min"] >= 0.6
+    motion = [sum(c["motion"].get(how, 0) for c in clips) for how in ("features", "still")]
+    assert motion[0] > 2 * motion[1], motion  # a moving camera is warped, not taken for a still one
     starts = sorted(c["start"] for c in clips)
     assert all(b - a >= 32 for a, b in zip(starts, starts[1:]))  # clips do not overlap (stride = frames)

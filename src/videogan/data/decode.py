@@ -1,15 +1,20 @@
 """Reading video: files through PyAV and folders of numbered frames, one frame at a time.
 
-Frames come out as h w 3 uint8 RGB (grayscale and other pixel formats are converted by the decoder).
+Frames come out as h w 3 uint8 RGB (grayscale and other pixel formats are converted by the decoder), turned
+upright as the file's display matrix says (phones store portrait video sideways and tag it -90 degrees).
 Timing comes from presentation timestamps, never from frame counts, so variable-frame-rate files play at
 the right speed: every decoded frame is placed on a constant-rate grid (native average rate, or the rate
-asked for) and grid slots are filled by repeating or dropping frames.
+asked for) and grid slots are filled by repeating or dropping frames. A pause between two timestamps longer
+than `MAX_GAP` is a break in time, not a frame held on screen: the stream continues after it as a new part
+(`iter_parts`), so no pause, however long, is filled with copies of one frame.
+Only regular files and folders are read: a named pipe or device would block the reader forever.
 """
 from __future__ import annotations
 
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -22,6 +27,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".m4v", ".m
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")  # frames of a frame folder, images to read
 FRAME_FOLDER_FPS = 25.0  # a folder of frames carries no timing; the paper's native rate is assumed
 MAX_PIXELS = 8192 * 8192  # larger frames are refused rather than risking the worker's memory
+MAX_GAP = 1.0  # seconds between two frames beyond which the video is cut in time (at least 4 output frames)
 
 
 class DecodeError(ValueError):
@@ -67,9 +73,23 @@ def _describe(err: Exception) -> str:
     return f"{type(err).__name__}: {getattr(err, 'strerror', None) or err}"
 
 
-def _open_stream(path: Path):
-    if path.is_file() and path.stat().st_size == 0:
+def check_regular(path: Path) -> None:
+    """Raise DecodeError unless `path` is a regular file (a FIFO named .mp4 would block `open` forever)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as err:
+        raise DecodeError(f"cannot read ({err.strerror or err})") from None
+    if not stat.S_ISREG(mode):
+        kinds = {stat.S_ISFIFO: "a named pipe", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+                 stat.S_ISSOCK: "a socket", stat.S_ISDIR: "a folder"}
+        kind = next((name for test, name in kinds.items() if test(mode)), "special")
+        raise DecodeError(f"not a regular file ({kind})")
+    if os.stat(path).st_size == 0:
         raise DecodeError("empty file (0 bytes)")
+
+
+def _open_stream(path: Path):
+    check_regular(path)
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError) as err:
@@ -94,6 +114,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     container, stream = _open_stream(path)
     with container:
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if rate and stream.guessed_rate and stream.guessed_rate > 4 * rate:
+            rate = stream.guessed_rate  # a long pause drags the average (frames / duration) far below the real rate
         fps = float(rate) if rate else FRAME_FOLDER_FPS
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
@@ -119,7 +141,9 @@ def _timed_frames_file(path: Path, short_side: int | None, start: float) -> Iter
                 if time is not None and time < start:
                     continue
                 w, h = _scaled_size(frame.width, frame.height, short_side)
-                yield time, frame.to_ndarray(width=w, height=h, format="rgb24")  # h w 3
+                image = frame.to_ndarray(width=w, height=h, format="rgb24")  # h w 3
+                turns = round((frame.rotation or 0) / 90) % 4  # display rotation, counter-clockwise
+                yield time, np.ascontiguousarray(np.rot90(image, turns)) if turns else image
         except av.FFmpegError as err:
             raise DecodeError(f"corrupt stream ({_describe(err)})") from None
 
@@ -138,35 +162,50 @@ def _timed_frames_folder(path: Path, short_side: int | None, start: float) -> It
             raise DecodeError(f"unreadable frame {files[index].name}: {err}") from None
 
 
-def iter_frames(path: str | os.PathLike, fps: float | None = None, short_side: int | None = None,
-                start: float = 0.0) -> Iterator[np.ndarray]:
-    """Frames (h w 3 uint8) of a video file or frame folder at a constant rate, streamed.
+def iter_parts(path: str | os.PathLike, fps: float | None = None, short_side: int | None = None,
+               start: float = 0.0) -> Iterator[tuple[int, np.ndarray]]:
+    """(part, frame h w 3 uint8) of a video file or frame folder at a constant rate, streamed; `part`
+    increases by one after every pause longer than `MAX_GAP` between timestamps.
 
     fps: output rate (None: the native average rate). short_side: decode scaled down so the short side
     is at most this (saves memory and time on large sources). start: seconds to skip (seeks in files).
     """
     path = Path(path)
     rate = float(fps) if fps else probe(path).fps
+    max_gap = max(MAX_GAP, 4 / rate)
     timed = _timed_frames_folder if path.is_dir() else _timed_frames_file
-    origin, pending, next_slot, last_time, step = None, None, 0, None, 1.0 / rate
+    part, origin, pending, next_slot, last_time, step = 0, None, None, 0, None, 1.0 / rate
+
+    def last_slots():  # the pending frame lasts as long as the interval before it
+        nonlocal next_slot
+        while pending is not None and (next_slot == 0 or next_slot / rate < last_time + step - origin - 1e-3):
+            yield part, pending
+            next_slot += 1
+
     for count, (time, frame) in enumerate(timed(path, short_side, start)):
         if time is None:  # no timestamps at all: trust the frame order
             time = (origin or 0.0) + count / rate
+        if last_time is not None and time - last_time > max_gap:
+            yield from last_slots()
+            part, origin, pending, next_slot = part + 1, None, None, 0
         if origin is None:
             origin = time
         # slot k shows the frame on screen at time k / rate: the pending frame fills every slot up to the
         # one this frame starts at (a VFR gap repeats it; a frame that starts no slot is dropped)
         first_slot = math.ceil((time - origin) * rate - 1e-3)
         while pending is not None and next_slot < first_slot:
-            yield pending
+            yield part, pending
             next_slot += 1
-        if last_time is not None and time > last_time:
+        if last_time is not None and 0 < time - last_time <= max_gap:
             step = time - last_time
         pending, last_time = frame, time
-    # the last frame lasts as long as the interval before it
-    while pending is not None and (next_slot == 0 or next_slot / rate < last_time + step - origin - 1e-3):
-        yield pending
-        next_slot += 1
+    yield from last_slots()
+
+
+def iter_frames(path: str | os.PathLike, fps: float | None = None, short_side: int | None = None,
+                start: float = 0.0) -> Iterator[np.ndarray]:
+    """Frames (h w 3 uint8) of `iter_parts`, without the parts: a pause is skipped over."""
+    return (frame for _, frame in iter_parts(path, fps, short_side, start))
 
 
 def count_frames(path: str | os.PathLike, fps: float | None = None) -> int:

@@ -162,10 +162,16 @@ class VideoFiles(ClipDataset):
         return np.stack(frames), label
 
 
-def list_videos(root: Path) -> list[tuple[Path, int]]:
-    """Video files and frame folders under `root`, recursively, in a stable order, unlabelled."""
+def list_videos(root: Path, unreadable: list[tuple[Path, str]] | None = None) -> list[tuple[Path, int]]:
+    """Video files and frame folders under `root`, recursively, in a stable order, unlabelled. Folders that
+    cannot be listed are appended to `unreadable` as (folder, reason) if it is given, else skipped."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def report(err: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append((Path(err.filename), err.strerror or str(err)))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=report):
         dirnames.sort()
         if is_frame_folder(dirpath):
             found.append((Path(dirpath), -1))

@@ -2,21 +2,29 @@
 
 SRC is a folder (searched recursively for video files and folders of numbered frames; other files are
 not inputs), a text file of paths (`path [label]` per line, relative to the file), or a UCF-101 root
-(labels from classInd.txt; `--split N` for an official split). Every input ends as one manifest record,
-`ok` or `skipped` with a one-line reason; bad input never stops the run, while failing to write OUT does.
-A re-run skips the inputs complete shards already record. `--shard-index i --num-shards n` takes every
-n-th input from the i-th, so a cluster job array can share one OUT folder.
+(labels from classInd.txt; `--split N` for an official split). A folder whose videos all lie in two or more
+subfolders is a class-per-folder tree: each clip records its class (folder name) and label (its index in
+name order, as `recognize` numbers class folders). Every input ends as one manifest record, `ok` or
+`skipped` with a one-line reason; bad input never stops the run, while failing to write OUT does. Only
+regular files and folders are inputs (a named pipe is skipped, not opened); a folder that cannot be listed
+is reported in the summary and skipped.jsonl and makes the exit status 1, and is looked at again by every
+run. A re-run skips the inputs complete shards already record (`--retry-skipped` tries the skipped ones
+again) and deletes temporaries that killed runs of this host left. `--shard-index i --num-shards n` takes
+every n-th input from the i-th, so a cluster job array can share one OUT folder.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
+import math
 import multiprocessing as mp
 import os
 import sys
 import time
 import uuid
+from collections import Counter
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,14 +32,16 @@ from pathlib import Path
 import numpy as np
 
 from .clips import cut_clips, square
-from .decode import VIDEO_EXTENSIONS, DecodeError, iter_frames, probe
+from .decode import MAX_GAP, VIDEO_EXTENSIONS, DecodeError, iter_parts, probe
 from .formats import list_videos
 from .labelled import is_ucf_root, list_labelled
-from .shards import (SHARD_DIR, OutputError, ShardWriter, completed_shards, read_manifests, write_atomic,
-                     write_temporary, writing)
+from .shards import (SHARD_DIR, OutputError, ShardWriter, completed_shards, read_manifests,
+                     remove_stale_temporaries, write_atomic, write_temporary, writing)
 from .stabilize import WORK_SIDE, Stabilizer
 
 OPTIONS_FILE = "prepare.json"
+SKIPPED_FILE = "skipped.jsonl"  # JSON lines: a file name may hold tabs and newlines
+MAX_FPS = 240.0  # a higher --fps only repeats frames (a 46 KB file became 47 MB at 2500)
 
 
 @dataclass(frozen=True)
@@ -50,8 +60,8 @@ class Options:
                             ("--work-side", self.work_side)):
             if value < 1:
                 raise ValueError(f"{flag} must be positive, got {value}")
-        if self.fps is not None and self.fps <= 0:
-            raise ValueError(f"--fps must be positive, got {self.fps:g}")
+        if self.fps is not None and not (math.isfinite(self.fps) and 0 < self.fps <= MAX_FPS):
+            raise ValueError(f"--fps must be in (0, {MAX_FPS:g}], got {self.fps:g}")
         if self.min_frames < 0:
             raise ValueError(f"--min-frames must be 0 or more, got {self.min_frames}")
 
@@ -64,8 +74,23 @@ class Source:
     label_name: str = ""
 
 
-def list_sources(src: Path, split: int | None = None, subset: str = "train") -> list[Source]:
-    """The inputs in `src`; `split` and `subset` choose an official split of a UCF-101 root."""
+def _class_tree(src: Path, found: list[Path]) -> list[Source]:
+    """`found` as class-per-folder sources if every video lies in a subfolder of `src` and there are two or
+    more such subfolders (none a frame folder itself); else unlabelled."""
+    tops = [p.relative_to(src).parts for p in found]
+    used = {parts[0] for parts in tops if len(parts) > 1}
+    if len(used) < 2 or any(len(parts) == 1 for parts in tops):
+        return [Source(p.relative_to(src).as_posix(), str(p)) for p in found]
+    classes = sorted(p.name for p in src.iterdir() if p.is_dir() and not p.name.startswith("."))
+    label_of = {name: label for label, name in enumerate(classes)}  # as labelled.list_labelled numbers them
+    return [Source(p.relative_to(src).as_posix(), str(p), label_of[parts[0]], parts[0])
+            for p, parts in zip(found, tops)]
+
+
+def list_sources(src: Path, split: int | None = None, subset: str = "train",
+                 unreadable: list[tuple[Path, str]] | None = None) -> list[Source]:
+    """The inputs in `src`; `split` and `subset` choose an official split of a UCF-101 root. Folders of a
+    folder `src` that cannot be listed are appended to `unreadable` as (folder, reason)."""
     if not src.exists():
         raise FileNotFoundError(f"{src}: no such file or folder")
     if split is not None and not is_ucf_root(src):
@@ -83,7 +108,7 @@ def list_sources(src: Path, split: int | None = None, subset: str = "train") -> 
         items, classes = list_labelled(src, split, subset)
         return [Source(p.relative_to(src).as_posix(), str(p), label, classes[label]) for p, label in items]
     # thumbnails, notes and .DS_Store files are not inputs: reporting each as skipped would fail every run
-    return [Source(p.relative_to(src).as_posix(), str(p)) for p, _ in sorted(list_videos(src))]
+    return _class_tree(src, sorted(p for p, _ in list_videos(src, unreadable)))
 
 
 def _clip_stats(stats: list[dict]) -> dict:
@@ -91,27 +116,44 @@ def _clip_stats(stats: list[dict]) -> dict:
         return {}
     tracked = stats[1:] or stats  # a segment's first frame has no match to a previous frame
     return {"segment": stats[0]["segment"], "break": stats[0]["break"],
+            "motion": dict(Counter(s["motion"] for s in tracked)),  # how frames were aligned: features, global, still
             "matches_min": min(s["matches"] for s in tracked), "matches_mean": float(np.mean([s["matches"] for s in tracked])),
             "error_mean": float(np.mean([s["error"] for s in tracked])), "error_max": max(s["error"] for s in tracked),
             "coverage_min": min(s["coverage"] for s in stats)}
 
 
+def _segments(path: Path, fps: float, options: Options):
+    """(segment, frame size size 3, stats) per frame: a new segment at every pause in the timestamps and,
+    when stabilizing, at every stabilization break."""
+    parts = iter_parts(path, fps=fps, short_side=max(2 * options.size, options.work_side))
+    offset = 0  # segments before this part
+    for part, group in itertools.groupby(parts, key=lambda item: item[0]):
+        frames = (frame for _, frame in group)
+        gap = f"pause of more than {MAX_GAP:g}s between timestamps" if part else ""
+        count = 0
+        if options.stabilize:
+            for s in Stabilizer(work_side=options.work_side).run(frames):
+                count = s.segment + 1
+                yield offset + s.segment, square(s.image, options.size), {
+                    "segment": offset + s.segment, "break": s.break_reason or (gap if count == 1 else ""),
+                    "matches": s.matches, "error": s.error, "coverage": s.coverage, "motion": s.motion}
+        else:
+            for frame in frames:
+                count = 1
+                yield offset, square(frame, options.size), {}
+        offset += count
+
+
 def process(source: Source, options: Options, writer: ShardWriter) -> dict:
     """Cut one input into clips in `writer`; returns its input record (never raises for bad input)."""
-    record = {"source": source.id, "label": source.label}
+    record = {"source": source.id, "label": source.label, "class": source.label_name, "prepared": time.time()}
     path = Path(source.path)
     total, segments, clips = 0, 0, 0
     try:
         if path.suffix.lower() not in VIDEO_EXTENSIONS and not path.is_dir():
             raise DecodeError(f"not a video file (extension {path.suffix or 'none'!r})")
         fps = options.fps or probe(path).fps
-        frames = iter_frames(path, fps=fps, short_side=max(2 * options.size, options.work_side))
-        if options.stabilize:
-            stream = ((s.segment, square(s.image, options.size),
-                       {"segment": s.segment, "break": s.break_reason, "matches": s.matches, "error": s.error,
-                        "coverage": s.coverage}) for s in Stabilizer(work_side=options.work_side).run(frames))
-        else:
-            stream = ((0, square(f, options.size), {}) for f in frames)
+        stream = _segments(path, fps, options)
 
         def counted():
             nonlocal total, segments
@@ -137,7 +179,8 @@ def process(source: Source, options: Options, writer: ShardWriter) -> dict:
         if total <= 1:
             reason = f"{total} frame(s): not a video"
         elif segments > 1:
-            reason = f"no stable segment of --min-frames {options.min_frames} ({total} frames, {segments} segments)"
+            reason = (f"no stable segment of --min-frames {options.min_frames} ({total} frames, {segments} segments)"
+                      + ("; --no-stabilize keeps them unwarped" if options.stabilize else ""))
         else:
             reason = f"too short: {total} frames at {fps:g} fps < --min-frames {options.min_frames}"
         result = {**record, "status": "skipped", "reason": reason}
@@ -148,6 +191,7 @@ def process(source: Source, options: Options, writer: ShardWriter) -> dict:
 
 
 def _prepare_all(sources, out: str, prefix: str, options: Options, shard_clips: int) -> None:
+    # published every few inputs, so a killed run loses little (shards.py)
     writer = ShardWriter(Path(out) / SHARD_DIR, prefix, shard_clips)
     try:
         for source in sources:
@@ -192,8 +236,17 @@ def _record_options(out: Path, options: Options) -> None:
         raise ValueError(f"{path}: OUT was prepared with other options ({differ}); use a new OUT folder")
 
 
-def _write_views(out: Path) -> list[dict]:
-    """Rewrite manifest.jsonl and skipped.tsv from every complete shard; returns the input lines.
+def latest_records(inputs: list[dict]) -> dict[str, dict]:
+    """Each source's input record from its latest attempt (`--retry-skipped` adds attempts)."""
+    latest: dict[str, dict] = {}
+    for record in sorted(inputs, key=lambda r: r.get("prepared", 0.0)):
+        latest[record["source"]] = record
+    return latest
+
+
+def _write_views(out: Path, unreadable: list[dict]) -> dict[str, dict]:
+    """Rewrite manifest.jsonl and skipped.jsonl from every complete shard (and this run's `unreadable`
+    folder records); returns each source's latest input record.
 
     Array jobs finish in any order and each rewrites these views. A job rewrites until no shard completed
     while it was writing, so whichever job renames last has seen every other job's shards (each job's
@@ -203,27 +256,50 @@ def _write_views(out: Path) -> list[dict]:
     while (shards := completed_shards(folder)) != seen:
         seen = shards
         clips, inputs = read_manifests(folder)
+        latest = latest_records(inputs)
         write_atomic(out / "manifest.jsonl", "".join(json.dumps(c) + "\n" for c in clips))
-        skipped = [r for r in inputs if r["status"] == "skipped"]
-        write_atomic(out / "skipped.tsv", "".join(f"{r['source']}\t{r['reason']}\n" for r in skipped))
-    return inputs
+        skipped = [{"source": r["source"], "reason": r["reason"]} for r in latest.values() if r["status"] == "skipped"]
+        write_atomic(out / SKIPPED_FILE, "".join(json.dumps(r) + "\n" for r in skipped + unreadable))
+    with writing(out), suppress(FileNotFoundError):
+        (out / "skipped.tsv").unlink()  # older runs' view of the same shards, which broke on tabs and newlines
+    return latest
+
+
+@dataclass
+class Outcome:
+    """What a run of `prepare` did to its share of the inputs."""
+    records: list[dict]  # each input's latest record, in input order
+    unfinished: list[Source]  # inputs whose worker died
+    unreadable: list[dict]  # {"source": folder, "reason": ...} of folders that could not be listed
+    sources: list[Source]  # the share
+    skipped_earlier: int  # skipped inputs this run did not try again (see --retry-skipped)
 
 
 def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: int = 0, num_shards: int = 1,
-        shard_clips: int = 256, progress=print, split: int | None = None,
-        subset: str = "train") -> tuple[list[dict], list[Source]]:
-    """Prepare this job's share of `src` into `out`; (input records of the share, inputs left unfinished).
-    Raises OutputError if writing `out` fails."""
+        shard_clips: int = 256, progress=print, split: int | None = None, subset: str = "train",
+        retry_skipped: bool = False) -> Outcome:
+    """Prepare this job's share of `src` into `out`. Raises OutputError if writing `out` fails."""
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"--shard-index must be in [0, {num_shards}), got {shard_index}")
-    sources = list_sources(src, split, subset)
+    for flag, value in (("--workers", workers), ("--shard-clips", shard_clips), ("--num-shards", num_shards)):
+        if value < 1:
+            raise ValueError(f"{flag} must be positive, got {value}")
+    folders: list[tuple[Path, str]] = []
+    sources = list_sources(src, split, subset, folders)
+    unreadable = [{"source": (folder.relative_to(src).as_posix() or ".") + "/", "reason": f"unreadable folder ({why})"}
+                  for folder, why in folders]
     with writing(out):
         out.mkdir(parents=True, exist_ok=True)
     _record_options(out, options)
+    removed = sum(remove_stale_temporaries(folder) for folder in (out, out / SHARD_DIR))
+    if removed:
+        progress(f"removed {removed} temporary file(s) left by killed runs")
     share = sources[shard_index::num_shards]
-    done = {r["source"] for r in read_manifests(out / SHARD_DIR)[1]}
-    todo = [s for s in share if s.id not in done]
-    progress(f"{len(share)} inputs in this share, {len(share) - len(todo)} already done, {len(todo)} to prepare")
+    earlier = latest_records(read_manifests(out / SHARD_DIR)[1])
+    retried = {s.id for s in share if retry_skipped and earlier.get(s.id, {}).get("status") == "skipped"}
+    todo = [s for s in share if s.id not in earlier or s.id in retried]
+    progress(f"{len(share)} inputs in this share, {len(share) - len(todo)} already done"
+             f"{f' ({len(retried)} skipped before, tried again)' if retried else ''}, {len(todo)} to prepare")
     prefix = f"{shard_index:04d}-{uuid.uuid4().hex[:8]}"  # unique per run: array jobs share `out`
     count = max(1, min(workers, len(todo)))
     if count == 1:
@@ -239,10 +315,23 @@ def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: i
             proc.start()
         for proc in procs:
             proc.join()
-    by_source = {r["source"]: r for r in _write_views(out)}
+    by_source = _write_views(out, unreadable)
     records = [by_source[s.id] for s in share if s.id in by_source]
     unfinished = [s for s in share if s.id not in by_source]
-    return records, unfinished
+    skipped_earlier = sum(earlier.get(s.id, {}).get("status") == "skipped" for s in share if s.id not in retried)
+    return Outcome(records, unfinished, unreadable, share, skipped_earlier)
+
+
+def _class_counts(outcome: Outcome) -> list[str]:
+    """'CLASS: K kept, S skipped' per class, when the inputs have classes or labels."""
+    status = {r["source"]: r["status"] for r in outcome.records}
+    counts: dict[str, Counter] = {}
+    for source in outcome.sources:
+        if source.label_name or source.label >= 0:
+            name = source.label_name or f"label {source.label}"
+            counts.setdefault(name, Counter())[status.get(source.id, "unfinished")] += 1
+    return [f"  {name}: {c['ok']} kept, {c['skipped']} skipped"
+            + (f", {c['unfinished']} unfinished" if c["unfinished"] else "") for name, c in sorted(counts.items())]
 
 
 def main(args: argparse.Namespace) -> int:
@@ -255,31 +344,40 @@ def main(args: argparse.Namespace) -> int:
                       pad=args.pad, stabilize=not args.no_stabilize, work_side=args.work_side)
     started = time.time()
     try:
-        records, unfinished = run(Path(args.src), Path(args.out), options, args.workers, args.shard_index,
-                                  args.num_shards, args.shard_clips, progress=lambda m: print(m, file=sys.stderr),
-                                  split=args.split, subset=args.subset or "train")
+        outcome = run(Path(args.src), Path(args.out), options, args.workers, args.shard_index, args.num_shards,
+                      args.shard_clips, progress=lambda m: print(m, file=sys.stderr), split=args.split,
+                      subset=args.subset or "train", retry_skipped=args.retry_skipped)
     except OutputError as err:
         return _report(err)
+    records, unfinished = outcome.records, outcome.unfinished
     skipped = [r for r in records if r["status"] == "skipped"]
     clips = sum(r.get("clips", 0) for r in records)
-    for r in skipped:
-        print(f"skipped {r['source']}: {r['reason']}", file=sys.stderr)
+    for r in skipped + outcome.unreadable:
+        print(f"skipped {r['source']!r}: {r['reason']}", file=sys.stderr)
     for s in unfinished:
-        print(f"unfinished {s.id}: its worker died; re-run to retry", file=sys.stderr)
-    print(f"{len(records) - len(skipped)} inputs -> {clips} clips, {len(skipped)} skipped, {len(unfinished)} "
-          f"unfinished, {time.time() - started:.1f}s; summary in {Path(args.out) / 'skipped.tsv'}", file=sys.stderr)
-    return 1 if skipped or unfinished else 0
+        print(f"unfinished {s.id!r}: its worker died; re-run to retry", file=sys.stderr)
+    classes = _class_counts(outcome)
+    if classes:
+        print("per class:\n" + "\n".join(classes), file=sys.stderr)
+    earlier = (f" ({outcome.skipped_earlier} of them skipped by an earlier run; --retry-skipped tries them again)"
+               if outcome.skipped_earlier else "")
+    folders = f", {len(outcome.unreadable)} folder(s) unreadable" if outcome.unreadable else ""
+    print(f"{len(records) - len(skipped)} inputs -> {clips} clips, {len(skipped)} skipped{earlier}, "
+          f"{len(unfinished)} unfinished{folders}, {time.time() - started:.1f}s; skipped inputs listed in "
+          f"{Path(args.out) / SKIPPED_FILE}", file=sys.stderr)
+    return 1 if skipped or unfinished or outcome.unreadable else 0
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("prepare", help="decode, stabilize and cut videos into training clips",
                               description=__doc__.splitlines()[0])
     p.add_argument("src", help="folder of videos, text file of paths, or UCF-101 root")
-    p.add_argument("out", help="output folder (shards/, manifest.jsonl, skipped.tsv)")
+    p.add_argument("out", help="output folder (shards/, manifest.jsonl, skipped.jsonl)")
     p.add_argument("--size", type=int, default=64, help="square frame size (128 keeps the original's resolution)")
     p.add_argument("--frames", type=int, default=32, help="frames per clip")
     p.add_argument("--stride", type=int, default=None, help="frames between clip starts (default: --frames)")
-    p.add_argument("--fps", type=float, default=None, help="resample to this rate (default: native)")
+    p.add_argument("--fps", type=float, default=None,
+                   help=f"resample to this rate, at most {MAX_FPS:g} (default: native)")
     p.add_argument("--min-frames", type=int, default=None, help="shortest clip kept (default: --frames)")
     p.add_argument("--pad", action="store_true", help="pad short clips to --frames with their last frame")
     p.add_argument("--no-stabilize", action="store_true", help="skip camera stabilization")
@@ -287,7 +385,8 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--shard-index", type=int, default=0, help="this job's index in a job array")
     p.add_argument("--num-shards", type=int, default=1, help="jobs sharing the inputs")
-    p.add_argument("--shard-clips", type=int, default=256, help="clips per tar shard")
+    p.add_argument("--shard-clips", type=int, default=256, help="at most this many clips per tar shard")
     p.add_argument("--split", type=int, default=None, help="UCF-101 root: official split N (default: all videos)")
     p.add_argument("--subset", choices=("train", "test"), default=None, help="with --split: which list (default train)")
+    p.add_argument("--retry-skipped", action="store_true", help="try the inputs earlier runs skipped again")
     p.set_defaults(func=main)

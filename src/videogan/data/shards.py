@@ -1,9 +1,13 @@
 """Storage of prepared clips: tar shards of `.npy` files (t h w 3 uint8) with a JSONL manifest beside each.
 
 A shard `NAME.tar` is trusted only when `NAME.jsonl` exists too. Both are written under temporary names
-unique to the writing process (`*.tmp`) and renamed, manifest first, so a killed run leaves `.tmp` files
-(ignored; safe to delete once no run is writing) or a manifest without its tar (ignored), never a tar a
-reader would believe complete. Failing to write raises `OutputError`: unlike bad input, it must stop a run.
+unique to the writing process (`NAME.HOST-PID-RANDOM.tmp`) and renamed, manifest first, so a killed run
+leaves `.tmp` files (ignored, and deleted by the next run on the same host once their process is gone:
+`remove_stale_temporaries`) or a manifest without its tar (ignored), never a tar a reader would believe
+complete. Failing to write raises `OutputError`: unlike bad input, it must stop a run.
+
+A shard is published after `max_clips` clips, `max_inputs` inputs or `max_seconds` of work, whichever comes
+first, so a killed run loses at most a few inputs' work.
 
 Manifest lines are `{"type": "clip", ...}` (one per clip, with the byte range of its `.npy` in the tar, so
 readers seek straight to it) and `{"type": "input", "source": ..., "status": "ok" | "skipped", ...}` (one per
@@ -15,7 +19,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import tarfile
+import time
 import uuid
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -41,11 +47,14 @@ def writing(path: Path):
 class ShardWriter:
     """Writes clips into `folder/PREFIX-NNNNN.tar`, starting a new shard after `max_clips` clips."""
 
-    def __init__(self, folder: str | os.PathLike, prefix: str, max_clips: int = 256):
+    def __init__(self, folder: str | os.PathLike, prefix: str, max_clips: int = 256, max_inputs: int = 4,
+                 max_seconds: float = 60.0):
         self.folder, self.prefix, self.max_clips = Path(folder), prefix, max_clips
+        self.max_inputs, self.max_seconds = max_inputs, max_seconds
         self.folder.mkdir(parents=True, exist_ok=True)
         self._count = 0
         self._tar = None
+        self._started = time.monotonic()
         self._lines: list[dict] = []  # finished inputs' lines in the open shard
         self._pending: list[dict] = []  # the current input's clip lines, kept only if it finishes
 
@@ -77,7 +86,9 @@ class ShardWriter:
             self._lines.extend(self._pending)
         self._pending = []
         self._lines.append({"type": "input", **record})
-        if sum(line["type"] == "clip" for line in self._lines) >= self.max_clips:
+        inputs = sum(line["type"] == "input" for line in self._lines)
+        if (len(self._lines) - inputs >= self.max_clips or inputs >= self.max_inputs
+                or time.monotonic() - self._started >= self.max_seconds):
             self.close()
 
     def close(self) -> None:
@@ -92,7 +103,7 @@ class ShardWriter:
         write_atomic(manifest, "".join(json.dumps(line) + "\n" for line in self._lines))
         with writing(self._tmp):
             os.replace(self._tmp, self.folder / f"{self._name}.tar")
-        self._tar, self._lines = None, []
+        self._tar, self._lines, self._started = None, [], time.monotonic()
 
     def abort(self) -> None:
         """Drop the open shard unpublished (after an OutputError it may end in a torn clip)."""
@@ -104,8 +115,37 @@ class ShardWriter:
 
 
 def temporary(path: Path) -> Path:
-    """A name beside `path` that no other process uses: job-array jobs share one output folder."""
-    return path.with_name(f"{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    """A name beside `path` that no other process uses: job-array jobs share one output folder. It names
+    the host and process, so a later run can tell a dead writer's leftovers from a live writer's file."""
+    return path.with_name(f"{path.name}.{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> int:
+    """Delete the `.tmp` files in `folder` left by dead processes of this host; returns how many. Files of
+    other hosts are left alone: a job elsewhere may still be writing them."""
+    removed = 0
+    for path in Path(folder).glob("*.tmp"):
+        owner = path.name[:-len(".tmp")].rsplit(".", 1)[-1].rsplit("-", 2)
+        if len(owner) == 3:
+            host, pid = owner[0], owner[1]
+        elif len(owner) == 2:  # older runs' `NAME.PID-RANDOM.tmp`, written before hosts were named
+            host, pid = socket.gethostname(), owner[0]
+        else:
+            continue
+        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def write_temporary(path: Path, text: str) -> Path:
@@ -134,7 +174,8 @@ def completed_shards(folder: str | os.PathLike) -> list[Path]:
 
 
 def read_manifests(folder: str | os.PathLike) -> tuple[list[dict], list[dict]]:
-    """(clip lines, input lines) of every complete shard in `folder`."""
+    """(clip lines, input lines) of every complete shard in `folder`; an input prepared again (`prepare
+    --retry-skipped`) has a line per attempt, in no particular order (each has its `prepared` time)."""
     clips, inputs = [], []
     for manifest in completed_shards(folder):
         with open(manifest) as f:
