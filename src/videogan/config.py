@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 ARCHS = ("two_stream", "one_stream")
 TASKS = ("video", "future")  # unconditional videos from z (section 2), or the future of a still image (3.4)
 FIRST_FRAME_LOSSES = ("l1", "l2")
+PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 
 
 class ConfigError(ValueError):
@@ -87,10 +88,16 @@ class TrainConfig:
     sample_every: int = 1000
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3  # older periodic checkpoints are deleted; 0 keeps all
-    workers: int = 1  # DataLoader worker processes
+    workers: str = "auto"  # DataLoader worker processes per rank: a number, or auto (from the CPU count)
     device: str = "auto"  # auto, cpu, cuda, cuda:N
+    precision: str = "auto"  # fp32, tf32, bf16 (autocast), or auto: tf32 on CUDA, fp32 on the CPU
+    channels_last: bool = False  # networks and clips in channels_last_3d memory format
+    compile: bool = False  # torch.compile the networks (slow start; for long GPU runs)
+    sync_bn: bool = False  # torchrun: BatchNorm statistics over the global batch (CUDA only)
 
     def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.first_frame_loss not in FIRST_FRAME_LOSSES:
             raise ConfigError(f"first_frame_loss must be one of {FIRST_FRAME_LOSSES}, got {self.first_frame_loss!r}")
 
@@ -153,7 +160,7 @@ PRESETS: dict[str, RunConfig] = {
     # For tests and smoke runs: seconds per hundred iterations.
     "tiny": _preset(
         model=dict(frames=8, size=16, z_dim=16, g_width=8, d_width=8),
-        train=dict(batch_size=4, iterations=20, log_every=5, sample_every=10, checkpoint_every=10, workers=0),
+        train=dict(batch_size=4, iterations=20, log_every=5, sample_every=10, checkpoint_every=10, workers="0"),
     ),
 }
 # Future generation (section 3.4): the released code doubles every width of the unconditional model

@@ -46,3 +46,9 @@ def setup_runtime(device: str = "auto") -> Runtime:
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     rank = dist.get_rank() if dist.is_initialized() else 0
     return Runtime(dev, rank, world_size)
+
+
+def close_runtime(runtime: Runtime) -> None:
+    """Leave the process group (torchrun), so that every rank exits cleanly."""
+    if runtime.distributed and dist.is_initialized():
+        dist.destroy_process_group()
