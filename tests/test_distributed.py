@@ -77,8 +77,8 @@ def _rank_worker(run_dir: str, iterations: int, resume: bool, out: str) -> None:
 def test_ranks_keep_identical_weights_and_draw_their_own_noise_across_a_resume(tmp_path):
     run = tmp_path / "run"
     for iterations, resume in ((2, False), (4, True)):
-        procs = _start_ranks([__file__, str(run), str(iterations), str(int(resume)), str(tmp_path / f"{iterations}-%d")])
-        _finish(procs)
+        out = tmp_path / f"{iterations}-%d"
+        _finish(_start_ranks([__file__, str(run), str(iterations), str(int(resume)), str(out)]))
         ranks = [torch.load(tmp_path / f"{iterations}-{rank}", weights_only=True) for rank in (0, 1)]
         for name in ("generator", "discriminator"):
             for key, value in ranks[0][name].items():  # weights, and BatchNorm statistics averaged for the checkpoint

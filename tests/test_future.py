@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from videos import read_video, video_distance
+from videos import read_video
 
 from videogan.cli import main
 from videogan.config import ConfigError, ModelConfig, get_preset, replace

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from videogan.config import replace
-from videogan.models import VideoDiscriminator, VideoGenerator
+from videogan.models import VideoGenerator
 from videogan.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from videogan.train.loop import init_networks, train
 from videogan.train.loss import VideoGANLoss

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from ..config import ModelConfig, RunConfig, add_config_arguments, replace
+from ..config import ModelConfig, RunConfig, add_config_arguments
 from ..data import build_dataset
 from ..data.sampler import EpochDataset, ResumableSampler
 from ..models import CodeMixture, VideoEncoder, VideoGenerator

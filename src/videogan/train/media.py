@@ -1,5 +1,5 @@
-"""What a generator's output looks like on disk: each stream as a video, tiled into grids (the paper's
-Figure 3), from a generator run in batches. Used for training progress samples and by `videogan sample` / `predict`."""
+"""A generator run in batches, and its output on disk: each stream as a video, tiled into grids (the
+paper's Figure 3). Used for training progress samples and by `videogan sample` / `predict`."""
 from __future__ import annotations
 
 from pathlib import Path

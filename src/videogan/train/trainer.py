@@ -132,8 +132,9 @@ def resumed_config(saved: RunConfig, given: RunConfig) -> RunConfig:
             if not runtime_field and getattr(old, f.name) != getattr(new, f.name):
                 changed.append(f"--{f.name.replace('_', '-')} {getattr(new, f.name)} (run: {getattr(old, f.name)})")
     if changed:
+        allowed = ", ".join("--" + name.replace("_", "-") for name in RUN_TIME_FIELDS)
         raise ValueError(f"--resume keeps the run's recipe; drop {', '.join(changed)} or start a new run with --out "
-                         f"(flags that apply on resume: {', '.join('--' + n.replace('_', '-') for n in RUN_TIME_FIELDS)})")
+                         f"(flags that apply on resume: {allowed})")
     return dataclasses.replace(saved, train=dataclasses.replace(
         saved.train, **{name: getattr(given.train, name) for name in RUN_TIME_FIELDS}))
 
@@ -273,7 +274,8 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
             return Outcome(iteration, latest, None), task, config
         log.line(f"global batch {semantics['global_batch']} = {runtime.world_size} rank(s) x "
                  f"{semantics['batch_per_rank']} clips; BatchNorm statistics over {semantics['batch_norm_clips']} "
-                 f"clips; precision {precision}; {loader_workers(config.train.workers, runtime.world_size)} loader worker(s)")
+                 f"clips; precision {precision}; "
+                 f"{loader_workers(config.train.workers, runtime.world_size)} loader worker(s)")
         outcome = _fit(task, config, run_dir, runtime, dataset, iteration, Trainer(runtime, precision), log, progress)
         return outcome, task, config
     finally:
@@ -338,8 +340,8 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
             if checkpoint_due:
                 last_saved, saved_at = save(), iteration
         if saved_at != iteration:  # stopped early: keep the progress
-            log.line(f"stopped at iteration {iteration} ({'Ctrl-C / SIGTERM' if stop == 'signal' else '--max-minutes'}): "
-                     "saving a checkpoint")
+            cause = "Ctrl-C / SIGTERM" if stop == "signal" else "--max-minutes"
+            log.line(f"stopped at iteration {iteration} ({cause}): saving a checkpoint")
             _average_task_buffers(task, runtime)
             last_saved = save()
     bar.close()
