@@ -6,7 +6,8 @@ import torch
 from videogan.config import replace
 from videogan.models import VideoGenerator
 from videogan.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from videogan.train.loop import init_networks, train
+from videogan.train.loop import GANTask, init_networks, train
+from videogan.train.trainer import NonFiniteLoss, run_task
 from videogan.train.loss import VideoGANLoss
 
 
@@ -87,3 +88,14 @@ def test_missing_and_corrupt_checkpoints_are_clear_errors(tmp_path):
     torch.save({"weights": torch.zeros(2)}, foreign)
     with pytest.raises(ValueError, match="not a videogan checkpoint"):
         load_checkpoint(foreign)
+
+
+def test_a_non_finite_loss_stops_the_run_without_saving(tmp_path, tiny_config):
+    class Diverging(GANTask):
+        def step(self, real, iteration, trainer):
+            stats = super().step(real, iteration, trainer)
+            return {**stats, "loss_d": stats["loss_d"] * float("nan")} if iteration == 2 else stats
+
+    with pytest.raises(NonFiniteLoss, match="iteration 3: losses are not finite"):
+        run_task(Diverging, tiny_config, tmp_path, progress=False)
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-0000002.pt"]  # the last good state
