@@ -29,14 +29,19 @@ from videogan.train.loop import GANTask
 from videogan.train.trainer import Trainer, _loader, _on_device, configure_kernels, loader_workers
 
 
+def _sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def _timed(fn, device, repeats: int) -> float:
     """Seconds per call after one warm-up call."""
     fn()
-    torch.cuda.synchronize(device)
+    _sync(device)
     start = time.perf_counter()
     for _ in range(repeats):
         fn()
-    torch.cuda.synchronize(device)
+    _sync(device)
     return (time.perf_counter() - start) / repeats
 
 
@@ -63,19 +68,30 @@ def measure(config, precision: str, iterations: int, device) -> dict:
     real = (torch.rand(batch, 3, config.model.frames, config.model.size, config.model.size, device=device) * 2 - 1)
     if config.train.channels_last:
         real = real.contiguous(memory_format=torch.channels_last_3d)
-    for i in range(3):  # warm-up: cuDNN's algorithm search, compilation
+    for i in range(4):  # warm-up: cuDNN's algorithm search, compilation
         task.step(real, i, trainer)
-    with FlopCounterMode(display=False) as counter:
-        task.step(real, 3, trainer)
-    torch.cuda.synchronize(device)
-    torch.cuda.reset_peak_memory_stats(device)
+    _sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     for i in range(iterations):
         task.step(real, 4 + i, trainer)
-    torch.cuda.synchronize(device)
+    _sync(device)
     seconds = (time.perf_counter() - start) / iterations
-    return {"it_per_s": 1 / seconds, "videos_per_s": batch / seconds, "flops": counter.get_total_flops(),
-            "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2 ** 30}
+    memory = torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else float("nan")
+    return {"it_per_s": 1 / seconds, "videos_per_s": batch / seconds, "peak_memory_gib": memory}
+
+
+def iteration_flops(config, device) -> float:
+    """FLOPs of one training iteration (G forward, D on real and fake, both backward passes, the G step
+    through D), counted once on the uncompiled float32 networks: the same work at every setting."""
+    runtime = Runtime(device)
+    task = GANTask(replace(config, train={"compile": False}), runtime, None)
+    real = torch.zeros(config.train.batch_size, 3, config.model.frames, config.model.size, config.model.size,
+                       device=device)
+    with FlopCounterMode(display=False) as counter:
+        task.step(real, 0, Trainer(runtime, "fp32"))
+    return float(counter.get_total_flops())
 
 
 def loader_rate(config, device, batches: int = 30) -> float:
@@ -95,8 +111,7 @@ def loader_rate(config, device, batches: int = 30) -> float:
         start = time.perf_counter()
         for _ in range(batches):
             _on_device(next(loader), device, False)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        _sync(device)
         rate = batches * config.train.batch_size / (time.perf_counter() - start)
         del loader  # its workers stop before their shards are deleted
         return rate
@@ -120,16 +135,16 @@ def main() -> None:
     settings = [(p, {}) for p in args.precisions]
     settings += [("bf16", {"channels_last": True})] if args.channels_last else []
     settings += [("bf16", {"compile": True})] if args.compile else []
-    consumed = 0.0
+    consumed, flops = 0.0, iteration_flops(base, device)
     for precision, extra in settings:
         peaks = peak_flops(precision, device)
         row = measure(replace(base, train={"precision": precision, **extra}), precision, args.iterations, device)
-        achieved = row["flops"] * row["it_per_s"]
+        achieved = flops * row["it_per_s"]
         consumed = max(consumed, row["videos_per_s"])
         name = precision + "".join(f" --{k.replace('_', '-')}" for k in extra)
         print(f"{name:<24} {row['it_per_s']:6.2f} it/s  {row['videos_per_s']:7.1f} videos/s  "
               f"peak memory {row['peak_memory_gib']:5.1f} GiB  {achieved / 1e12:6.1f} TFLOP/s "
-              f"({row['flops'] / 1e12:.2f} TFLOP/it)  MFU {100 * achieved / peaks['matmul']:4.1f}% of matmul "
+              f"({flops / 1e12:.2f} TFLOP/it)  MFU {100 * achieved / peaks['matmul']:4.1f}% of matmul "
               f"({peaks['matmul'] / 1e12:.0f} TFLOP/s), {100 * achieved / peaks['conv3d']:4.1f}% of Conv3d "
               f"({peaks['conv3d'] / 1e12:.0f} TFLOP/s)", flush=True)
     if args.loader:

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -99,3 +100,11 @@ def test_a_non_finite_loss_stops_the_run_without_saving(tmp_path, tiny_config):
     with pytest.raises(NonFiniteLoss, match="iteration 3: losses are not finite"):
         run_task(Diverging, tiny_config, tmp_path, progress=False)
     assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-0000002.pt"]  # the last good state
+
+
+def test_bf16_with_channels_last_trains_with_float32_weights_and_finite_losses(tmp_path, tiny_config):
+    config = replace(tiny_config, train={"iterations": 2, "precision": "bf16", "channels_last": True})
+    state = load_checkpoint(train(config, tmp_path, progress=False))
+    assert all(v.dtype in (torch.float32, torch.int64) for v in state["generator"].values())
+    assert state["opt_d"]["state"][0]["exp_avg"].dtype == torch.float32
+    assert all(math.isfinite(r[k]) for r in _stats(tmp_path) for k in ("loss_d", "loss_g", "mask_mean"))

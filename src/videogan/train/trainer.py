@@ -201,7 +201,9 @@ def prepare_networks(networks: dict[str, nn.Module], config: RunConfig) -> None:
     """Memory format and compilation the config asks for, applied in place (checkpoint keys unchanged)."""
     for network in networks.values():
         if config.train.channels_last:
-            network.to(memory_format=torch.channels_last_3d)
+            for param in network.parameters():  # the 3-D layers' weights (the background stream's are 2-D)
+                if param.dim() == 5:
+                    param.data = param.data.contiguous(memory_format=torch.channels_last_3d)
         if config.train.compile:
             network.compile()
 
