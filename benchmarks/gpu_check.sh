@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The GPU check of issue 10, in one run of at most 8 minutes on one GPU (figures go to docs/performance.md):
 #   1. the CUDA-marked tests (tests/test_cuda.py);
-#   2. torchrun --nproc_per_node 1 (NCCL) on the paper preset for 50 iterations: the data-parallel and
-#      BatchNorm path on CUDA, where DDP's buffer broadcast used to fail in D's two-forward step;
+#   2. torchrun --nproc_per_node 1 (NCCL) on the paper preset for 50 iterations: the data-parallel path
+#      on CUDA (a one-rank process group still runs the gradient all-reduce, the BatchNorm statistics'
+#      averaging and the stop vote) and D's two forwards before one backward, which DDP's buffer
+#      broadcast used to break;
 #   3. paper-preset training at batch 64 in fp32, tf32 and bf16, with --channels-last and with --compile:
 #      it/s, videos/s, peak memory, MFU against a matmul and a Conv3d timed in the same run; and the
 #      loader's videos/s from prepared shards at --workers auto next to what the GPU consumes;

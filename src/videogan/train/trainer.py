@@ -252,6 +252,7 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
             if state.get("world_size", 1) != runtime.world_size:
                 raise ValueError(f"{state['path']}: the run was trained on {state.get('world_size', 1)} rank(s); "
                                  f"resume it on as many (its global batch and BatchNorm statistics depend on it)")
+        workers = loader_workers(config.train.workers, runtime.world_size)  # a bad value fails before any write
         log = RunLog(run_dir, enabled=runtime.is_main)
         semantics = batch_semantics(config, runtime)
         if runtime.is_main:
@@ -276,8 +277,7 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
             return Outcome(iteration, latest, None), task, config
         log.line(f"global batch {semantics['global_batch']} = {runtime.world_size} rank(s) x "
                  f"{semantics['batch_per_rank']} clips; BatchNorm statistics over {semantics['batch_norm_clips']} "
-                 f"clips; precision {precision}; "
-                 f"{loader_workers(config.train.workers, runtime.world_size)} loader worker(s)")
+                 f"clips; precision {precision}; {workers} loader worker(s)")
         outcome = _fit(task, config, run_dir, runtime, dataset, iteration, Trainer(runtime, precision), log, progress)
         return outcome, task, config
     finally:
