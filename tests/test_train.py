@@ -1,5 +1,6 @@
 import json
 import math
+import time
 
 import pytest
 import torch
@@ -108,3 +109,18 @@ def test_bf16_with_channels_last_trains_with_float32_weights_and_finite_losses(t
     assert all(v.dtype in (torch.float32, torch.int64) for v in state["generator"].values())
     assert state["opt_d"]["state"][0]["exp_avg"].dtype == torch.float32
     assert all(math.isfinite(r[k]) for r in _stats(tmp_path) for k in ("loss_d", "loss_g", "mask_mean"))
+
+
+def test_a_slow_loader_is_logged_per_tick_and_warned_about(tmp_path, tiny_config, monkeypatch, capsys):
+    from videogan.data import MovingObjects
+    from videogan.train import trainer
+
+    class Slow(MovingObjects):
+        def __getitem__(self, index):
+            time.sleep(0.25)
+            return super().__getitem__(index)
+
+    monkeypatch.setattr(trainer, "build_dataset", lambda data, model: Slow(model.frames, model.size))
+    train(replace(tiny_config, train={"iterations": 3}), tmp_path, progress=False)
+    assert all(r["data_wait_s"] >= 1.0 for r in _stats(tmp_path))  # 4 clips of 0.25 s per iteration
+    assert "the loader is the bottleneck" in capsys.readouterr().err
