@@ -4,7 +4,8 @@ consume; and the `cpu` preset's training speed reading each format (does the loa
 
     PYTHONPATH=src:tests python benchmarks/data_speed.py [--videos 4] [--frames 150] [--workers 1]
 
-Loader rates use each preset's default worker count (`workers` in its config) and clip size.
+Loader rates use each preset's default worker count (`workers` in its config: auto, from the CPU count)
+and clip size.
 
 Inputs are written to a temporary folder first: 640x360 H.264 camera-shake scenes at 25 fps (the sort of
 footage `prepare` sees), and a VideoGAN-format list of 128x128 JPEG strips.
@@ -29,6 +30,7 @@ from videogan.data.decode import iter_frames  # noqa: E402
 from videogan.data.formats import open_dataset  # noqa: E402
 from videogan.data.prepare import Options, run  # noqa: E402
 from videogan.data.stabilize import Stabilizer  # noqa: E402
+from videogan.train.trainer import loader_workers  # noqa: E402
 from train_speed import measure  # noqa: E402  (this script's folder)
 
 TRAINING_BATCH = {"cpu": 32, "paper": 8}  # paper on a CPU: a small batch (videos/s hardly depends on it)
@@ -56,7 +58,7 @@ def make_inputs(root: Path, videos: int, frames: int) -> None:
 
 
 def loader_rate(path, data_format: str, preset: str, items: int = 64) -> float:
-    model, workers = PRESETS[preset].model, PRESETS[preset].train.workers
+    model, workers = PRESETS[preset].model, loader_workers(PRESETS[preset].train.workers)
     data = open_dataset(path, data_format, frames=model.frames, size=model.size)
     loader = DataLoader(data, batch_size=8, shuffle=True, num_workers=workers)
     seconds, count = timed(lambda: sum(len(b["label"]) for b, _ in zip(loader, range(items // 8))))
@@ -92,7 +94,7 @@ def main() -> None:
         for preset in ("cpu", "paper"):
             tick = 10 if preset == "cpu" else 2
             consumed[preset] = measure(preset, TRAINING_BATCH[preset], 2, tick, args.device)["videos_per_s"]
-            workers = PRESETS[preset].train.workers
+            workers = loader_workers(PRESETS[preset].train.workers)
             print(f"{preset} preset (batch {TRAINING_BATCH[preset]}, {args.device}) consumes "
                   f"{consumed[preset]:.1f} videos/s; loader with its default {workers} worker(s):")
             for name, path, fmt in formats:

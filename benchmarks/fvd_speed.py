@@ -2,8 +2,8 @@
 
     PYTHONPATH=src python benchmarks/fvd_speed.py [--device auto] [--batch-sizes 1 2 4 8] [--repeats 2]
 
-Needs the converted weights (`videogan weights i3d`): random weights would time the same, but the
-benchmark then measures exactly the model FVD runs.
+Needs the converted weights (`videogan weights i3d`), so that it measures exactly the model FVD runs;
+`--random-weights` times the same network without them (a machine without the cache or a network).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 import torch
 
 from videogan.eval.fvd import FRAMES
-from videogan.eval.i3d import SIZE
+from videogan.eval.i3d import SIZE, InceptionI3d
 from videogan.eval.weights import load_i3d
 from videogan.runtime import pick_device
 
@@ -38,9 +38,10 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--random-weights", action="store_true", help="the I3D network without its weights")
     args = parser.parse_args()
     device = pick_device(args.device)
-    model = load_i3d(device)
+    model = InceptionI3d().eval().requires_grad_(False).to(device) if args.random_weights else load_i3d(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(f"device {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads")
     for batch in args.batch_sizes:

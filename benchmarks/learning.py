@@ -3,6 +3,7 @@
 Either evaluate an existing run's checkpoints, or train the `cpu` preset for a wall-clock budget first:
     python benchmarks/learning.py --run /work/runs/cpu-two_stream
     python benchmarks/learning.py --train --arch one_stream --minutes 15 --run runs/learn-one
+    python benchmarks/learning.py --train --iterations 300 --precision bf16 --run runs/learn-bf16
 Prints a markdown table (and writes <run>/learning.json):
   mask_on_moving / mask_on_static: mean mask over pixels that change between frames / that do not
   motion_w1: Wasserstein distance between per-video motion energies (generated vs real)
@@ -52,13 +53,19 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help="train the cpu preset first")
     parser.add_argument("--arch", default="two_stream")
     parser.add_argument("--minutes", type=float, default=15.0, help="training budget with --train")
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="with --train: train this many iterations instead of --minutes (equal-work comparisons)")
+    parser.add_argument("--checkpoint-every", type=int, default=None, help="with --train (default: the preset's)")
+    parser.add_argument("--precision", default="fp32", help="with --train: fp32, tf32 or bf16")
     parser.add_argument("--n", type=int, default=256, help="generated and real videos per checkpoint")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     run = Path(args.run)
     if args.train:
+        budget = ({"iterations": args.iterations} if args.iterations else {"max_minutes": args.minutes, "iterations": 10**9})
+        every = {"checkpoint_every": args.checkpoint_every} if args.checkpoint_every else {}
         config = replace(get_preset("cpu"), model={"arch": args.arch},
-                         train={"max_minutes": args.minutes, "iterations": 10**9, "keep_checkpoints": 0})
+                         train={**budget, **every, "keep_checkpoints": 0, "precision": args.precision})
         start = time.time()
         train(config, run, progress=False)
         print(f"trained {time.time() - start:.0f} s")

@@ -152,3 +152,19 @@ def test_interrupted_run_resumes_and_then_fits_the_mixture(tmp_path, capsys):
     written = last.stat().st_mtime_ns
     assert main(["baseline", "train", "--resume", str(run), "--no-progress"]) == 0  # finished: nothing to do
     assert last.stat().st_mtime_ns == written
+
+
+def test_resumed_baseline_logs_the_losses_of_an_uninterrupted_run(tmp_path):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert main(["baseline", "train", "--out", str(whole), "--iterations", "4", "--log-every", "1", *TINY]) == 0
+    assert main(["baseline", "train", "--out", str(parts), "--iterations", "2", "--log-every", "1", *TINY]) == 0
+    assert main(["baseline", "train", "--resume", str(parts), "--iterations", "4", "--no-progress"]) == 0
+
+    def losses(run):
+        return [(r["iteration"], r["loss_rec"]) for r in map(json.loads, (run / "stats.jsonl").read_text().splitlines())
+                if "loss_rec" in r]
+
+    assert [i for i, _ in losses(parts)] == [1, 2, 3, 4]
+    for (i, a), (_, b) in zip(losses(whole), losses(parts)):
+        assert a == pytest.approx(b, rel=1e-5, abs=1e-6), i
+    assert "gmm" in load_checkpoint(parts)

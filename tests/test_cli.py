@@ -50,6 +50,21 @@ def test_resume_continues_and_a_second_new_run_is_refused(tmp_path, capsys):
     assert (run / "checkpoints" / "checkpoint-0000006.pt").exists()
 
 
+def test_resume_applies_run_time_flags_and_refuses_recipe_flags(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--no-progress", *TINY, "--iterations", "2"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--lr", "0.001", "--z-dim", "8", "--iterations", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "drop --z-dim 8 (run: 16), --lr 0.001 (run: 0.0002)" in err and len(err.strip().splitlines()) == 1
+    assert not (run / "checkpoints" / "checkpoint-0000004.pt").exists()
+    assert main(["train", "--resume", str(run), "--iterations", "4", "--checkpoint-every", "1", "--log-every", "1",
+                 "--precision", "bf16", "--no-progress"]) == 0
+    assert (run / "checkpoints" / "checkpoint-0000003.pt").exists()  # the new interval applies
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["train"]["precision"] == "bf16" and saved["train"]["lr"] == 0.0002
+
+
 def test_clear_errors(tmp_path, capsys):
     assert main(["sample", str(tmp_path / "missing.pt"), "--out", str(tmp_path)]) == 2
     assert "missing.pt" in capsys.readouterr().err

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from videos import read_video, video_distance
+from videos import read_video
 
 from videogan.cli import main
 from videogan.config import ConfigError, ModelConfig, get_preset, replace
 from videogan.eval import diagnostics
 from videogan.models import FutureGenerator, VideoDiscriminator, VideoGenerator
 from videogan.models.describe import describe
-from videogan.tasks.future import load_future_generator, load_image, output_names
+from videogan.tasks.future import load_future_generator, load_image, output_names, predict
 from videogan.tasks.sample import load_generator
 from videogan.tasks.units import highlight, selectivity
 from videogan.train.checkpoint import load_checkpoint, save_checkpoint
@@ -91,11 +91,15 @@ def test_noise_futures_differ_between_seeds_and_repeat_with_one(tmp_path):
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(image)
     assert main(["predict", str(ckpt), str(image), "--samples", "2", "--out", str(tmp_path / "a")]) == 0
     assert main(["predict", str(ckpt), str(image), "--seed", "1", "--out", str(tmp_path / "b")]) == 0
-    foreground = lambda run, k: tmp_path / run / "in" / f"foreground-{k}.mp4"  # noqa: E731
-    assert main(["predict", str(ckpt), str(image), "--samples", "2", "--seed", "0", "--out", str(tmp_path / "c")]) == 0
-    same = max(video_distance(foreground("a", k), foreground("c", k)) for k in (0, 1))
-    other = min(video_distance(foreground("a", 0), foreground("a", 1)), video_distance(foreground("a", 0), foreground("b", 0)))
-    assert same < 0.05 and other > 0.15, (same, other)  # 2 iterations in, the noise moves few pixels by a level
+    assert (tmp_path / "a" / "in" / "foreground-1.mp4").exists()  # one file per sample
+    assert not (tmp_path / "b" / "in" / "foreground-1.mp4").exists()
+    # the futures themselves, before 8-bit rounding: a barely trained foreground sits near 0, i.e. at 127.5
+    # levels, where CPU kernels' rounding differences from call to call flip pixels between two levels
+    generator, pixels = load_future_generator(ckpt), load_image(image, 16)[None]
+    futures = lambda samples, seed: predict(generator, pixels, samples, seed)["foreground"]  # noqa: E731
+    a, c, b = futures(2, 0), futures(2, 0), futures(1, 1)
+    assert torch.allclose(a, c, atol=1e-6)  # same seed: same futures
+    assert min((a[0] - a[1]).abs().mean(), (a[0] - b[0]).abs().mean()) > 2e-5  # other noise: other futures
     with pytest.raises(ValueError, match=r"noise of shape \(batch, 4\)"):
         FutureGenerator(cfg.model)(torch.zeros(1, 3, 16, 16))
 

@@ -20,6 +20,7 @@ TASKS = ("video", "future")  # unconditional videos from z (section 2), or the f
 FIRST_FRAME_LOSSES = ("l1", "l2")
 DATA_FORMATS = ("auto", "shards", "videogan", "videos")  # how data.formats reads --data
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 
 
 class ConfigError(ValueError):
@@ -120,7 +121,8 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    batch_size: int = setting(64, "videos per iteration", low=1)
+    batch_size: int = setting(64, "videos per iteration on each rank (torchrun: the global batch is this x ranks)",
+                              low=1)
     lr: float = setting(2e-4, "Adam learning rate", low=0.0)
     beta1: float = setting(0.5, "Adam beta1", low=0.0, high=1.0)
     beta2: float = setting(0.999, "Adam beta2", low=0.0, high=1.0)
@@ -135,9 +137,15 @@ class TrainConfig:
     sample_every: int = setting(1000, "iterations per progress sample grid", low=1)
     checkpoint_every: int = setting(1000, "iterations per checkpoint", low=1)
     keep_checkpoints: int = setting(3, "older periodic checkpoints are deleted; 0 keeps all", low=0)
-    workers: int = setting(1, "DataLoader worker processes", low=0)
+    workers: str = setting("auto", "DataLoader worker processes per rank: a number, or auto (from the CPU count)",
+                           pattern=r"auto|\d+")
     device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps: auto takes the GPU when there is one",
                           pattern=DEVICE.pattern)
+    precision: str = setting("auto", "fp32, tf32, bf16 (autocast), or auto: tf32 on CUDA, fp32 on the CPU",
+                             choices=PRECISIONS)
+    channels_last: bool = setting(False, "networks and clips in channels_last_3d memory format")
+    compile: bool = setting(False, "torch.compile the networks (slow start; for long GPU runs)")
+    sync_bn: bool = setting(False, "torchrun: BatchNorm statistics over the global batch (CUDA only)")
 
     def __post_init__(self):
         validate(self)
@@ -206,7 +214,7 @@ PRESETS: dict[str, RunConfig] = {
     # For tests and smoke runs: seconds per hundred iterations.
     "tiny": _preset(
         model=dict(frames=8, size=16, z_dim=16, g_width=8, d_width=8),
-        train=dict(batch_size=4, iterations=20, log_every=5, sample_every=10, checkpoint_every=10, workers=0),
+        train=dict(batch_size=4, iterations=20, log_every=5, sample_every=10, checkpoint_every=10, workers="0"),
     ),
 }
 # Future generation (section 3.4): the released code doubles every width of the unconditional model

@@ -15,6 +15,7 @@ class Runtime:
     device: torch.device
     rank: int = 0
     world_size: int = 1
+    in_group: bool = False  # joined a process group (started by torchrun, even as its only rank)
 
     @property
     def is_main(self) -> bool:
@@ -22,7 +23,7 @@ class Runtime:
 
     @property
     def distributed(self) -> bool:
-        return self.world_size > 1
+        return self.in_group or self.world_size > 1
 
 
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
@@ -40,13 +41,21 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
 
 
 def setup_runtime(device: str = "auto") -> Runtime:
-    """Join the process group when started by torchrun (WORLD_SIZE > 1); else a single process."""
+    """Join the process group when started by torchrun (WORLD_SIZE set: with one rank too, so that one
+    GPU runs the collectives of many); else a single process."""
+    launched = "WORLD_SIZE" in os.environ
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     dev = pick_device(device, local_rank)
-    if world_size > 1 and not dist.is_initialized():
+    if launched and not dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     rank = dist.get_rank() if dist.is_initialized() else 0
-    return Runtime(dev, rank, world_size)
+    return Runtime(dev, rank, world_size, in_group=dist.is_initialized())
+
+
+def close_runtime(runtime: Runtime) -> None:
+    """Leave the process group (torchrun), so that every rank exits cleanly."""
+    if runtime.distributed and dist.is_initialized():
+        dist.destroy_process_group()

@@ -24,8 +24,13 @@ def generator_inputs(cfg: ModelConfig, rng: torch.Generator, n: int, videos: tor
     on the CPU from `rng` (a CPU and a GPU run see the same ones) and moved to the videos' device."""
     device = videos.device if videos is not None else torch.device("cpu")
     if cfg.task == "video":
-        return (torch.randn(n, cfg.z_dim, generator=rng).to(device),)
+        return (_to_device(torch.randn(n, cfg.z_dim, generator=rng), device),)
     if videos is None or len(videos) != n:
         raise ValueError(f"the future task's generator needs n={n} videos to take first frames from")
     first = videos[:, :, 0]  # b 3 h w
-    return (first, torch.randn(n, cfg.noise_dim, generator=rng).to(device)) if cfg.noise_dim else (first,)
+    return (first, _to_device(torch.randn(n, cfg.noise_dim, generator=rng), device)) if cfg.noise_dim else (first,)
+
+
+def _to_device(codes: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A copy to a GPU from pinned memory, which does not make the host wait for the GPU's queue."""
+    return codes.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else codes

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,17 +22,20 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from ..config import ModelConfig, RunConfig, add_config_arguments, replace
+from ..config import ModelConfig, RunConfig, add_config_arguments
 from ..data import build_dataset
 from ..data.sampler import EpochDataset, ResumableSampler
 from ..models import CodeMixture, VideoEncoder, VideoGenerator
 from ..models.autoencoder import COVARIANCE_TYPES
-from ..runtime import pick_device, setup_runtime
-from ..train.checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_checkpoint,
-                                prune_checkpoints, restore_rng, save_checkpoint)
+from ..runtime import Runtime, pick_device
+from ..train.checkpoint import checkpoint_path, prune_checkpoints, save_checkpoint
+from ..train.distributed import with_sync_batchnorm
 from ..train.log import RunLog
-from ..train.loop import _adam, _loader, _StopRequest, resolve_run
-from .sample import VideoSampler, add_sample_arguments, generate, load_sampler, write_grids, write_samples
+from ..train.loop import resolve_run
+from ..train.run_dir import removed_if_start_fails
+from ..train.media import generate, write_grids
+from ..train.trainer import Trainer, adam, checkpoint_state, latest_state, loader_workers, prepare_networks, run_task
+from .sample import VideoSampler, add_sample_arguments, load_sampler, write_samples
 
 LOSSES = ("l1", "mse")
 
@@ -106,7 +107,7 @@ def encode(encoder: VideoEncoder, decoder: VideoGenerator, clips, config: RunCon
            progress: bool = True) -> tuple[torch.Tensor, float]:
     """Codes n z_dim of the clips (eval mode: BatchNorm running statistics, as at sampling time) and the
     mean reconstruction loss over them."""
-    loader = DataLoader(clips, batch_size=config.train.batch_size, num_workers=config.train.workers)
+    loader = DataLoader(clips, batch_size=config.train.batch_size, num_workers=loader_workers(config.train.workers))
     codes, total = [], 0.0
     for batch in tqdm(loader, desc="encoding clips for the mixture", unit="batch", disable=not progress,
                       dynamic_ncols=True):
@@ -125,130 +126,96 @@ def _check_mixture_data(config: RunConfig, bcfg: BaselineConfig) -> None:
                          f"{bcfg.gmm_components}: the mixture needs at least one code per component")
 
 
+class BaselineTask:
+    """The autoencoder as a task of the shared training loop: one reconstruction update per iteration."""
+
+    def __init__(self, config: RunConfig, bcfg: BaselineConfig, runtime: Runtime, dataset):
+        tcfg = config.train
+        self.bcfg, self.mask_l1, self.device = bcfg, tcfg.mask_l1, runtime.device
+        encoder, decoder = init_autoencoder(config.model, tcfg.seed)
+        if tcfg.sync_bn:
+            encoder, decoder = (with_sync_batchnorm(net, runtime) for net in (encoder, decoder))
+        self.encoder, self.decoder = encoder.to(runtime.device), decoder.to(runtime.device)
+        self.networks = {"encoder": self.encoder, "generator": self.decoder}  # the decoder is a generator to every tool
+        self.autoencoder = torch.nn.ModuleList([self.encoder, self.decoder])  # one optimiser, one gradient all-reduce
+        self.opt = adam(self.autoencoder.parameters(), tcfg)
+        self.world_size = runtime.world_size
+        self.optimizers = {"opt": self.opt}
+        prepare_networks(self.networks, config)
+        # a fixed batch of training clips, shown next to its reconstructions as training goes
+        self.shown = torch.stack([dataset[i]["video"] for i in range(min(16, len(dataset)))])  # 16 3 t h w
+
+    def step(self, real: torch.Tensor, iteration: int, trainer: Trainer) -> dict[str, torch.Tensor]:
+        with trainer.autocast():
+            loss, stats = autoencoder_loss(self.encoder, self.decoder, real, self.bcfg.loss, self.mask_l1)
+        trainer.update(loss, self.opt, self.autoencoder)
+        return stats
+
+    def write_samples(self, out_dir: Path, iteration: int) -> dict:
+        if not (out_dir / "real_videos.gif").exists():  # what the reconstructions are compared with
+            write_grids({"video": self.shown}, out_dir, prefix="real_", formats=("gif",))
+        self.encoder.eval()
+        with torch.no_grad():
+            codes = self.encoder(self.shown.to(self.device))
+        parts = generate(self.decoder.eval(), codes)
+        write_grids(parts, out_dir, prefix=f"{iteration:07d}_reconstruction_", formats=("gif",))
+        self.encoder.train()
+        self.decoder.train()
+        return parts
+
+    def checkpoint_extras(self) -> dict:
+        return {"kind": "baseline", "baseline": dataclasses.asdict(self.bcfg)}
+
+
 def train_baseline(config: RunConfig, bcfg: BaselineConfig, run_dir: str | Path, resume: bool = False,
-                   progress: bool = True) -> Path:
-    """Train the autoencoder, then fit the mixture; returns the final checkpoint.
+                   progress: bool = True) -> Path | None:
+    """Train the autoencoder, then fit the mixture; returns the final checkpoint (None on ranks > 0).
 
     A stop by Ctrl-C / SIGTERM saves the autoencoder without a mixture (resume to finish); reaching
     --iterations or --max-minutes ends the training and fits the mixture."""
     check_baseline_model(config.model)
     run_dir = Path(run_dir)
-    runtime = setup_runtime(config.train.device)
-    if runtime.distributed:
-        raise ValueError("baseline train runs as one process: start it without torchrun")
-    state = load_checkpoint(list_checkpoints(run_dir)[-1]) if resume else None
-    if state is not None:
-        if state.get("kind") != "baseline":
-            raise ValueError(f"{state['path']}: not a baseline checkpoint (resume a GAN run with `videogan train`)")
+    state = latest_state(run_dir, resume)
+    if state is not None and state.get("kind") == "baseline":
         saved_loss = state["baseline"]["loss"]
         if bcfg.loss != saved_loss:
             raise ValueError(f"{state['path']}: the run was trained with --loss {saved_loss}, not {bcfg.loss}")
-        config = replace(config_of(state), train={"iterations": config.train.iterations,
-                                                  "device": config.train.device, "workers": config.train.workers,
-                                                  "max_minutes": config.train.max_minutes})
-    tcfg, mcfg = config.train, config.model
-    log = RunLog(run_dir)
-    if state is not None and state["iteration"] >= tcfg.iterations and "gmm" in state:
-        log.line(f"{run_dir}: already trained for {state['iteration']} iterations, mixture fitted")
-        return Path(state["path"])
+        if state["iteration"] >= config.train.iterations and "gmm" in state:
+            RunLog(run_dir).line(f"{run_dir}: already trained for {state['iteration']} iterations, mixture fitted")
+            return Path(state["path"])
     _check_mixture_data(config, bcfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(
-        json.dumps({**config.to_dict(), "baseline": dataclasses.asdict(bcfg)}, indent=2, sort_keys=True))
+    outcome, task, config = run_task(lambda c, runtime, dataset: BaselineTask(c, bcfg, runtime, dataset), config,
+                                     run_dir, state, progress, kind="baseline",
+                                     config_extras={"baseline": dataclasses.asdict(bcfg)})
+    if outcome.checkpoint is None:  # ranks > 0: rank 0 fits the mixture
+        return None
+    if outcome.stop == "signal":
+        RunLog(run_dir).line(f"stopped at iteration {outcome.iteration}; continue (and fit the mixture) with "
+                             f"`videogan baseline train --resume {run_dir}`")
+        return outcome.checkpoint
+    return _fit_mixture(task, config, bcfg, run_dir, outcome, progress)
 
-    device = runtime.device
-    encoder, decoder = (net.to(device) for net in init_autoencoder(mcfg, tcfg.seed))
-    params = list(encoder.parameters()) + list(decoder.parameters())
-    opt = _adam(params, tcfg)
-    iteration = 0
-    if state is not None:
-        encoder.load_state_dict(state["encoder"])
-        decoder.load_state_dict(state["generator"])
-        opt.load_state_dict(state["opt"])
-        restore_rng(state["rng"]["global"])
-        iteration = state["iteration"]
-        log.truncate_after(iteration)
-        log.line(f"resumed {state['path']} at iteration {iteration}")
 
-    def save(mixture_state: dict | None = None) -> Path:
-        extra = {"gmm": mixture_state} if mixture_state is not None else {}
-        path = save_checkpoint(checkpoint_path(run_dir, iteration), {
-            "kind": "baseline", "config": config.to_dict(), "baseline": dataclasses.asdict(bcfg),
-            "iteration": iteration, "encoder": encoder.state_dict(), "generator": decoder.state_dict(),
-            "opt": opt.state_dict(), "rng": {"global": capture_rng()}, **extra,
-        })
-        prune_checkpoints(run_dir, tcfg.keep_checkpoints)
-        return path
-
-    # a fixed batch of training clips, shown next to its reconstructions as training goes
-    dataset = build_dataset(config.data, config.model)
-    shown = torch.stack([dataset[i]["video"] for i in range(min(16, len(dataset)))])  # 16 3 t h w
-    write_grids({"video": shown}, run_dir / "samples", prefix="real_", formats=("gif",))
-
-    def write_reconstructions() -> None:
-        encoder.eval()
-        with torch.no_grad():
-            codes = encoder(shown.to(device))
-        write_grids(generate(decoder.eval(), codes), run_dir / "samples", prefix=f"{iteration:07d}_reconstruction_",
-                    formats=("gif",))
-        encoder.train()
-        decoder.train()
-
-    saved_at = iteration if state is not None else None
-    if iteration < tcfg.iterations:
-        data = iter(_loader(dataset, config, runtime, iteration * tcfg.batch_size))
-        bar = tqdm(total=tcfg.iterations, initial=iteration, disable=not progress, unit="it", dynamic_ncols=True)
-        tick, tick_start, tick_iters = {}, time.time(), 0
-        deadline = time.time() + 60 * tcfg.max_minutes if tcfg.max_minutes > 0 else float("inf")
-        with _StopRequest() as stop:
-            while iteration < tcfg.iterations and not stop.requested and time.time() < deadline:
-                real = next(data)["video"].to(device, non_blocking=True)  # b 3 t h w
-                loss, stats = autoencoder_loss(encoder, decoder, real, bcfg.loss, tcfg.mask_l1)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                iteration += 1
-                bar.update(1)
-                for k, v in stats.items():
-                    tick[k] = tick.get(k, 0.0) + v
-                tick_iters += 1
-                if iteration % tcfg.log_every == 0 or iteration == tcfg.iterations:
-                    elapsed = time.time() - tick_start
-                    record = {k: round(float(v) / tick_iters, 6) for k, v in tick.items()}
-                    if not all(math.isfinite(v) for v in record.values()):
-                        raise ValueError(f"iteration {iteration}: losses are not finite ({record}); stopping "
-                                         f"(the last checkpoint in {run_dir / 'checkpoints'} is intact)")
-                    record["videos_per_s"] = round(tick_iters * tcfg.batch_size / elapsed, 2)
-                    log.record(iteration, record)
-                    tick, tick_start, tick_iters = {}, time.time(), 0
-                if iteration % tcfg.sample_every == 0 or iteration == tcfg.iterations:
-                    write_reconstructions()
-                if iteration % tcfg.checkpoint_every == 0 or iteration == tcfg.iterations:
-                    save()
-                    saved_at = iteration
-            interrupted = stop.requested
-        bar.close()
-        if saved_at != iteration:  # stopped between checkpoints: keep the progress before anything else
-            save()
-        if interrupted:
-            log.line(f"stopped at iteration {iteration}; continue (and fit the mixture) with "
-                     f"`videogan baseline train --resume {run_dir}`")
-            return checkpoint_path(run_dir, iteration)
-        if iteration < tcfg.iterations:
-            log.line(f"--max-minutes {tcfg.max_minutes} reached at iteration {iteration}: fitting the mixture")
-            write_reconstructions()
-
-    # the mixture over training codes: the part of the model that replaces the GAN's N(0, I)
+def _fit_mixture(task: BaselineTask, config: RunConfig, bcfg: BaselineConfig, run_dir: Path, outcome,
+                 progress: bool) -> Path:
+    """The mixture over training codes: the part of the model that replaces the GAN's N(0, I)."""
+    log, iteration = RunLog(run_dir), outcome.iteration
+    if outcome.stop == "deadline":
+        log.line(f"--max-minutes {config.train.max_minutes} reached at iteration {iteration}: fitting the mixture")
+        task.write_samples(run_dir / "samples", iteration)
     start = time.time()
     clips = training_clips(config, bcfg.gmm_clips)
-    codes, loss_eval = encode(encoder.eval(), decoder.eval(), clips, config, bcfg.loss, device, progress)
-    mixture = CodeMixture.fit(codes, bcfg.gmm_components, bcfg.gmm_covariance, seed=tcfg.seed)
-    path = save(mixture.to_state())
+    codes, loss_eval = encode(task.encoder.eval(), task.decoder.eval(), clips, config, bcfg.loss, task.device,
+                              progress)
+    mixture = CodeMixture.fit(codes, bcfg.gmm_components, bcfg.gmm_covariance, seed=config.train.seed)
+    state = checkpoint_state(task, config, iteration, task.world_size)
+    path = save_checkpoint(checkpoint_path(run_dir, iteration), {**state, "gmm": mixture.to_state()})
+    prune_checkpoints(run_dir, config.train.keep_checkpoints)
     log.record(iteration, {"gmm_clips": len(codes), "loss_rec_eval": round(loss_eval, 6),
                            "code_std": round(codes.std(0).mean().item(), 6),
                            "gmm_seconds": round(time.time() - start, 1)})
-    rng = torch.Generator().manual_seed(tcfg.seed + 10_000)
-    write_grids(VideoSampler(decoder, mixture.sample, "gmm").sample(16, rng), run_dir / "samples",
+    rng = torch.Generator().manual_seed(config.train.seed + 10_000)
+    write_grids(VideoSampler(task.decoder, mixture.sample, "gmm").sample(16, rng), run_dir / "samples",
                 prefix=f"{iteration:07d}_gmm_", formats=("gif",))
     return path
 
@@ -268,8 +235,12 @@ def _baseline_config(args, saved: dict | None) -> BaselineConfig:
 def _run_train(args) -> int:
     run_dir, config, state = resolve_run(args)
     bcfg = _baseline_config(args, state.get("baseline") if state else None)
-    path = train_baseline(config, bcfg, run_dir, resume=state is not None, progress=not args.no_progress)
-    print(f"checkpoint: {path}")
+    with removed_if_start_fails(run_dir):
+        path = train_baseline(config, bcfg, run_dir, resume=state is not None, progress=not args.no_progress)
+    if path is not None:  # rank 0
+        from .report import write_report
+
+        print(f"checkpoint: {path}\nreport: {write_report(run_dir)}")
     return 0
 
 

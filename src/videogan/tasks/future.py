@@ -21,7 +21,8 @@ from ..data.video_io import to_uint8, write_png, write_video
 from ..models import FutureGenerator
 from ..runtime import pick_device
 from ..train.checkpoint import config_of, load_checkpoint
-from .sample import generate, restore_generator, stream_videos
+from ..train.media import stream_videos
+from .sample import generate, restore_generator
 
 
 def load_future_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> FutureGenerator:

@@ -13,10 +13,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data.video_io import grid, to_uint8, write_png, write_video
+from ..data.video_io import to_uint8, write_video
 from ..models import CodeMixture, VideoGenerator
 from ..runtime import pick_device
 from ..train.checkpoint import config_of, load_checkpoint
+from ..train.media import generate, write_grids
 
 
 def _generator_of(state: dict, device: torch.device | str) -> VideoGenerator:
@@ -75,46 +76,6 @@ def load_sampler(checkpoint: str | Path, device: torch.device | str = "cpu") -> 
                          f"finish the run with `videogan baseline train --resume RUN_DIR`")
     z_dim = generator.cfg.z_dim
     return VideoSampler(generator, lambda n, rng: torch.randn(n, z_dim, generator=rng), "normal")
-
-
-@torch.no_grad()
-def generate(generator: nn.Module, inputs: torch.Tensor | tuple[torch.Tensor, ...],
-             batch_size: int = 64) -> dict[str, torch.Tensor]:
-    """Run the generator over its inputs (z, or a tuple of `generator_inputs`) in batches; returns its
-    parts on the CPU."""
-    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
-    device = next(generator.parameters()).device
-    chunks = [generator(*(x[i:i + batch_size].to(device) for x in inputs), parts=True)
-              for i in range(0, len(inputs[0]), batch_size)]
-    return {k: torch.cat([c[k] for c in chunks]).cpu() for k in chunks[0]}
-
-
-def stream_videos(parts: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Each moving part as a b 3 t h w video in [-1, 1] for display; the mask is shown white = foreground.
-    (The background is one still image per video: `write_grids` saves it as a PNG.)"""
-    out = {"videos": parts["video"]}
-    if "mask" in parts:
-        out["foreground"] = parts["foreground"]
-        out["mask"] = (parts["mask"] * 2 - 1).expand(-1, 3, -1, -1, -1)
-        # f * m over black: what the foreground stream contributes (Figure 3's "foreground" panel)
-        out["foreground_masked"] = (parts["foreground"] + 1) * parts["mask"] - 1
-    return out
-
-
-def write_grids(parts: dict[str, torch.Tensor], out_dir: Path, prefix: str = "", fps: float = 8.0,
-                formats: tuple[str, ...] = ("gif", "mp4"), scale: int = 2) -> list[Path]:
-    written = []
-    for name, video in stream_videos(parts).items():
-        tiled = grid(to_uint8(video))
-        for ext in formats:
-            path = out_dir / f"{prefix}{name}.{ext}"
-            write_video(path, tiled, fps=fps, scale=scale)
-            written.append(path)
-    if "background" in parts:
-        path = out_dir / f"{prefix}background.png"
-        write_png(path, grid(to_uint8(parts["background"].unsqueeze(2)))[0], scale=scale)
-        written.append(path)
-    return written
 
 
 def interpolation_z(draw_codes: Callable[[int, torch.Generator], torch.Tensor], steps: int,

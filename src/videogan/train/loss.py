@@ -12,6 +12,7 @@ from torch import nn
 
 
 def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    logits = logits.float()  # losses in float32, also when the networks run in bf16
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
@@ -19,7 +20,7 @@ def first_frame_loss(video: torch.Tensor, image: torch.Tensor, kind: str = "l1")
     """Equation 3's reconstruction term: the mean |G0(x0) - x0| (l1, the released code) or the mean
     squared difference (l2, the paper's text) between the first frame of video b 3 t h w and image b 3 h w.
     Means over all elements, so lambda does not depend on the frame size."""
-    diff = video[:, :, 0] - image
+    diff = video[:, :, 0].float() - image.float()
     if kind == "l1":
         return diff.abs().mean()
     if kind == "l2":
@@ -55,7 +56,7 @@ class VideoGANLoss:
         adversarial = _bce(logits, 1.0)
         loss, stats = adversarial, {"loss_g": adversarial.detach()}
         if "mask" in parts:
-            mask_mean = parts["mask"].abs().mean()
+            mask_mean = parts["mask"].float().abs().mean()
             loss = loss + self.mask_l1 * mask_mean
             stats["mask_mean"] = mask_mean.detach()
         if image is not None:
