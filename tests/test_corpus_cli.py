@@ -288,8 +288,8 @@ def test_sample_each_counts_every_file(trained, tmp_path, capsys):
 
 
 def test_resume_with_nothing_left_says_how_to_train_longer(run, capsys):
-    code, out, _ = _videogan(["train", "--resume", run, "--no-progress"], capsys)
-    assert code == 0 and "to train longer" in out and "--iterations 8" in out
+    code, _, err = _videogan(["train", "--resume", run, "--no-progress"], capsys)
+    assert code == 0 and "to train longer" in err and "--iterations 8" in err  # the run's log line
 
 
 def test_failed_start_leaves_no_run_folder(tmp_path, capsys):
