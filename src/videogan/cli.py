@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "videogan.eval.weights",  # weights
     "videogan.eval.fvd_cli",  # fvd
     "videogan.eval.evaluate",  # evaluate
+    "videogan.eval.classifier_train",  # classifier train|accuracy
     "videogan.tasks.baseline",  # baseline train / baseline sample
     "videogan.tasks.future",  # predict
     "videogan.tasks.units",  # visualize-units

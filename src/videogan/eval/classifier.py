@@ -1,0 +1,115 @@
+"""A small 3-D CNN that names what a built-in video shows: which shapes its objects have, and how they move.
+
+It is the built-in dataset's stand-in for the C3D that TGAN and MoCoGAN scored UCF-101 generations with
+(builtin_score.py turns its outputs into an Inception-style score). It sees 16 frames of 32x32, the
+`cpu` preset's clip; any other clip is resampled to that first (`resample`). Its weights ship with the
+package (`builtin_classifier.pt`, retrained by `videogan classifier train`): a plain dict of the
+config, the state dict and a sha256 of the tensors' contents, checked on every load.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.synthetic import MOTIONS, SHAPES
+from .weights import WeightsError, _atomic_write
+
+WEIGHTS = Path(__file__).with_name("builtin_classifier.pt")
+# the shipped weights' content hash: a replaced or damaged package file is refused, not silently used
+WEIGHTS_SHA256 = "to be filled by the first training"
+RETRAIN_HINT = "retrain them with `videogan classifier train`"
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    frames: int = 16  # every clip is resampled to frames x size x size
+    size: int = 32
+    width: int = 16  # channels of the first layer; doubled at each of the three stride-2 layers
+
+
+def resample(video: torch.Tensor, frames: int, size: int) -> torch.Tensor:
+    """b 3 t h w -> b 3 frames size size. Time: `frames` evenly spaced frames over the whole clip (the
+    first and last included, so the whole motion is seen; a shorter clip repeats frames). Space: area
+    resize (averaging: no aliasing when shrinking; pixel repetition when growing)."""
+    t = video.shape[2]
+    if t != frames:
+        video = video[:, :, torch.linspace(0, t - 1, frames).round().long()]
+    if video.shape[3:] != (size, size):
+        video = F.interpolate(video, size=(frames, size, size), mode="area")
+    return video
+
+
+class BuiltinClassifier(nn.Module):
+    """b 3 t h w in [-1, 1] -> {"shapes": b len(SHAPES) presence logits, "motion": b len(MOTIONS) logits}."""
+
+    def __init__(self, cfg: ClassifierConfig = ClassifierConfig()):
+        super().__init__()
+        self.cfg = cfg
+        layers, channels = [], 6  # the video and its deviation from each pixel's mean over time
+        for out in (cfg.width, 2 * cfg.width, 4 * cfg.width):
+            layers += [nn.Conv3d(channels, out, 4, 2, 1, bias=False), nn.BatchNorm3d(out), nn.ReLU(inplace=True)]
+            channels = out
+        self.features = nn.Sequential(*layers)
+        # shapes: is there one anywhere, at any time: the maximum of each feature over the clip
+        self.shapes = nn.Linear(channels, len(SHAPES))
+        # motion: where an object is at which frame is what tells the motions apart: features kept in place
+        self.motion = nn.Linear(channels * (cfg.frames // 8) * (cfg.size // 8) ** 2, len(MOTIONS))
+
+    def forward(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
+        video = resample(video, self.cfg.frames, self.cfg.size)  # b 3 t h w
+        # the built-in scenes are still: what deviates from its pixel's mean over time is the moving objects,
+        # where the shapes and motions are; a network finds that cue alone too, but only after many iterations
+        x = self.features(torch.cat([video, video - video.mean(2, keepdim=True)], 1))  # b 4w t/8 h/8 w/8
+        return {"shapes": self.shapes(x.amax((2, 3, 4))), "motion": self.motion(x.flatten(1))}
+
+    @torch.no_grad()
+    def probabilities(self, video: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Presence probability of each shape (independent sigmoids) and the motion distribution (softmax)."""
+        logits = self(video)
+        return {"shapes": logits["shapes"].sigmoid(), "motion": logits["motion"].softmax(1)}
+
+
+def content_sha256(state_dict: dict[str, torch.Tensor]) -> str:
+    """A hash of the tensors' names, dtypes, shapes and values: the same for the same weights, however saved."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_classifier(path: str | Path, model: BuiltinClassifier, recipe: dict) -> str:
+    """Write the weights (plain data: config, state dict, content hash, how they were trained); returns the hash."""
+    state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
+    sha = content_sha256(state)
+    saved = {"config": dataclasses.asdict(model.cfg), "state_dict": state, "sha256": sha, "recipe": recipe}
+    _atomic_write(Path(path), lambda tmp: torch.save(saved, tmp))
+    return sha
+
+
+def load_classifier(path: str | Path | None = None, device: str | torch.device = "cpu") -> BuiltinClassifier:
+    """The classifier in eval mode: the shipped weights (hash pinned in this module), or a file `path`
+    written by `videogan classifier train` (its own stored hash checked)."""
+    file = Path(path) if path is not None else WEIGHTS
+    if not file.is_file():
+        raise FileNotFoundError(f"{file}: no classifier weights there; {RETRAIN_HINT}")
+    try:
+        saved = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise WeightsError(f"{file}: not a readable torch file ({err}); {RETRAIN_HINT}") from None
+    if not isinstance(saved, dict) or not {"config", "state_dict", "sha256"} <= set(saved):
+        raise WeightsError(f"{file}: not classifier weights (needs config, state_dict and sha256)")
+    sha = content_sha256(saved["state_dict"])
+    if sha != saved["sha256"] or (path is None and sha != WEIGHTS_SHA256):
+        raise WeightsError(f"{file}: weights' sha256 {sha} differs from the expected "
+                           f"{saved['sha256'] if path is not None else WEIGHTS_SHA256}; {RETRAIN_HINT}")
+    model = BuiltinClassifier(ClassifierConfig(**saved["config"]))
+    model.load_state_dict(saved["state_dict"])
+    return model.eval().requires_grad_(False).to(device)
