@@ -30,17 +30,19 @@ def test_shape_distribution_and_confidence_on_a_hand_made_table():
     presence = torch.tensor([[0.99, 0.01, 0.0, 0.0, 0.0],  # one clear shape
                              [0.95, 0.95, 0.0, 0.0, 0.0],  # two clear shapes
                              [0.5, 0.0, 0.0, 0.0, 0.0],  # undecided
-                             [0.0, 0.0, 0.0, 0.0, 0.0]])  # sees no object
-    motion = torch.tensor([[0.95, 0.05, 0, 0, 0], [0.0, 1.0, 0, 0, 0], [1.0, 0, 0, 0, 0], [1.0, 0, 0, 0, 0]])
+                             [0.0, 0.0, 0.0, 0.0, 0.0],  # sees no object
+                             [0.0, 0.0, 0.5, 0.0, 0.92]])  # one clear shape, one undecided
+    motion = torch.tensor([[0.95, 0.05, 0, 0, 0], [0.0, 1.0, 0, 0, 0], [1.0, 0, 0, 0, 0], [1.0, 0, 0, 0, 0],
+                           [0, 0, 0, 0.9, 0.1]])
     q = shape_distribution(presence)
-    assert torch.allclose(q.sum(1), torch.ones(4, dtype=q.dtype))
+    assert torch.allclose(q.sum(1), torch.ones(5, dtype=q.dtype))
     assert q[0, 0] == pytest.approx(0.99) and q[1, 0] == pytest.approx(0.5) and q[3, 0] == pytest.approx(0.2)
-    assert named_confidently(presence, motion).tolist() == [True, True, False, False]
+    assert named_confidently(presence, motion).tolist() == [True, True, False, False, True]
     unsure_motion = motion.clone()
     unsure_motion[0] = torch.tensor([0.6, 0.4, 0, 0, 0])
     assert not named_confidently(presence, unsure_motion)[0]
     out = scores(presence, motion)
-    assert out["named_fraction"] == 0.5 and 1 <= out["shape_score"] <= 5 and 1 <= out["motion_score"] <= 5
+    assert out["named_fraction"] == 0.6 and 1 <= out["shape_score"] <= 5 and 1 <= out["motion_score"] <= 5
 
 
 @pytest.mark.parametrize("frames,size", [(16, 32), (8, 16), (32, 64), (5, 20)])
@@ -128,7 +130,7 @@ def test_evaluate_skips_the_score_on_other_data(tiny_run, tmp_path):
     for i in range(2):
         write_video(folder / f"{i}.mp4", np.full((8, 16, 16, 3), 40 * i, np.uint8))
     out = tmp_path / "eval.json"
-    assert main(["evaluate", str(tiny_run), "--data", str(folder), "--metrics", "builtin_score,colour",
+    assert main(["evaluate", str(tiny_run), "--data", str(folder), "--n", "2", "--metrics", "builtin_score,colour",
                  "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert "not the built-in dataset" in result["builtin_score_skipped"] and "builtin_shape_score" not in result

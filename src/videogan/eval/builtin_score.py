@@ -13,7 +13,7 @@ import torch
 
 from .classifier import BuiltinClassifier, load_classifier
 
-CONFIDENT = 0.9  # a probability the classifier commits to: >= CONFIDENT for yes, <= 1 - CONFIDENT for no
+CONFIDENT = 0.9  # a probability the classifier commits to
 
 
 def inception_score(probs: torch.Tensor) -> float:
@@ -32,10 +32,9 @@ def shape_distribution(presence: torch.Tensor) -> torch.Tensor:
 
 
 def named_confidently(presence: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
-    """n bools: the motion's top probability is >= CONFIDENT, every shape is clearly present or clearly
-    absent (>= CONFIDENT or <= 1 - CONFIDENT), and at least one shape is present."""
-    decided = ((presence >= CONFIDENT) | (presence <= 1 - CONFIDENT)).all(1)
-    return (motion.max(1).values >= CONFIDENT) & decided & (presence >= CONFIDENT).any(1)
+    """n bools: the classifier is sure (>= CONFIDENT) of the motion and of at least one shape present, as a
+    person who can name one object and how it moves (another, ambiguous object does not undo that)."""
+    return (motion.max(1).values >= CONFIDENT) & (presence.max(1).values >= CONFIDENT)
 
 
 def scores(presence: torch.Tensor, motion: torch.Tensor) -> dict[str, float]:
