@@ -1,4 +1,4 @@
-"""A small 3-D CNN that names what a built-in video shows: which shapes its objects have, and how they move.
+"""A small convolutional network that names what a built-in video shows: its objects' shapes and their motion.
 
 It is the built-in dataset's stand-in for the C3D that TGAN and MoCoGAN scored UCF-101 generations with
 (builtin_score.py turns its outputs into an Inception-style score). It sees 16 frames of 32x32, the
@@ -22,7 +22,7 @@ from .weights import WeightsError, _atomic_write
 
 WEIGHTS = Path(__file__).with_name("builtin_classifier.pt")
 # the shipped weights' content hash: a replaced or damaged package file is refused, not silently used
-WEIGHTS_SHA256 = "to be filled by the first training"
+WEIGHTS_SHA256 = "27979224be1f3ee42ee291d367b232de86b3d2734131ac04f871278a9984fbc3"
 RETRAIN_HINT = "retrain them with `videogan classifier train`"
 
 
@@ -30,7 +30,7 @@ RETRAIN_HINT = "retrain them with `videogan classifier train`"
 class ClassifierConfig:
     frames: int = 16  # every clip is resampled to frames x size x size
     size: int = 32
-    width: int = 16  # channels of the first layer; doubled at each of the three stride-2 layers
+    width: int = 16  # channels of the first layer of each path; doubled at each of the next two
 
 
 def resample(video: torch.Tensor, frames: int, size: int) -> torch.Tensor:

@@ -45,7 +45,7 @@ def _augment(video: torch.Tensor, op: int) -> torch.Tensor:
     return video
 
 
-def train_classifier(iterations: int = 1200, batch_size: int = 32, train_videos: int = 4096, seed: int = 0,
+def train_classifier(iterations: int = 3000, batch_size: int = 32, train_videos: int = 8192, seed: int = 0,
                      cfg: ClassifierConfig = ClassifierConfig(), lr: float = 2e-3, log=print,
                      log_every: int = 100) -> BuiltinClassifier:
     """Adam on the sum of the shapes' binary cross-entropy and the motion's cross-entropy."""
@@ -116,9 +116,9 @@ def register(subparsers) -> None:
     train = commands.add_parser("train", help="retrain it reproducibly (fixed data, seed and iterations)")
     train.add_argument("--out", required=True, help="weights file to write (the shipped one: "
                                                     "src/videogan/eval/builtin_classifier.pt)")
-    train.add_argument("--iterations", type=int, default=1200)
+    train.add_argument("--iterations", type=int, default=3000)
     train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--train-videos", type=int, default=4096, help="size of the fixed training pool")
+    train.add_argument("--train-videos", type=int, default=8192, help="size of the fixed training pool")
     train.add_argument("--width", type=int, default=ClassifierConfig.width, help="channels of the first layer")
     train.add_argument("--seed", type=int, default=0, help="seed of the initialisation, batches and augmentation")
     train.add_argument("--n", type=int, default=1024, help="held-out videos to measure it on")
