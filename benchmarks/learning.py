@@ -9,6 +9,8 @@ Prints a markdown table (and writes <run>/learning.json):
   motion_w1: Wasserstein distance between per-video motion energies (generated vs real)
   colour_w1: Wasserstein distance between pixel values, channel-averaged
   flicker: mean |frame change| over each video's calmest half of pixels (real built-in videos: 0)
+  builtin_shape_score / builtin_motion_score / builtin_named_fraction: the built-in classifier's
+    Inception-style scores and the fraction of videos it names confidently (docs/evaluation.md)
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import torch
 from videogan.config import get_preset, replace
 from videogan.data.synthetic import MovingObjects
 from videogan.eval import diagnostics
+from videogan.eval.builtin_score import builtin_scores
 from videogan.tasks.sample import generate, load_generator
 from videogan.train.checkpoint import list_checkpoints, load_checkpoint
 from videogan.train.loop import train
@@ -44,7 +47,7 @@ def evaluate(checkpoint: Path, real: dict, n: int, seed: int) -> dict:
            **diagnostics.motion_energy_distance(parts["video"], real["video"])}
     if "mask" in parts:
         row.update(diagnostics.mask_motion(parts["video"], parts["mask"]))
-    return row
+    return {**row, **builtin_scores(parts["video"].split(64))}
 
 
 def main() -> None:
@@ -74,14 +77,16 @@ def main() -> None:
     real = real_videos(cfg["model"]["frames"], cfg["model"]["size"], args.n, cfg["data"]["data_seed"] + 1)
     reference = {"iteration": "real", "videos": args.n, "flicker": diagnostics.static_flicker(real["video"]),
                  **diagnostics.mask_motion(real["video"], real["mask"].unsqueeze(1)),
-                 "motion_energy": float(diagnostics.motion_energy(real["video"]).mean())}
+                 "motion_energy": float(diagnostics.motion_energy(real["video"]).mean()),
+                 **builtin_scores(real["video"].split(64))}
     rows = [evaluate(c, real, args.n, args.seed) for c in checkpoints]
     stats = {json.loads(line)["iteration"]: json.loads(line)["time"]
              for line in (run / "stats.jsonl").read_text().splitlines()}
     for row in rows:
         row["train_seconds"] = stats.get(row["iteration"])
     columns = ["iteration", "train_seconds", "mask_on_moving", "mask_on_static", "motion_energy",
-               "motion_energy_w1", "colour_w1", "flicker"]
+               "motion_energy_w1", "colour_w1", "flicker", "builtin_shape_score", "builtin_motion_score",
+               "builtin_named_fraction"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))
     for row in rows + [reference]:

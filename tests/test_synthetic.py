@@ -41,3 +41,27 @@ def test_dataset_items_are_model_ready():
     assert -1 <= item["video"].min() and item["video"].max() <= 1
     assert item["mask"].shape == (8, 16, 16) and 0 <= item["label"] < MovingObjects.num_classes
     assert len(ds) == 10
+
+
+def test_shape_labels_leave_every_pixel_as_it_was():
+    import hashlib
+
+    # hashes of video and mask bytes computed before render_video returned its shapes: same RNG draws
+    expected = {(1234, 0, 16, 32): "807806e3b64d70db0c854b3014429077b176a589cbcb08096509ea8de043a2ef",
+                (1234, 7, 16, 32): "f80da9ea9f73dfaff8580f938bac562500b66703c6b91426e75618fd8f90a0f9",
+                (99, 3, 8, 16): "6b36aa2250f967bbe59bb1a15550e69c536810965fbc987b7a75fadf92f68cdc"}
+    for args, digest in expected.items():
+        item = render_video(*args)
+        assert hashlib.sha256(item["video"].tobytes() + item["mask"].tobytes()).hexdigest() == digest, args
+
+
+def test_shape_labels_name_one_to_max_objects_shapes_and_cover_all():
+    from videogan.data.synthetic import SHAPES
+
+    seen = np.zeros(len(SHAPES), int)
+    for index in range(40):
+        shapes = render_video(4, index, 4, 16)["shapes"]
+        assert shapes.shape == (len(SHAPES),) and shapes.dtype == bool and 1 <= shapes.sum() <= 3
+        assert render_video(4, index, 4, 16, max_objects=1)["shapes"].sum() == 1
+        seen += shapes
+    assert (seen > 0).all()

@@ -29,6 +29,8 @@ COMMANDS = {
     "predict": ("videogan.tasks.future", "a video of the future of each still image (--task future model)"),
     "visualize-units": ("videogan.tasks.units",
                         "the encoder units of a future model most selective on a folder of images"),
+    "classifier": ("videogan.eval.classifier_train",
+                   "the built-in dataset's shape and motion classifier (for the builtin_score metric)"),
     "study": ("videogan.tasks.study", "two-alternative forced-choice study with people (Table 1)"),
     "report": ("videogan.tasks.report", "a static HTML page of a run: curves, samples, streams, config"),
 }

@@ -5,7 +5,7 @@ objects move"), so the two-stream model has something to untangle and everything
 download. Video `i` depends only on (seed, i): any worker, rank or resumed run draws the same clip.
 
 Every video carries a motion-class label (all its objects share one kind of motion, with their own
-speeds and phases) and its true foreground mask.
+speeds and phases), which shapes its objects have, and its true foreground mask.
 """
 from __future__ import annotations
 
@@ -99,7 +99,8 @@ def _coverage(shape: str, dy: np.ndarray, dx: np.ndarray, radius: float, pixel: 
 def render_video(seed: int, index: int, frames: int, size: int, max_objects: int = 3) -> dict:
     """One video of the built-in dataset.
 
-    Returns video (t h w 3 uint8), mask (t h w float32, true foreground coverage) and label (int).
+    Returns video (t h w 3 uint8), mask (t h w float32, true foreground coverage), label (int, the
+    motion class) and shapes (bool per entry of SHAPES: does some object of the video have that shape).
     """
     rng = np.random.default_rng([seed, index])
     label = int(rng.integers(len(MOTIONS)))
@@ -109,20 +110,23 @@ def render_video(seed: int, index: int, frames: int, size: int, max_objects: int
     mask = np.zeros((frames, size, size), np.float32)
     axis = ((np.arange(size) + 0.5) / size).astype(np.float32)
     pixel = 1.0 / size
+    shapes = np.zeros(len(SHAPES), bool)
     for _ in range(int(rng.integers(1, max_objects + 1))):
         radius = np.float32(rng.uniform(0.07, 0.16))
         centres = _trajectory(rng, MOTIONS[label], frames, radius)  # t 2
         centres = centres.astype(np.float32)
         dy = axis[None, :, None] - centres[:, 0, None, None]  # t h 1
         dx = axis[None, None, :] - centres[:, 1, None, None]  # t 1 w
-        alpha = _coverage(SHAPES[rng.integers(len(SHAPES))], dy, dx, radius, pixel)  # t h w
+        shape = int(rng.integers(len(SHAPES)))
+        shapes[shape] = True
+        alpha = _coverage(SHAPES[shape], dy, dx, radius, pixel)  # t h w
         colour = rng.random(3).astype(np.float32)[:, None, None, None]
         # a stripe pattern in object coordinates: the texture moves with the object
         stripes = 0.12 * np.sin((2 * np.pi / (radius * rng.uniform(0.6, 1.2))) * (dy + dx))  # t h w
         video += alpha * (colour + stripes - video)
         np.maximum(mask, alpha, out=mask)
     video = np.clip(video * 255 + 0.5, 0, 255, out=video).astype(np.uint8).transpose(1, 2, 3, 0)
-    return {"video": video, "mask": mask, "label": label}
+    return {"video": video, "mask": mask, "label": label, "shapes": shapes}
 
 
 def to_model_range(video_uint8: np.ndarray | torch.Tensor) -> torch.Tensor:

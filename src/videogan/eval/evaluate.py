@@ -131,7 +131,7 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, met
     real = VideoSet(list(source))
     fake = generated_set(checkpoint, len(real.videos), seed, dev)
     context = EvalContext(i3d=load_i3d(dev, weights_dir) if wants_i3d else None,
-                          frames=min(frames, model.frames), batch_size=batch_size)
+                          frames=min(frames, model.frames), batch_size=batch_size, real_description=described)
     if wants_i3d:
         cache = cache_dir(weights_dir) if use_cache else None
         context = dataclasses.replace(context, real_stats=cached_real_stats(described, context, real, cache))

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from . import diagnostics
+from .builtin_score import builtin_score
 from .fvd import BATCH_SIZE, FRAMES, embed_videos, frechet_distance_from_stats, gaussian_stats
 from .i3d import InceptionI3d
 
@@ -42,6 +43,7 @@ class EvalContext:
     frames: int = FRAMES
     batch_size: int = BATCH_SIZE
     real_stats: tuple[np.ndarray, np.ndarray] | None = None  # cached mean and covariance of the real set
+    real_description: dict | None = None  # the real set's `describe()`: a metric of one dataset checks it
 
 
 def real_fvd_stats(real: VideoSet, context: EvalContext) -> tuple[np.ndarray, np.ndarray]:
@@ -103,6 +105,7 @@ METRICS: dict[str, Metric] = {
     "flicker": _flicker,
     "motion_energy": _motion_energy,
     "colour": _colour,
+    "builtin_score": builtin_score,
 }
 NEEDS_I3D = {"fvd"}
 
