@@ -10,6 +10,7 @@ import importlib
 import sys
 
 from . import __version__
+from .cpu_threads import apply_wait_policy
 
 COMMAND_MODULES = (
     "videogan.models.describe",  # describe
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "torch" not in sys.modules:  # the command modules import torch; OpenMP reads its policy then
+        apply_wait_policy()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
