@@ -18,7 +18,9 @@
      again for the G step, on fresh noise), the gradient of D's weights in the G step (D is not frozen),
      and the gradient of the real input (its real batch is a leaf that requires grad); the FLOPs column
      counts each loop body as it runs.
-   The speed is the median over rounds; `ours/peer` is the median of the per-round ratios.
+   The speed is the median over rounds; `ours/peer` is the median of the per-round ratios. Then ours
+   with and without the policy on the `cpu` preset at batch 32 (10 iterations per round), whose many
+   small kernels are where threads that sleep at once could cost the most.
 2. The presets through the real loop (`videogan.train.loop.train`, its data loader, the built-in
    dataset), each in its own process with the CLI's thread policy: it/s, videos/s, peak memory, MFU.
 
@@ -64,11 +66,11 @@ def _adam(params) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))  # both ports: the paper's Adam
 
 
-def our_step(batch: int, seed: int = 0):
-    """Our iteration on the paper preset: train/loop.py's loop body on a fixed synthetic real batch."""
-    model = get_preset("paper").model
+def our_step(preset: str, batch: int, seed: int = 0):
+    """Our iteration: train/loop.py's loop body on a fixed synthetic real batch."""
+    model = get_preset(preset).model
     generator, discriminator = init_networks(model, seed)
-    loss = VideoGANLoss(discriminator, get_preset("paper").train.mask_l1)
+    loss = VideoGANLoss(discriminator, get_preset(preset).train.mask_l1)
     opt_g, opt_d = _adam(generator.parameters()), _adam(discriminator.parameters())
     z_rng = torch.Generator().manual_seed(seed)
     real = torch.rand(batch, 3, model.frames, model.size, model.size, generator=z_rng) * 2 - 1  # b 3 t h w
@@ -141,7 +143,7 @@ def serve_contender(spec: dict) -> None:
     """Child process: build one contender, then run `n` iterations per line "n" read from stdin, answering
     each with a JSON line of the seconds taken and the losses."""
     torch.set_num_threads(spec["threads"])
-    step = (our_step(spec["batch"]) if spec["kind"] == "ours" else peer_step(spec["peer"], spec["batch"]))
+    step = (our_step(spec.get("preset", "paper"), spec["batch"]) if spec["kind"] == "ours" else peer_step(spec["peer"], spec["batch"]))
     flops = step_flops(step)  # also the warm-up iteration
     print(json.dumps({"flops": flops}), flush=True)
     for line in sys.stdin:
@@ -184,12 +186,14 @@ def contender_env(threads: int, wait_policy: bool) -> dict:
     return env
 
 
-def compare(batch: int, peer: str | None, rounds: int, iterations: int, threads: int, conv_peak: float) -> None:
-    """One batch size: the contenders take turns for `rounds` rounds; prints a table row per contender."""
-    specs = [("ours", {"kind": "ours"}, True), ("ours, OpenMP default", {"kind": "ours"}, False)]
+def compare(preset: str, batch: int, peer: str | None, rounds: int, iterations: int, threads: int,
+            conv_peak: float) -> None:
+    """One preset and batch size: the contenders take turns for `rounds` rounds; prints a row per contender."""
+    specs = [("ours", {"kind": "ours", "preset": preset}, True),
+             ("ours, OpenMP default", {"kind": "ours", "preset": preset}, False)]
     if peer:
         specs.append(("peer", {"kind": "peer", "peer": peer}, False))
-    print(f"\nbatch {batch}: starting {len(specs)} contenders (load average {load_average()})", flush=True)
+    print(f"\n{preset} preset, batch {batch}: starting {len(specs)} contenders (load average {load_average()})", flush=True)
     contenders = [Contender(name, {**spec, "batch": batch, "threads": threads}, contender_env(threads, policy))
                   for name, spec, policy in specs]
     try:
@@ -203,16 +207,16 @@ def compare(batch: int, peer: str | None, rounds: int, iterations: int, threads:
     finally:
         for contender in contenders:
             contender.close()
-    print(f"| batch | contender | videos/s (median) | per round | GFLOP / iteration | MFU (Conv3d peak) "
+    print(f"| preset | batch | contender | videos/s (median) | per round | GFLOP / iteration | MFU (Conv3d peak) "
           f"| / peer (median of rounds) | load average |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     peer_seconds = contenders[-1].seconds if peer else None
     for c in contenders:
         rates = [iterations * batch / s for s in c.seconds]
         median = statistics.median(rates)
         ratio = f"{statistics.median(p / s for p, s in zip(peer_seconds, c.seconds)):.2f}x" if peer else "n/a"
         mfu = c.flops * median / batch / conv_peak
-        print(f"| {batch} | {c.name} | {median:.2f} | {' '.join(f'{x:.2f}' for x in rates)} | "
+        print(f"| {preset} | {batch} | {c.name} | {median:.2f} | {' '.join(f'{x:.2f}' for x in rates)} | "
               f"{c.flops / 1e9:.1f} | {mfu:.1%} | {ratio} | {load_average()} |")
     ours, default = contenders[0].losses, contenders[1].losses
     print(f"same seed, with and without the wait policy: largest loss difference over {len(ours)} iterations "
@@ -352,7 +356,9 @@ def main() -> None:
         print(f"measured float32 peak (CPU, {torch.get_num_threads()} threads): matmul "
               f"{peak['matmul'] / 1e9:.1f} GFLOP/s, Conv3d {peak['conv3d'] / 1e9:.1f} GFLOP/s")
         for batch in args.batch or [8, 16]:
-            compare(batch, peer, args.rounds, args.iterations, args.threads, peak["conv3d"])
+            compare("paper", batch, peer, args.rounds, args.iterations, args.threads, peak["conv3d"])
+        # the small preset's many small kernels are where sleeping threads could cost the most
+        compare("cpu", 32, None, args.rounds, 10 * args.iterations, args.threads, peak["conv3d"])
         if not args.no_presets:
             cpu = device.type == "cpu"
             sizes = {"paper": ([8] if cpu else [16, 64]), "cpu": ([32] if cpu else [32, 128, 512])}
