@@ -11,6 +11,8 @@
    - `ours`: our networks and loop body (train/loop.py's iteration) with the thread policy that the
      `videogan` command applies (videogan/cpu_threads.py: OMP_WAIT_POLICY=PASSIVE);
    - `ours, OpenMP default`: the same without that policy (what a library user who imports videogan gets);
+   - `ours, channels_last_3d`: `ours` with the 3-D convolutions' weights and the real batch in
+     channels_last_3d memory order (same function, same losses up to rounding);
    - `peer`: yhjo09/videogan-pytorch's Generator and Discriminator and its loop body as it runs it, with
      torch's defaults. Its code is not part of this project: give `--peer PATH` to a local copy of its
      train_golf.py (https://github.com/yhjo09/videogan-pytorch); only its two network classes are read.
@@ -66,14 +68,27 @@ def _adam(params) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))  # both ports: the paper's Adam
 
 
-def our_step(preset: str, batch: int, seed: int = 0):
+def to_channels_last_3d(*modules: torch.nn.Module) -> None:
+    """The 3-D convolutions' weights in channels_last_3d (b t h w c) order, so that oneDNN keeps the
+    activations in the order it computes in instead of reordering them around every layer."""
+    for module in modules:
+        for layer in module.modules():
+            if isinstance(layer, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)):
+                layer.weight.data = layer.weight.data.contiguous(memory_format=torch.channels_last_3d)
+
+
+def our_step(preset: str, batch: int, seed: int = 0, channels_last: bool = False):
     """Our iteration: train/loop.py's loop body on a fixed synthetic real batch."""
     model = get_preset(preset).model
     generator, discriminator = init_networks(model, seed)
+    if channels_last:
+        to_channels_last_3d(generator, discriminator)
     loss = VideoGANLoss(discriminator, get_preset(preset).train.mask_l1)
     opt_g, opt_d = _adam(generator.parameters()), _adam(discriminator.parameters())
     z_rng = torch.Generator().manual_seed(seed)
     real = torch.rand(batch, 3, model.frames, model.size, model.size, generator=z_rng) * 2 - 1  # b 3 t h w
+    if channels_last:
+        real = real.contiguous(memory_format=torch.channels_last_3d)
 
     def step() -> tuple[float, float]:
         parts = generator(*generator_inputs(model, z_rng, batch, real), parts=True)
@@ -143,7 +158,10 @@ def serve_contender(spec: dict) -> None:
     """Child process: build one contender, then run `n` iterations per line "n" read from stdin, answering
     each with a JSON line of the seconds taken and the losses."""
     torch.set_num_threads(spec["threads"])
-    step = (our_step(spec.get("preset", "paper"), spec["batch"]) if spec["kind"] == "ours" else peer_step(spec["peer"], spec["batch"]))
+    if spec["kind"] == "ours":
+        step = our_step(spec.get("preset", "paper"), spec["batch"], channels_last=spec.get("channels_last", False))
+    else:
+        step = peer_step(spec["peer"], spec["batch"])
     flops = step_flops(step)  # also the warm-up iteration
     print(json.dumps({"flops": flops}), flush=True)
     for line in sys.stdin:
@@ -190,10 +208,12 @@ def compare(preset: str, batch: int, peer: str | None, rounds: int, iterations: 
             conv_peak: float) -> None:
     """One preset and batch size: the contenders take turns for `rounds` rounds; prints a row per contender."""
     specs = [("ours", {"kind": "ours", "preset": preset}, True),
-             ("ours, OpenMP default", {"kind": "ours", "preset": preset}, False)]
+             ("ours, OpenMP default", {"kind": "ours", "preset": preset}, False),
+             ("ours, channels_last_3d", {"kind": "ours", "preset": preset, "channels_last": True}, True)]
     if peer:
         specs.append(("peer", {"kind": "peer", "peer": peer}, False))
-    print(f"\n{preset} preset, batch {batch}: starting {len(specs)} contenders (load average {load_average()})", flush=True)
+    print(f"\n{preset} preset, batch {batch}: starting {len(specs)} contenders "
+          f"(load average {load_average()})", flush=True)
     contenders = [Contender(name, {**spec, "batch": batch, "threads": threads}, contender_env(threads, policy))
                   for name, spec, policy in specs]
     try:
@@ -218,9 +238,10 @@ def compare(preset: str, batch: int, peer: str | None, rounds: int, iterations: 
         mfu = c.flops * median / batch / conv_peak
         print(f"| {preset} | {batch} | {c.name} | {median:.2f} | {' '.join(f'{x:.2f}' for x in rates)} | "
               f"{c.flops / 1e9:.1f} | {mfu:.1%} | {ratio} | {load_average()} |")
-    ours, default = contenders[0].losses, contenders[1].losses
-    print(f"same seed, with and without the wait policy: largest loss difference over {len(ours)} iterations "
-          f"{max(abs(a - b) for x, y in zip(ours, default) for a, b in zip(x, y)):.2e}")
+    ours = contenders[0].losses
+    for other in contenders[1:3]:  # same seed, same codes: the same losses up to rounding
+        print(f"largest loss difference, ours vs {other.name}, over {len(ours)} iterations: "
+              f"{max(abs(a - b) for x, y in zip(ours, other.losses) for a, b in zip(x, y)):.2e}")
 
 
 def iteration_flops(config) -> int:
