@@ -14,8 +14,9 @@
    - `ours, channels_last_3d`: `ours` with the 3-D convolutions' weights and the real batch in
      channels_last_3d memory order (same function, same losses up to rounding);
    - `peer`: yhjo09/videogan-pytorch's Generator and Discriminator and its loop body as it runs it, with
-     torch's defaults. Its code is not part of this project: give `--peer PATH` to a local copy of its
-     train_golf.py (https://github.com/yhjo09/videogan-pytorch); only its two network classes are read.
+     torch's defaults (`--peer-with-policy` adds it under our wait policy too). Its code is not part of
+     this project: give `--peer PATH` to a local copy of its train_golf.py
+     (https://github.com/yhjo09/videogan-pytorch); only its two network classes are read.
      Its iteration does more work than ours: G forward twice (once without gradients for the D step,
      again for the G step, on fresh noise), the gradient of D's weights in the G step (D is not frozen),
      and the gradient of the real input (its real batch is a leaf that requires grad); the FLOPs column
@@ -205,13 +206,15 @@ def contender_env(threads: int, wait_policy: bool) -> dict:
 
 
 def compare(preset: str, batch: int, peer: str | None, rounds: int, iterations: int, threads: int,
-            conv_peak: float) -> None:
+            conv_peak: float, peer_with_policy: bool = False) -> None:
     """One preset and batch size: the contenders take turns for `rounds` rounds; prints a row per contender."""
     specs = [("ours", {"kind": "ours", "preset": preset}, True),
              ("ours, OpenMP default", {"kind": "ours", "preset": preset}, False),
              ("ours, channels_last_3d", {"kind": "ours", "preset": preset, "channels_last": True}, True)]
+    if peer and peer_with_policy:
+        specs.append(("peer, with our wait policy", {"kind": "peer", "peer": peer}, True))
     if peer:
-        specs.append(("peer", {"kind": "peer", "peer": peer}, False))
+        specs.append(("peer", {"kind": "peer", "peer": peer}, False))  # last: the ratios' reference
     print(f"\n{preset} preset, batch {batch}: starting {len(specs)} contenders "
           f"(load average {load_average()})", flush=True)
     contenders = [Contender(name, {**spec, "batch": batch, "threads": threads}, contender_env(threads, policy))
@@ -337,6 +340,8 @@ def main() -> None:
     parser.add_argument("--peer", metavar="PATH", default="/tmp/peer/train_golf.py",
                         help=f"local copy of {PEER_URL}'s train_golf.py (never committed here)")
     parser.add_argument("--no-peer", action="store_true", help="time ours only")
+    parser.add_argument("--peer-with-policy", action="store_true",
+                        help="also time the peer under our OpenMP wait policy (what its networks do with it)")
     parser.add_argument("--with-load", action="store_true", help="run a fixed competing CPU-bound job meanwhile")
     parser.add_argument("--batch", type=int, action="append", help="side-by-side batch sizes (default 8 and 16)")
     parser.add_argument("--rounds", type=int, default=3, help="side-by-side rounds (the median is reported)")
@@ -377,7 +382,8 @@ def main() -> None:
         print(f"measured float32 peak (CPU, {torch.get_num_threads()} threads): matmul "
               f"{peak['matmul'] / 1e9:.1f} GFLOP/s, Conv3d {peak['conv3d'] / 1e9:.1f} GFLOP/s")
         for batch in args.batch or [8, 16]:
-            compare("paper", batch, peer, args.rounds, args.iterations, args.threads, peak["conv3d"])
+            compare("paper", batch, peer, args.rounds, args.iterations, args.threads, peak["conv3d"],
+                    args.peer_with_policy)
         # the small preset's many small kernels are where sleeping threads could cost the most
         compare("cpu", 32, None, args.rounds, 10 * args.iterations, args.threads, peak["conv3d"])
         if not args.no_presets:
