@@ -3,6 +3,7 @@
     python benchmarks/train_speed.py --peer /tmp/peer/train_golf.py               # quiet machine
     python benchmarks/train_speed.py --peer /tmp/peer/train_golf.py --with-load   # with a competing job
     python benchmarks/train_speed.py --no-peer --batch 8 --rounds 2               # ours only, quicker
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/train_speed.py --profile 2          # where the time goes
 
 1. Side by side (paper-sized networks, synthetic batches, 2 threads, batch 8 and 16). Each contender
    lives in its own process, so each has its own OpenMP settings, and the processes take turns: round
@@ -327,6 +328,24 @@ def preset_table(plan: list[tuple[str, int]], ticks: int, tick_iterations: int, 
               f"| {load} |", flush=True)
 
 
+def profile(batch: int, iterations: int) -> None:
+    """torch.profiler over `iterations` of our paper-preset iteration in this process (after a warm-up one);
+    prints the top ops by self CPU time, grouped by input shapes. The wait policy is whatever this process's
+    environment says: run it with and without OMP_WAIT_POLICY=PASSIVE to compare."""
+    step = our_step("paper", batch)
+    step()
+    print(f"profiling {iterations} iterations, batch {batch}, {torch.get_num_threads()} threads, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, load average {load_average()}")
+    start = time.perf_counter()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(iterations):
+            step()
+    print(f"{(time.perf_counter() - start) / iterations:.2f} s per iteration (profiled); "
+          f"load average {load_average()}")
+    print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=12,
+                                                             max_name_column_width=30, max_shapes_column_width=70))
+
+
 def competing_job() -> None:
     """The fixed competing load of --with-load: a 2-thread float32 matmul loop, torch's OpenMP defaults."""
     torch.set_num_threads(2)
@@ -352,6 +371,8 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=3, help="real loop: timed log ticks (the median is reported)")
     parser.add_argument("--tick-iterations", type=int, default=0, help="real loop: iterations per tick")
     parser.add_argument("--device", default="auto", help="real-loop device (the side-by-side runs on the CPU)")
+    parser.add_argument("--profile", type=int, metavar="N", default=0,
+                        help="only profile N of our paper-preset iterations at the first --batch (default 8)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child: one real-loop row
     parser.add_argument("--contender", help=argparse.SUPPRESS)  # child: one side-by-side contender
     parser.add_argument("--competing-job", action="store_true", help=argparse.SUPPRESS)  # child: the load
@@ -360,6 +381,8 @@ def main() -> None:
         return competing_job()
     if args.contender:
         return serve_contender(json.loads(args.contender))
+    if args.profile:
+        return profile((args.batch or [8])[0], args.profile)
     if args.one:
         print(json.dumps(measure(args.preset[0], args.batch[0], args.ticks, args.tick_iterations, args.device)))
         return
