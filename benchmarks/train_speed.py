@@ -22,8 +22,8 @@
      again for the G step, on fresh noise), the gradient of D's weights in the G step (D is not frozen),
      and the gradient of the real input (its real batch is a leaf that requires grad); the FLOPs column
      counts each loop body as it runs.
-   The speed is the median over rounds; `ours/peer` is the median of the per-round ratios. Then ours
-   with and without the policy on the `cpu` preset at batch 32 (10 iterations per round), whose many
+   The speed is the median over rounds; `ours/peer` is the median of the per-round ratios. Then the
+   three `ours` contenders on the `cpu` preset at batch 32 (10 iterations per round), whose many
    small kernels are where threads that sleep at once could cost the most.
 2. The presets through the real loop (`videogan.train.loop.train`, its data loader, the built-in
    dataset), each in its own process with the CLI's thread policy: it/s, videos/s, peak memory, MFU.
@@ -31,7 +31,8 @@
 MFU = FLOPs of one iteration (torch.utils.flop_counter) x iterations/s / the measured float32 peak of a
 128-channel 3x3x3 Conv3d (and a 2048^3 matmul, printed), timed in the same run. `--with-load` runs a
 fixed competing CPU-bound job (a 2-thread float32 matmul loop in its own process, torch's OpenMP
-defaults) for the whole measurement. The load average is printed before every row.
+defaults) for the whole measurement. The load average is printed before each batch size, after every
+round and with every row.
 """
 from __future__ import annotations
 
