@@ -1,18 +1,43 @@
-"""Training throughput, peak memory and model FLOP utilisation (MFU) of the presets.
+"""Training speed: ours side by side with the closest public PyTorch port, and the presets' MFU.
 
-    python benchmarks/train_speed.py                       # paper and cpu presets, a few batch sizes
-    python benchmarks/train_speed.py --preset cpu --batch 32 --ticks 5 --tick-iterations 20
+    python benchmarks/train_speed.py --peer /tmp/peer/train_golf.py               # quiet machine
+    python benchmarks/train_speed.py --peer /tmp/peer/train_golf.py --with-load   # with a competing job
+    python benchmarks/train_speed.py --no-peer --batch 8 --rounds 2               # ours only, quicker
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/train_speed.py --profile 2          # where the time goes
 
-Each configuration runs in its own process through `videogan.train.loop.train` (the real loop, with
-its data loader), so its peak memory is its own; its speed is the median of the loop's own per-tick
-videos/s after a first, dropped tick. FLOPs of one training iteration (G forward, D on
-real and fake, both backward passes, G step through D) are counted with torch.utils.flop_counter;
-MFU = FLOPs per second / the machine's measured peak (the faster of a large float32 matmul and a
-large Conv3d, timed in the same run).
+1. Side by side (paper-sized networks, synthetic batches, 2 threads, batch 8 and 16). Each contender
+   lives in its own process, so each has its own OpenMP settings, and the processes take turns: round
+   after round, each runs `--iterations` training iterations while the others wait, in a rotating order,
+   so that a change in the machine's load hits every contender alike. Contenders:
+   - `ours`: our networks and loop body (train/loop.py's iteration) with the thread policy that the
+     `videogan` command applies (videogan/cpu_threads.py: OMP_WAIT_POLICY=PASSIVE);
+   - `ours, OpenMP default`: the same without that policy (what a library user who imports videogan gets);
+   - `ours, channels_last_3d`: `ours` with the 3-D convolutions' weights and the real batch in
+     channels_last_3d memory order (same function, same losses up to rounding);
+   - `peer`: yhjo09/videogan-pytorch's Generator and Discriminator and its loop body as it runs it, with
+     torch's defaults (`--peer-with-policy` adds it under our wait policy too). Its code is not part of
+     this project: give `--peer PATH` to a local copy of its train_golf.py
+     (https://github.com/yhjo09/videogan-pytorch); only its two network classes are read.
+     Its iteration does more work than ours: G forward twice (once without gradients for the D step,
+     again for the G step, on fresh noise), the gradient of D's weights in the G step (D is not frozen),
+     and the gradient of the real input (its real batch is a leaf that requires grad); the FLOPs column
+     counts each loop body as it runs.
+   The speed is the median over rounds; `ours/peer` is the median of the per-round ratios. Then the
+   three `ours` contenders on the `cpu` preset at batch 32 (10 iterations per round), whose many
+   small kernels are where threads that sleep at once could cost the most.
+2. The presets through the real loop (`videogan.train.loop.train`, its data loader, the built-in
+   dataset), each in its own process with the CLI's thread policy: it/s, videos/s, peak memory, MFU.
+
+MFU = FLOPs of one iteration (torch.utils.flop_counter) x iterations/s / the measured float32 peak of a
+128-channel 3x3x3 Conv3d (and a 2048^3 matmul, printed), timed in the same run. `--with-load` runs a
+fixed competing CPU-bound job (a 2-thread float32 matmul loop in its own process, torch's OpenMP
+defaults) for the whole measurement. The load average is printed before each batch size, after every
+round and with every row.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import resource
@@ -21,18 +46,213 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import torch
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from videogan.config import get_preset, replace
+from videogan.cpu_threads import apply_wait_policy
+from videogan.models import generator_inputs
 from videogan.runtime import pick_device
 from videogan.train.loop import init_networks, train
 from videogan.train.loss import VideoGANLoss
 
+PEER_URL = "https://github.com/yhjo09/videogan-pytorch"
+
+
+def load_average() -> str:
+    return "{:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def _adam(params) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))  # both ports: the paper's Adam
+
+
+def to_channels_last_3d(*modules: torch.nn.Module) -> None:
+    """The 3-D convolutions' weights in channels_last_3d (b t h w c) order, so that oneDNN keeps the
+    activations in the order it computes in instead of reordering them around every layer."""
+    for module in modules:
+        for layer in module.modules():
+            if isinstance(layer, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)):
+                layer.weight.data = layer.weight.data.contiguous(memory_format=torch.channels_last_3d)
+
+
+def our_step(preset: str, batch: int, seed: int = 0, channels_last: bool = False):
+    """Our iteration: train/loop.py's loop body on a fixed synthetic real batch."""
+    model = get_preset(preset).model
+    generator, discriminator = init_networks(model, seed)
+    if channels_last:
+        to_channels_last_3d(generator, discriminator)
+    loss = VideoGANLoss(discriminator, get_preset(preset).train.mask_l1)
+    opt_g, opt_d = _adam(generator.parameters()), _adam(discriminator.parameters())
+    z_rng = torch.Generator().manual_seed(seed)
+    real = torch.rand(batch, 3, model.frames, model.size, model.size, generator=z_rng) * 2 - 1  # b 3 t h w
+    if channels_last:
+        real = real.contiguous(memory_format=torch.channels_last_3d)
+
+    def step() -> tuple[float, float]:
+        parts = generator(*generator_inputs(model, z_rng, batch, real), parts=True)
+        d_loss, _ = loss.discriminator_loss(real, parts["video"])
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        discriminator.requires_grad_(False)  # as the loop: the G step needs no gradient of D's weights
+        g_loss, _ = loss.generator_loss(parts, discriminator)
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        discriminator.requires_grad_(True)
+        return float(d_loss.detach()), float(g_loss.detach())
+    return step
+
+
+def load_peer_networks(path: str) -> tuple[type, type]:
+    """The peer's Generator and Discriminator classes, read from its train_golf.py without running the rest
+    of it (its module level parses the command line and imports skvideo, skimage and scipy.misc)."""
+    source = Path(path).read_text()
+    wanted = [node for node in ast.parse(source).body
+              if isinstance(node, ast.ClassDef) and node.name in ("Generator", "Discriminator")]
+    if len(wanted) != 2:
+        raise ValueError(f"{path}: expected the classes Generator and Discriminator of {PEER_URL}'s train_golf.py")
+    namespace = {"torch": torch, "nn": torch.nn, "F": F, "init": torch.nn.init,
+                 "args": SimpleNamespace(zd=100)}  # its Generator's default z size comes from its flags
+    exec(compile(ast.Module(body=wanted, type_ignores=[]), path, "exec"), namespace)
+    return namespace["Generator"], namespace["Discriminator"]
+
+
+def peer_step(path: str, batch: int, seed: int = 0):
+    """The peer's iteration as its train_golf.py runs it, on a fixed synthetic real batch."""
+    generator_class, discriminator_class = load_peer_networks(path)
+    torch.manual_seed(seed)
+    generator, discriminator = generator_class(zdim=100), discriminator_class()
+    opt_g, opt_d = _adam(generator.parameters()), _adam(discriminator.parameters())
+    real = (torch.rand(batch, 3, 32, 64, 64) * 2 - 1).requires_grad_()  # its real batch requires grad
+
+    def step() -> tuple[float, float]:
+        with torch.no_grad():
+            fake = generator(torch.randn(batch, 100))[0]
+        logit_real, logit_fake = discriminator(real), discriminator(fake.detach())
+        d_loss = torch.stack([F.binary_cross_entropy_with_logits(logit_real, torch.ones_like(logit_real)),
+                              F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))]).mean()
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        video, _, _, mask = generator(torch.randn(batch, 100))  # G forward again, on fresh noise
+        logit = discriminator(video)  # D is not frozen: its weight gradients are computed too
+        g_loss = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit)) + 0.1 * mask.abs().mean()
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        return float(d_loss.detach()), float(g_loss.detach())
+    return step
+
+
+def step_flops(step) -> tuple[int, tuple[float, float]]:
+    """FLOPs of one call of a training step, as it runs (counted on the CPU), and that step's losses."""
+    with FlopCounterMode(display=False) as counter:
+        losses = step()
+    return counter.get_total_flops(), losses
+
+
+def serve_contender(spec: dict) -> None:
+    """Child process: build one contender, then run `n` iterations per line "n" read from stdin, answering
+    each with a JSON line of the seconds taken and the losses."""
+    torch.set_num_threads(spec["threads"])
+    if spec["kind"] == "ours":
+        step = our_step(spec.get("preset", "paper"), spec["batch"], channels_last=spec.get("channels_last", False))
+    else:
+        step = peer_step(spec["peer"], spec["batch"])
+    flops, losses = step_flops(step)  # also the warm-up iteration, the first from the initial weights
+    print(json.dumps({"flops": flops, "losses": losses}), flush=True)
+    for line in sys.stdin:
+        start = time.perf_counter()
+        losses = [step() for _ in range(int(line))]
+        print(json.dumps({"seconds": time.perf_counter() - start, "losses": losses}), flush=True)
+
+
+class Contender:
+    def __init__(self, name: str, spec: dict, env: dict):
+        self.name, self.spec = name, spec
+        self.process = subprocess.Popen([sys.executable, __file__, "--contender", json.dumps(spec)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        first = self._answer()
+        self.flops, self.seconds, self.losses = first["flops"], [], [first["losses"]]
+
+    def _answer(self) -> dict:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.name}: the contender's process exited (see its error above)")
+        return json.loads(line)
+
+    def run(self, iterations: int) -> float:
+        self.process.stdin.write(f"{iterations}\n")
+        self.process.stdin.flush()
+        answer = self._answer()
+        self.seconds.append(answer["seconds"])
+        self.losses += answer["losses"]
+        return answer["seconds"]
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def contender_env(threads: int, wait_policy: bool) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+    if wait_policy:
+        apply_wait_policy(env)
+    return env
+
+
+def compare(preset: str, batch: int, peer: str | None, rounds: int, iterations: int, threads: int,
+            conv_peak: float, peer_with_policy: bool = False) -> None:
+    """One preset and batch size: the contenders take turns for `rounds` rounds; prints a row per contender."""
+    specs = [("ours", {"kind": "ours", "preset": preset}, True),
+             ("ours, OpenMP default", {"kind": "ours", "preset": preset}, False),
+             ("ours, channels_last_3d", {"kind": "ours", "preset": preset, "channels_last": True}, True)]
+    if peer and peer_with_policy:
+        specs.append(("peer, with our wait policy", {"kind": "peer", "peer": peer}, True))
+    if peer:
+        specs.append(("peer", {"kind": "peer", "peer": peer}, False))  # last: the ratios' reference
+    print(f"\n{preset} preset, batch {batch}: starting {len(specs)} contenders "
+          f"(load average {load_average()})", flush=True)
+    contenders = [Contender(name, {**spec, "batch": batch, "threads": threads}, contender_env(threads, policy))
+                  for name, spec, policy in specs]
+    try:
+        for r in range(rounds):
+            shift = r % len(contenders)
+            for contender in contenders[shift:] + contenders[:shift]:
+                contender.run(iterations)
+            print(f"  round {r + 1}/{rounds}: " + ", ".join(
+                f"{c.name} {iterations * batch / c.seconds[-1]:.2f}" for c in contenders)
+                + f" videos/s (load average {load_average()})", flush=True)
+    finally:
+        for contender in contenders:
+            contender.close()
+    print(f"| preset | batch | contender | videos/s (median) | per round | GFLOP / iteration | MFU (Conv3d peak) "
+          f"| / peer (median of rounds) | load average |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    peer_seconds = contenders[-1].seconds if peer else None
+    for c in contenders:
+        rates = [iterations * batch / s for s in c.seconds]
+        median = statistics.median(rates)
+        ratio = f"{statistics.median(p / s for p, s in zip(peer_seconds, c.seconds)):.2f}x" if peer else "n/a"
+        mfu = c.flops * median / batch / conv_peak
+        print(f"| {preset} | {batch} | {c.name} | {median:.2f} | {' '.join(f'{x:.2f}' for x in rates)} | "
+              f"{c.flops / 1e9:.1f} | {mfu:.1%} | {ratio} | {load_average()} |")
+    ours = contenders[0].losses
+    for other in contenders[1:3]:  # same seed, same codes: the same losses up to rounding
+        diffs = [max(abs(a - b) for a, b in zip(x, y)) for x, y in zip(ours, other.losses)]
+        print(f"loss difference, ours vs {other.name}: first iteration (the same initial weights) {diffs[0]:.1e}, "
+              f"largest over {len(diffs)} iterations {max(diffs):.1e} (Adam turns rounding-sized differences of "
+              f"near-zero gradients into whole steps)")
+
 
 def iteration_flops(config) -> int:
-    """FLOPs of one training iteration, counted on the CPU (FLOPs do not depend on the device)."""
+    """FLOPs of one training iteration of the loop, counted on the CPU (FLOPs do not depend on the device)."""
     generator, discriminator = init_networks(config.model, 0)
     loss = VideoGANLoss(discriminator, config.train.mask_l1)
     b, m = config.train.batch_size, config.model
@@ -89,41 +309,119 @@ def measure(preset: str, batch: int, ticks: int, tick_iterations: int, device: s
             "memory": "GPU allocated" if dev.type == "cuda" else "process max RSS"}
 
 
+def preset_table(plan: list[tuple[str, int]], ticks: int, tick_iterations: int, device: str, cpu: bool,
+                 conv_peak: float) -> None:
+    print("\n| preset | batch | it/s | videos/s | GFLOP/iteration | achieved GFLOP/s | MFU (Conv3d peak) "
+          "| peak memory (MB) | load average |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for preset, batch in plan:
+        load = load_average()
+        tick = tick_iterations or (2 if preset == "paper" and cpu else 10)
+        out = subprocess.run([sys.executable, __file__, "--one", "--preset", preset, "--batch", str(batch),
+                              "--ticks", str(ticks), "--tick-iterations", str(tick), "--device", device],
+                             capture_output=True, text=True, env=contender_env(torch.get_num_threads(), True))
+        if out.returncode != 0:
+            print(f"| {preset} | {batch} | failed: {out.stderr.strip().splitlines()[-1]} |")
+            continue
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        flops = iteration_flops(replace(get_preset(preset), train={"batch_size": batch}))
+        achieved = flops * row["it_per_s"]
+        print(f"| {preset} | {batch} | {row['it_per_s']:.3f} | {row['videos_per_s']:.1f} | {flops / 1e9:.1f} | "
+              f"{achieved / 1e9:.1f} | {achieved / conv_peak:.1%} | {row['peak_mb']:.0f} ({row['memory']}) "
+              f"| {load} |", flush=True)
+
+
+def profile(batch: int, iterations: int) -> None:
+    """torch.profiler over `iterations` of our paper-preset iteration in this process (after a warm-up one);
+    prints the top ops by self CPU time, grouped by input shapes. The wait policy is whatever this process's
+    environment says: run it with and without OMP_WAIT_POLICY=PASSIVE to compare."""
+    step = our_step("paper", batch)
+    step()
+    print(f"profiling {iterations} iterations, batch {batch}, {torch.get_num_threads()} threads, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, load average {load_average()}")
+    start = time.perf_counter()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(iterations):
+            step()
+    print(f"{(time.perf_counter() - start) / iterations:.2f} s per iteration (profiled); "
+          f"load average {load_average()}")
+    print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=12,
+                                                             max_name_column_width=30, max_shapes_column_width=70))
+
+
+def competing_job() -> None:
+    """The fixed competing load of --with-load: a 2-thread float32 matmul loop, torch's OpenMP defaults."""
+    torch.set_num_threads(2)
+    a = torch.randn(512, 512)
+    while True:
+        a = torch.tanh(a @ a)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", action="append", help="preset(s) to time (default: paper and cpu)")
-    parser.add_argument("--batch", type=int, action="append", help="batch size(s) (default: per preset)")
-    parser.add_argument("--ticks", type=int, default=3, help="timed log ticks (the median is reported)")
-    parser.add_argument("--tick-iterations", type=int, default=0, help="iterations per tick (default: per preset)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child process mode
+    parser.add_argument("--peer", metavar="PATH", default="/tmp/peer/train_golf.py",
+                        help=f"local copy of {PEER_URL}'s train_golf.py (never committed here)")
+    parser.add_argument("--no-peer", action="store_true", help="time ours only")
+    parser.add_argument("--peer-with-policy", action="store_true",
+                        help="also time the peer under our OpenMP wait policy (what its networks do with it)")
+    parser.add_argument("--with-load", action="store_true", help="run a fixed competing CPU-bound job meanwhile")
+    parser.add_argument("--batch", type=int, action="append", help="side-by-side batch sizes (default 8 and 16)")
+    parser.add_argument("--rounds", type=int, default=3, help="side-by-side rounds (the median is reported)")
+    parser.add_argument("--iterations", type=int, default=1, help="iterations per contender and round")
+    parser.add_argument("--threads", type=int, default=2, help="threads of each side-by-side contender")
+    parser.add_argument("--preset", action="append", help="real-loop preset(s) (default: paper and cpu)")
+    parser.add_argument("--no-presets", action="store_true", help="skip the real-loop preset table")
+    parser.add_argument("--ticks", type=int, default=3, help="real loop: timed log ticks (the median is reported)")
+    parser.add_argument("--tick-iterations", type=int, default=0, help="real loop: iterations per tick")
+    parser.add_argument("--device", default="auto", help="real-loop device (the side-by-side runs on the CPU)")
+    parser.add_argument("--profile", type=int, metavar="N", default=0,
+                        help="only profile N of our paper-preset iterations at the first --batch (default 8)")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child: one real-loop row
+    parser.add_argument("--contender", help=argparse.SUPPRESS)  # child: one side-by-side contender
+    parser.add_argument("--competing-job", action="store_true", help=argparse.SUPPRESS)  # child: the load
     args = parser.parse_args()
+    if args.competing_job:
+        return competing_job()
+    if args.contender:
+        return serve_contender(json.loads(args.contender))
+    if args.profile:
+        return profile((args.batch or [8])[0], args.profile)
     if args.one:
         print(json.dumps(measure(args.preset[0], args.batch[0], args.ticks, args.tick_iterations, args.device)))
         return
-    device = pick_device(args.device)
-    cpu = device.type == "cpu"
-    plan = {"paper": ([4, 8] if cpu else [16, 64]), "cpu": ([16, 32, 64] if cpu else [32, 128, 512])}
-    peak = peak_flops(device)
-    best = max(peak.values())
-    print(f"device {device}, {torch.get_num_threads()} threads; measured float32 peak: "
-          f"matmul {peak['matmul'] / 1e9:.1f} GFLOP/s, conv3d {peak['conv3d'] / 1e9:.1f} GFLOP/s")
-    print("| preset | batch | it/s | videos/s | GFLOP/iteration | achieved GFLOP/s | MFU | peak memory (MB) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for preset in args.preset or ["paper", "cpu"]:
-        for batch in args.batch or plan[preset]:
-            tick = args.tick_iterations or (2 if preset == "paper" and cpu else 10)
-            out = subprocess.run([sys.executable, __file__, "--one", "--preset", preset, "--batch", str(batch),
-                                  "--ticks", str(args.ticks), "--tick-iterations", str(tick), "--device", args.device],
-                                 capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            if out.returncode != 0:
-                print(f"| {preset} | {batch} | failed: {out.stderr.strip().splitlines()[-1]} |")
-                continue
-            row = json.loads(out.stdout.strip().splitlines()[-1])
-            flops = iteration_flops(replace(get_preset(preset), train={"batch_size": batch}))
-            achieved = flops * row["it_per_s"]
-            print(f"| {preset} | {batch} | {row['it_per_s']:.3f} | {row['videos_per_s']:.1f} | {flops / 1e9:.1f} | "
-                  f"{achieved / 1e9:.1f} | {achieved / best:.1%} | {row['peak_mb']:.0f} ({row['memory']}) |")
+    peer = None
+    if not args.no_peer:
+        if Path(args.peer).is_file():
+            peer = args.peer
+        else:
+            print(f"no peer: {args.peer} does not exist. For the side-by-side comparison, save {PEER_URL}'s "
+                  f"train_golf.py there (outside this repository) or pass --peer PATH; timing ours only.")
+    load_job = None
+    if args.with_load:
+        load_job = subprocess.Popen([sys.executable, __file__, "--competing-job"], env={**os.environ})
+        time.sleep(5)  # let it reach its loop
+    try:
+        device = pick_device(args.device)
+        peak = peak_flops(torch.device("cpu"))
+        print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, side by side with {args.threads} threads; "
+              f"competing job: {'running' if load_job else 'none'}; load average {load_average()}")
+        print(f"measured float32 peak (CPU, {torch.get_num_threads()} threads): matmul "
+              f"{peak['matmul'] / 1e9:.1f} GFLOP/s, Conv3d {peak['conv3d'] / 1e9:.1f} GFLOP/s")
+        for batch in args.batch or [8, 16]:
+            compare("paper", batch, peer, args.rounds, args.iterations, args.threads, peak["conv3d"],
+                    args.peer_with_policy)
+        # the small preset's many small kernels are where sleeping threads could cost the most
+        compare("cpu", 32, None, args.rounds, 10 * args.iterations, args.threads, peak["conv3d"])
+        if not args.no_presets:
+            cpu = device.type == "cpu"
+            sizes = {"paper": ([8] if cpu else [16, 64]), "cpu": ([32] if cpu else [32, 128, 512])}
+            conv_peak = peak["conv3d"] if cpu else peak_flops(device)["conv3d"]
+            preset_table([(p, b) for p in args.preset or ["paper", "cpu"] for b in sizes[p]],
+                         args.ticks, args.tick_iterations, args.device, cpu, conv_peak)
+    finally:
+        if load_job is not None:
+            load_job.terminate()
+            load_job.wait()
 
 
 if __name__ == "__main__":
