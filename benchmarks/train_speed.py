@@ -232,7 +232,7 @@ def compare(preset: str, batch: int, peer: str | None, rounds: int, iterations: 
     finally:
         for contender in contenders:
             contender.close()
-    print(f"| preset | batch | contender | videos/s (median) | per round | GFLOP / iteration | MFU (Conv3d peak) "
+    print("| preset | batch | contender | videos/s (median) | per round | GFLOP / iteration | MFU (Conv3d peak) "
           f"| / peer (median of rounds) | load average |")
     print("|---|---|---|---|---|---|---|---|---|")
     peer_seconds = contenders[-1].seconds if peer else None
