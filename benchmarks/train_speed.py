@@ -233,7 +233,7 @@ def compare(preset: str, batch: int, peer: str | None, rounds: int, iterations: 
         for contender in contenders:
             contender.close()
     print("| preset | batch | contender | videos/s (median) | per round | GFLOP / iteration | MFU (Conv3d peak) "
-          f"| / peer (median of rounds) | load average |")
+          "| / peer (median of rounds) | load average |")
     print("|---|---|---|---|---|---|---|---|---|")
     peer_seconds = contenders[-1].seconds if peer else None
     for c in contenders:

@@ -146,6 +146,8 @@ class TrainConfig:
     channels_last: bool = setting(False, "networks and clips in channels_last_3d memory format")
     compile: bool = setting(False, "torch.compile the networks (slow start; for long GPU runs)")
     sync_bn: bool = setting(False, "torchrun: BatchNorm statistics over the global batch (CUDA only)")
+    ema_half_life: float = setting(0.0, "GAN: keep an average of G's weights with this half-life in videos, which "
+                                        "sample/evaluate/predict then use (0: none, the paper's recipe)", low=0.0)
 
     def __post_init__(self):
         validate(self)

@@ -19,7 +19,7 @@ from ..config import DataConfig
 from ..data.video_io import to_uint8
 from ..outputs import check_writable
 from ..runtime import pick_device
-from ..tasks.sample import load_sampler
+from ..tasks.sample import RAW_HELP, load_sampler
 from ..train.checkpoint import config_of, load_checkpoint
 from .fvd import BATCH_SIZE, FRAMES, frechet_distance_from_stats
 from .fvd_cli import protocol
@@ -29,10 +29,11 @@ from .sources import open_source
 from .weights import CKPT_SHA256, cache_dir, load_i3d
 
 
-def generated_set(checkpoint: str | Path, n: int, seed: int, device, batch_size: int = 64) -> VideoSet:
+def generated_set(checkpoint: str | Path, n: int, seed: int, device, batch_size: int = 64,
+                  raw: bool = False) -> VideoSet:
     """n videos of a checkpoint's generator (eval mode) with codes from its prior (N(0, I) for a GAN, the
     mixture for the baseline), drawn batch by batch: uint8 videos and masks."""
-    sampler = load_sampler(checkpoint, device)
+    sampler = load_sampler(checkpoint, device, raw)
     rng = torch.Generator().manual_seed(seed)
     videos, masks = [], []
     for start in range(0, n, batch_size):
@@ -108,7 +109,7 @@ def stats_path(described: dict, frames: int, cache: Path) -> Path:
 
 def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, metrics=tuple(METRICS),
              frames: int = FRAMES, seed: int = 0, device="auto", batch_size: int = BATCH_SIZE,
-             weights_dir=None, use_cache: bool = True) -> dict:
+             weights_dir=None, use_cache: bool = True, raw: bool = False) -> dict:
     state = load_checkpoint(checkpoint)
     model = config_of(state).model
     for name in metrics:
@@ -129,7 +130,7 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, met
     source = open_source(data, model.frames, n, seed, model.size)
     described = source.describe()  # a prepared dataset's fingerprint reads every file's metadata: once
     real = VideoSet(list(source))
-    fake = generated_set(checkpoint, len(real.videos), seed, dev)
+    fake = generated_set(checkpoint, len(real.videos), seed, dev, raw=raw)
     context = EvalContext(i3d=load_i3d(dev, weights_dir) if wants_i3d else None,
                           frames=min(frames, model.frames), batch_size=batch_size, real_description=described)
     if wants_i3d:
@@ -137,6 +138,7 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, met
         context = dataclasses.replace(context, real_stats=cached_real_stats(described, context, real, cache))
     result = {"checkpoint": state["path"], "iteration": state.get("iteration"), "arch": model.arch,
               "kind": state.get("kind", "gan"),
+              "generator_weights": "average" if "generator_ema" in state and not raw else "trained",
               "n": len(real.videos), "real": described, "metrics": list(metrics)}
     for name in metrics:
         result.update(get_metric(name)(fake, real, context))
@@ -157,7 +159,7 @@ def _run(args) -> None:
     out = Path(args.out) if args.out else Path(state["path"]).parent.parent / f"eval-{state['iteration']}.json"
     check_writable(out, is_file=True)
     result = evaluate(state["path"], args.data, args.n, metrics, args.frames, args.seed, args.device,
-                      args.batch_size, args.cache_dir, not args.no_cache)
+                      args.batch_size, args.cache_dir, not args.no_cache, args.raw)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
@@ -183,4 +185,5 @@ def register(subparsers) -> None:
     parser.add_argument("--cache-dir", default=None, help="weights and cached statistics (default: ~/.cache/videogan)")
     parser.add_argument("--no-cache", action="store_true", help="recompute the real set's FVD statistics")
     parser.add_argument("--out", default=None, help="result JSON (default: RUN_DIR/eval-ITERATION.json)")
+    parser.add_argument("--raw", action="store_true", help=RAW_HELP)
     parser.set_defaults(func=_run, out_is_file=True)

@@ -22,17 +22,19 @@ from ..models import FutureGenerator
 from ..runtime import pick_device
 from ..train.checkpoint import config_of, load_checkpoint
 from ..train.media import stream_videos
-from .sample import generate, restore_generator
+from .sample import RAW_HELP, generate, restore_generator
 
 
-def load_future_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> FutureGenerator:
-    """The future generator of a checkpoint, in eval mode; a checkpoint of another task is a clear error."""
+def load_future_generator(checkpoint: str | Path, device: torch.device | str = "cpu",
+                          raw: bool = False) -> FutureGenerator:
+    """The future generator of a checkpoint, in eval mode (the weights' average when the run kept one,
+    unless `raw`); a checkpoint of another task is a clear error."""
     state = load_checkpoint(checkpoint)
     model = config_of(state).model
     if model.task != "future" or "generator" not in state:
         raise ValueError(f"{state['path']}: not a future-generation checkpoint (task {model.task!r}); train one "
                          "with `videogan train --task future`")
-    return restore_generator(state, FutureGenerator(model), device)
+    return restore_generator(state, FutureGenerator(model), device, raw)
 
 
 def _rgb_pixels(image: Image.Image) -> np.ndarray:
@@ -112,7 +114,7 @@ def output_names(paths: list[Path]) -> list[str]:
 
 
 def run(args) -> None:
-    generator = load_future_generator(args.checkpoint, pick_device(args.device))
+    generator = load_future_generator(args.checkpoint, pick_device(args.device), args.raw)
     paths = [Path(p) for p in args.images]
     images = torch.stack([load_image(p, generator.cfg.size) for p in paths])  # every file checked before any work
     out = Path(args.out)
@@ -132,4 +134,5 @@ def register(subparsers) -> None:
     parser.add_argument("--fps", type=float, default=8.0)
     parser.add_argument("--scale", type=int, default=1, help="enlarge the written files by this factor")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--raw", action="store_true", help=RAW_HELP)
     parser.set_defaults(func=run)

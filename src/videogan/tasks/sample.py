@@ -20,22 +20,26 @@ from ..train.checkpoint import config_of, load_checkpoint
 from ..train.media import generate, write_grids
 
 
-def _generator_of(state: dict, device: torch.device | str) -> VideoGenerator:
+RAW_HELP = "the trained G, not the average of its weights (runs with --ema-half-life)"
+
+
+def _generator_of(state: dict, device: torch.device | str, raw: bool = False) -> VideoGenerator:
     config = config_of(state)
     if "generator" not in state or config.model.task != "video":
         raise ValueError(f"{state['path']}: checkpoint holds no unconditional video generator"
                          + (f" (it is a {config.model.task!r}-task model: use `videogan predict`)"
                             if config.model.task == "future" else ""))
-    return restore_generator(state, VideoGenerator(config.model), device)
+    return restore_generator(state, VideoGenerator(config.model), device, raw)
 
 
-def restore_generator(state: dict, generator: nn.Module, device: torch.device | str) -> nn.Module:
-    """`generator` (built from the checkpoint's config) with the checkpoint's weights, in eval mode.
+def restore_generator(state: dict, generator: nn.Module, device: torch.device | str, raw: bool = False) -> nn.Module:
+    """`generator` (built from the checkpoint's config) with the checkpoint's weights, in eval mode: the
+    average of G's weights when the run kept one (train/ema.py), unless `raw` asks for the trained G.
 
     Weights of another network (another task or architecture than the config says, or another videogan
     version) are a ValueError naming the file rather than PyTorch's multi-line RuntimeError."""
     try:
-        generator.load_state_dict(state["generator"])
+        generator.load_state_dict(state["generator" if raw or "generator_ema" not in state else "generator_ema"])
     except RuntimeError as err:
         # "Error(s) in loading state_dict for X:", then one line per problem, each listing every key
         first = (str(err).splitlines()[1:] or [str(err)])[0]
@@ -45,9 +49,10 @@ def restore_generator(state: dict, generator: nn.Module, device: torch.device | 
     return generator.to(device).eval()
 
 
-def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu") -> VideoGenerator:
-    """Rebuild the generator from a checkpoint alone, in eval mode (BatchNorm running statistics)."""
-    return _generator_of(load_checkpoint(checkpoint), device)
+def load_generator(checkpoint: str | Path, device: torch.device | str = "cpu", raw: bool = False) -> VideoGenerator:
+    """Rebuild the generator from a checkpoint alone, in eval mode (BatchNorm running statistics); the
+    weights' average when the run kept one, unless `raw`."""
+    return _generator_of(load_checkpoint(checkpoint), device, raw)
 
 
 @dataclass(frozen=True)
@@ -65,10 +70,10 @@ class VideoSampler:
         return generate(self.generator, self.draw_codes(n, rng), batch_size)
 
 
-def load_sampler(checkpoint: str | Path, device: torch.device | str = "cpu") -> VideoSampler:
-    """The sampler of any unconditional checkpoint, from the checkpoint alone."""
+def load_sampler(checkpoint: str | Path, device: torch.device | str = "cpu", raw: bool = False) -> VideoSampler:
+    """The sampler of any unconditional checkpoint, from the checkpoint alone (see `load_generator` for `raw`)."""
     state = load_checkpoint(checkpoint)
-    generator = _generator_of(state, device)
+    generator = _generator_of(state, device, raw)
     if "gmm" in state:
         return VideoSampler(generator, CodeMixture.from_state(state["gmm"]).sample, "gmm")
     if state.get("kind") == "baseline":
@@ -107,7 +112,7 @@ def write_samples(sampler: VideoSampler, out: Path, n: int, seed: int, interpola
 
 
 def run(args) -> None:
-    sampler = load_sampler(args.checkpoint, pick_device(args.device))
+    sampler = load_sampler(args.checkpoint, pick_device(args.device), args.raw)
     out = Path(args.out)
     written = write_samples(sampler, out, args.n, args.seed, args.interpolate, args.each, args.fps)
     print(f"wrote {len(written)} files to {out}")
@@ -122,6 +127,7 @@ def add_sample_arguments(parser) -> None:
     parser.add_argument("--each", action="store_true", help="also write every video as its own MP4 (for FVD)")
     parser.add_argument("--fps", type=float, default=8.0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--raw", action="store_true", help=RAW_HELP)
 
 
 def register(subparsers) -> None:

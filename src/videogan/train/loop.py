@@ -18,6 +18,7 @@ from ..models import VideoDiscriminator, build_generator, generator_inputs
 from ..runtime import Runtime
 from .checkpoint import config_of, list_checkpoints, load_latest
 from .distributed import with_sync_batchnorm
+from .ema import GeneratorAverage
 from .loss import VideoGANLoss
 from .media import generate, write_grids
 from .run_dir import clip_size_note, prepare_run_dir, removed_if_start_fails
@@ -44,7 +45,7 @@ class GANTask:
 
     def __init__(self, config: RunConfig, runtime: Runtime, dataset: Dataset):
         mcfg, tcfg = config.model, config.train
-        self.model_cfg, self.seed, self.rank = mcfg, tcfg.seed, runtime.rank
+        self.model_cfg, self.seed, self.rank, self.world_size = mcfg, tcfg.seed, runtime.rank, runtime.world_size
         generator, discriminator = init_networks(mcfg, tcfg.seed)
         if tcfg.sync_bn:
             generator, discriminator = (with_sync_batchnorm(net, runtime) for net in (generator, discriminator))
@@ -52,6 +53,10 @@ class GANTask:
         self.networks = {"generator": self.generator, "discriminator": self.discriminator}
         self.opt_g, self.opt_d = adam(self.generator.parameters(), tcfg), adam(self.discriminator.parameters(), tcfg)
         self.optimizers = {"opt_g": self.opt_g, "opt_d": self.opt_d}
+        # the average is copied from G after its initialisation, so it starts where G starts
+        self.ema = GeneratorAverage(self.generator, tcfg.ema_half_life) if tcfg.ema_half_life > 0 else None
+        if self.ema:
+            self.networks["generator_ema"] = self.ema.average
         prepare_networks(self.networks, config)
         self.future = mcfg.task == "future"
         # the mask prior belongs to the video task's objective; equation 3 (future) has none
@@ -77,11 +82,14 @@ class GANTask:
             g_loss, g_stats = self.loss.generator_loss(parts, image=inputs[0] if self.future else None)
         trainer.update(g_loss, self.opt_g, self.generator)
         self.discriminator.requires_grad_(True)
+        if self.ema:
+            self.ema.update(self.generator, len(real) * self.world_size)
         return {**d_stats, **g_stats}
 
     def write_samples(self, out_dir: Path, iteration: int) -> dict:
-        self.generator.eval()
-        parts = generate(self.generator, self.fixed_inputs)
+        """From the average when there is one: what `sample` will draw."""
+        shown = self.ema.average if self.ema else self.generator.eval()
+        parts = generate(shown, self.fixed_inputs)
         write_grids(parts, out_dir, prefix=f"{iteration:07d}_", formats=("gif",))
         self.generator.train()
         return parts
