@@ -9,9 +9,9 @@ from videogan.cli import main
 from videogan.config import get_preset, replace
 from videogan.data.synthetic import MOTIONS, SHAPES
 from videogan.eval.builtin_score import inception_score, named_confidently, scores, shape_distribution
-from videogan.eval.classifier import (BuiltinClassifier, ClassifierConfig, content_sha256, load_classifier,
-                                      resample, save_classifier)
+from videogan.eval.classifier import BuiltinClassifier, ClassifierConfig, load_classifier, resample, save_classifier
 from videogan.eval.weights import WeightsError
+from videogan.train.checkpoint import content_hash
 from videogan.train.loop import train
 
 
@@ -72,7 +72,7 @@ def test_weights_round_trip_with_weights_only_and_a_checked_hash(tmp_path):
     video = torch.rand(1, 3, 16, 32, 32)
     assert torch.equal(loaded(video)["motion"], model(video)["motion"]) and loaded.cfg.width == 4
     saved = torch.load(path, weights_only=True)
-    assert saved["sha256"] == sha == content_sha256(loaded.state_dict())
+    assert saved["sha256"] == sha == content_hash(loaded.state_dict())
     saved["state_dict"]["motion.bias"] += 1  # damaged, hash left as it was
     torch.save(saved, path)
     with pytest.raises(WeightsError, match="sha256"):

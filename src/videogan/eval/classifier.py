@@ -9,7 +9,6 @@ config, the state dict and a sha256 of the tensors' contents, checked on every l
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +17,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.synthetic import MOTIONS, SHAPES
-from .weights import WeightsError, _atomic_write
+from ..train.checkpoint import content_hash
+from .weights import WeightsError, _atomic_write, read_weights_file
 
 WEIGHTS = Path(__file__).with_name("builtin_classifier.pt")
 # the shipped weights' content hash: a replaced or damaged package file is refused, not silently used
-WEIGHTS_SHA256 = "27979224be1f3ee42ee291d367b232de86b3d2734131ac04f871278a9984fbc3"
+WEIGHTS_SHA256 = "9dc83a113f192f621f55f142937bb9c143b73c8ae6d375c1ef95b7d0fc8e52dd"
 RETRAIN_HINT = "retrain them with `videogan classifier train`"
 
 
@@ -87,20 +87,10 @@ class BuiltinClassifier(nn.Module):
         return {"shapes": logits["shapes"].sigmoid(), "motion": logits["motion"].softmax(1)}
 
 
-def content_sha256(state_dict: dict[str, torch.Tensor]) -> str:
-    """A hash of the tensors' names, dtypes, shapes and values: the same for the same weights, however saved."""
-    digest = hashlib.sha256()
-    for name in sorted(state_dict):
-        tensor = state_dict[name].detach().cpu().contiguous()
-        digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def save_classifier(path: str | Path, model: BuiltinClassifier, recipe: dict) -> str:
     """Write the weights (plain data: config, state dict, content hash, how they were trained); returns the hash."""
     state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
-    sha = content_sha256(state)
+    sha = content_hash(state)
     saved = {"config": dataclasses.asdict(model.cfg), "state_dict": state, "sha256": sha, "recipe": recipe}
     _atomic_write(Path(path), lambda tmp: torch.save(saved, tmp))
     return sha
@@ -110,15 +100,10 @@ def load_classifier(path: str | Path | None = None, device: str | torch.device =
     """The classifier in eval mode: the shipped weights (hash pinned in this module), or a file `path`
     written by `videogan classifier train` (its own stored hash checked)."""
     file = Path(path) if path is not None else WEIGHTS
-    if not file.is_file():
-        raise FileNotFoundError(f"{file}: no classifier weights there; {RETRAIN_HINT}")
-    try:
-        saved = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise WeightsError(f"{file}: not a readable torch file ({err}); {RETRAIN_HINT}") from None
+    saved = read_weights_file(file, RETRAIN_HINT)
     if not isinstance(saved, dict) or not {"config", "state_dict", "sha256"} <= set(saved):
         raise WeightsError(f"{file}: not classifier weights (needs config, state_dict and sha256)")
-    sha = content_sha256(saved["state_dict"])
+    sha = content_hash(saved["state_dict"])
     if sha != saved["sha256"] or (path is None and sha != WEIGHTS_SHA256):
         raise WeightsError(f"{file}: weights' sha256 {sha} differs from the expected "
                            f"{saved['sha256'] if path is not None else WEIGHTS_SHA256}; {RETRAIN_HINT}")

