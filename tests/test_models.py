@@ -1,7 +1,10 @@
+import dataclasses
+
 import pytest
 import torch
+from torch import nn
 
-from videogan.config import ConfigError, ModelConfig, get_preset
+from videogan.config import ConfigError, ModelConfig, RunConfig, get_preset
 from videogan.models import VideoDiscriminator, VideoGenerator, compose
 from videogan.models.describe import describe
 
@@ -99,3 +102,26 @@ def test_longer_videos_use_a_longer_first_kernel():
     video = VideoGenerator(cfg)(torch.randn(2, 8))
     assert video.shape == (2, 3, 64, 32, 32)
     assert VideoDiscriminator(cfg)(video).shape == (2,)
+
+
+@pytest.mark.parametrize("arch", ["two_stream", "one_stream"])
+def test_resize_upsampling_keeps_every_shape_and_has_no_transposed_output_layer(arch):
+    """--upsample resize replaces only the full-resolution layer(s): nearest doubling, then a 3x3 convolution."""
+    cfg = ModelConfig(frames=8, size=16, z_dim=8, g_width=4, arch=arch, upsample="resize")
+    generator, paper = VideoGenerator(cfg), VideoGenerator(dataclasses.replace(cfg, upsample="transposed"))
+    z = torch.randn(2, 8)
+    resized, transposed = generator(z, parts=True), paper(z, parts=True)
+    assert {k: v.shape for k, v in resized.items()} == {k: v.shape for k, v in transposed.items()}
+    heads = [m for m in generator.modules() if isinstance(m, nn.Upsample)]
+    assert len(heads) == (2 if arch == "two_stream" else 1)
+    assert isinstance(generator.heads[1], nn.Conv3d) and generator.heads[1].kernel_size == (3, 3, 3)
+    # the trunk is the paper's: the same parameters under the same names
+    assert {k for k in generator.state_dict() if k.startswith("trunk.")} == \
+        {k for k in paper.state_dict() if k.startswith("trunk.")}
+
+
+def test_configs_saved_before_a_field_existed_load_with_its_default():
+    saved = get_preset("tiny").to_dict()
+    del saved["model"]["upsample"], saved["train"]["ema_half_life"]
+    config = RunConfig.from_dict(saved)
+    assert config.model.upsample == "transposed" and config.train.ema_half_life == 0.0

@@ -21,6 +21,7 @@ FIRST_FRAME_LOSSES = ("l1", "l2")
 DATA_FORMATS = ("auto", "shards", "videogan", "videos")  # how data.formats reads --data
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
+UPSAMPLINGS = ("transposed", "resize")  # the generator's last layer: the paper's, or resize + convolution
 
 
 class ConfigError(ValueError):
@@ -95,6 +96,9 @@ class ModelConfig:
     d_width: int = setting(64, "discriminator's first width; later layers double it (paper: 64-128-256-512)", low=1)
     noise_dim: int = setting(0, "future task: noise channels added to the encoder's map (0: the released, "
                                 "deterministic model)", low=0)
+    upsample: str = setting("transposed", "G's last layer: transposed (the paper's stride-2 transposed "
+                                          "convolution) or resize (nearest doubling, then a 3x3 convolution)",
+                            choices=UPSAMPLINGS)
 
     def __post_init__(self):
         validate(self)

@@ -51,8 +51,8 @@ class FutureGenerator(nn.Module):
         code = widths[0] + cfg.noise_dim  # channels of the 4x4 map both streams read
         self.encoder = _encoder(cfg)
         self.video = _up_stack(cfg, 3, code, (cfg.first_frames, 1, 1))  # b c 1 4 4 -> b c' t/2 h/2 w/2
-        self.heads = _head(3, widths[-1], 4)  # f (3 channels) and m (1), as in VideoGenerator
-        self.background = nn.Sequential(_up_stack(cfg, 2, code), _head(2, widths[-1], 3))
+        self.heads = _head(cfg, 3, widths[-1], 4)  # f (3 channels) and m (1), as in VideoGenerator
+        self.background = nn.Sequential(_up_stack(cfg, 2, code), _head(cfg, 2, widths[-1], 3))
         init_weights(self)
 
     def encode(self, image: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:

@@ -41,7 +41,13 @@ def _up_stack(cfg: ModelConfig, dims: int, c_in: int, first_kernel=None) -> nn.S
     return nn.Sequential(*layers)
 
 
-def _head(dims: int, c_in: int, c_out: int) -> nn.Module:
+def _head(cfg: ModelConfig, dims: int, c_in: int, c_out: int) -> nn.Module:
+    """The last, full-resolution layer. `transposed` (the paper): a stride-2 transposed convolution, whose
+    uneven overlap of 4x4 kernels at stride 2 can draw a checkerboard; `resize`: nearest-neighbour doubling,
+    then a 3x3(x3) convolution (Odena et al. 2016, "Deconvolution and checkerboard artifacts")."""
+    if cfg.upsample == "resize":
+        conv = nn.Conv3d if dims == 3 else nn.Conv2d
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv(c_in, c_out, kernel_size=3, padding=1))
     conv = nn.ConvTranspose3d if dims == 3 else nn.ConvTranspose2d
     return conv(c_in, c_out, kernel_size=4, stride=2, padding=1)
 
@@ -80,9 +86,9 @@ class VideoGenerator(nn.Module):
         self.trunk = _up_stack(cfg, 3, cfg.z_dim, (cfg.first_frames, 4, 4))  # z -> b c t h w
         # f (3 channels) and m (1 channel) heads as one transposed conv: each output channel has its own
         # weights, so this is exactly two heads on the shared trunk, in one full-resolution pass
-        self.heads = _head(3, last, 4 if cfg.arch == "two_stream" else 3)
+        self.heads = _head(cfg, 3, last, 4 if cfg.arch == "two_stream" else 3)
         if cfg.arch == "two_stream":
-            self.background = nn.Sequential(_up_stack(cfg, 2, cfg.z_dim, 4), _head(2, last, 3))
+            self.background = nn.Sequential(_up_stack(cfg, 2, cfg.z_dim, 4), _head(cfg, 2, last, 3))
         init_weights(self)
 
     @property
