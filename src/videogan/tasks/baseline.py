@@ -168,14 +168,15 @@ class BaselineTask:
 
 
 def train_baseline(config: RunConfig, bcfg: BaselineConfig, run_dir: str | Path, resume: bool = False,
-                   progress: bool = True) -> Path | None:
-    """Train the autoencoder, then fit the mixture; returns the final checkpoint (None on ranks > 0).
+                   progress: bool = True, state: dict | None = None) -> Path | None:
+    """Train the autoencoder, then fit the mixture; returns the final checkpoint (None on ranks > 0). With
+    `resume`, from `state` when the caller has loaded the run's checkpoint already, else from its latest.
 
     A stop by Ctrl-C / SIGTERM saves the autoencoder without a mixture (resume to finish); reaching
     --iterations or --max-minutes ends the training and fits the mixture."""
     check_baseline_model(config.model)
     run_dir = Path(run_dir)
-    state = latest_state(run_dir, resume)
+    state = state if state is not None or not resume else latest_state(run_dir, resume)
     if state is not None and state.get("kind") == "baseline":
         saved_loss = state["baseline"]["loss"]
         if bcfg.loss != saved_loss:
@@ -236,7 +237,8 @@ def _run_train(args) -> int:
     run_dir, config, state = resolve_run(args)
     bcfg = _baseline_config(args, state.get("baseline") if state else None)
     with removed_if_start_fails(run_dir):
-        path = train_baseline(config, bcfg, run_dir, resume=state is not None, progress=not args.no_progress)
+        path = train_baseline(config, bcfg, run_dir, resume=state is not None, progress=not args.no_progress,
+                              state=state)
     if path is not None:  # rank 0
         from .report import write_report
 

@@ -98,10 +98,13 @@ class GANTask:
         return {}
 
 
-def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> Path | None:
+def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,
+          state: dict | None = None) -> Path | None:
     """Train the video GAN of the config's task (G(z), or G(first frame) for `future`); returns the last
-    checkpoint written (None on ranks > 0)."""
-    outcome, _, _ = run_task(GANTask, config, Path(run_dir), latest_state(Path(run_dir), resume), progress)
+    checkpoint written (None on ranks > 0). With `resume`, from `state` when the caller has loaded the
+    run's checkpoint already, else from the run's latest."""
+    state = state if state is not None or not resume else latest_state(Path(run_dir), resume)
+    outcome, _, _ = run_task(GANTask, config, Path(run_dir), state, progress)
     return outcome.checkpoint
 
 
@@ -131,7 +134,7 @@ def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
 def run(args) -> int:
     run_dir, config, state = resolve_run(args)
     with removed_if_start_fails(run_dir):
-        last = train(config, run_dir, resume=state is not None, progress=not args.no_progress)
+        last = train(config, run_dir, resume=state is not None, progress=not args.no_progress, state=state)
     if last is not None:  # rank 0
         from ..tasks.report import write_report  # the CLI's step, above the loop's layer
 
