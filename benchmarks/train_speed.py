@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import itertools
 import json
 import os
 import resource
@@ -55,10 +56,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from videogan.config import get_preset, replace
 from videogan.cpu_threads import apply_wait_policy
-from videogan.models import generator_inputs
-from videogan.runtime import pick_device
-from videogan.train.loop import init_networks, train
+from videogan.runtime import Runtime, pick_device
+from videogan.train.loop import GANTask, init_networks, train
 from videogan.train.loss import VideoGANLoss
+from videogan.train.trainer import Trainer
 
 PEER_URL = "https://github.com/yhjo09/videogan-pytorch"
 
@@ -71,41 +72,24 @@ def _adam(params) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))  # both ports: the paper's Adam
 
 
-def to_channels_last_3d(*modules: torch.nn.Module) -> None:
-    """The 3-D convolutions' weights in channels_last_3d (b t h w c) order, so that oneDNN keeps the
-    activations in the order it computes in instead of reordering them around every layer."""
-    for module in modules:
-        for layer in module.modules():
-            if isinstance(layer, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)):
-                layer.weight.data = layer.weight.data.contiguous(memory_format=torch.channels_last_3d)
-
-
 def our_step(preset: str, batch: int, seed: int = 0, channels_last: bool = False):
-    """Our iteration: train/loop.py's loop body on a fixed synthetic real batch."""
-    model = get_preset(preset).model
-    generator, discriminator = init_networks(model, seed)
-    if channels_last:
-        to_channels_last_3d(generator, discriminator)
-    loss = VideoGANLoss(discriminator, get_preset(preset).train.mask_l1)
-    opt_g, opt_d = _adam(generator.parameters()), _adam(discriminator.parameters())
-    z_rng = torch.Generator().manual_seed(seed)
-    real = torch.rand(batch, 3, model.frames, model.size, model.size, generator=z_rng) * 2 - 1  # b 3 t h w
+    """Our iteration: the training loop's own step (train/loop.py's GANTask, with the loop's
+    `--channels-last` conversion) on a fixed synthetic real batch."""
+    config = replace(get_preset(preset), train={"batch_size": batch, "seed": seed, "channels_last": channels_last,
+                                                "device": "cpu"})
+    runtime = Runtime(torch.device("cpu"))
+    task = GANTask(config, runtime, dataset=None)  # the video task reads no clip at construction
+    trainer = Trainer(runtime, "fp32")
+    model = config.model
+    real = torch.rand(batch, 3, model.frames, model.size, model.size, generator=torch.Generator().manual_seed(seed))
+    real = real * 2 - 1  # b 3 t h w
     if channels_last:
         real = real.contiguous(memory_format=torch.channels_last_3d)
+    iterations = itertools.count()
 
     def step() -> tuple[float, float]:
-        parts = generator(*generator_inputs(model, z_rng, batch, real), parts=True)
-        d_loss, _ = loss.discriminator_loss(real, parts["video"])
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        discriminator.requires_grad_(False)  # as the loop: the G step needs no gradient of D's weights
-        g_loss, _ = loss.generator_loss(parts, discriminator)
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        discriminator.requires_grad_(True)
-        return float(d_loss.detach()), float(g_loss.detach())
+        stats = task.step(real, next(iterations), trainer)
+        return float(stats["loss_d"]), float(stats["loss_g"])
     return step
 
 

@@ -127,10 +127,10 @@ def add_sample_arguments(parser) -> None:
     parser.add_argument("--each", action="store_true", help="also write every video as its own MP4 (for FVD)")
     parser.add_argument("--fps", type=float, default=8.0)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--raw", action="store_true", help=RAW_HELP)
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("sample", help="generate videos (and the two-stream model's streams)")
     add_sample_arguments(parser)
+    parser.add_argument("--raw", action="store_true", help=RAW_HELP)  # GANs only: the baseline keeps no average
     parser.set_defaults(func=run)
