@@ -55,7 +55,11 @@ def setup_runtime(device: str = "auto") -> Runtime:
     return Runtime(dev, rank, world_size, in_group=dist.is_initialized())
 
 
-def close_runtime(runtime: Runtime) -> None:
-    """Leave the process group (torchrun), so that every rank exits cleanly."""
+def close_runtime(runtime: Runtime, finished: bool = True) -> None:
+    """Leave the process group (torchrun), so that every rank exits cleanly. A rank that `finished` its work
+    first waits for the others: one that tore its group down while rank 0 was still writing the
+    checkpoint could abort at exit in gloo's threads ("terminate called without an active exception")."""
     if runtime.distributed and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import signal
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -284,7 +285,7 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
         outcome = _fit(task, config, run_dir, runtime, dataset, iteration, Trainer(runtime, precision), log, progress)
         return outcome, task, config
     finally:
-        close_runtime(runtime)
+        close_runtime(runtime, finished=sys.exc_info()[0] is None)  # after an error a rank may be alone
 
 
 def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime, dataset: Dataset, iteration: int,
