@@ -125,3 +125,26 @@ def test_configs_saved_before_a_field_existed_load_with_its_default():
     del saved["model"]["upsample"], saved["train"]["ema_half_life"]
     config = RunConfig.from_dict(saved)
     assert config.model.upsample == "transposed" and config.train.ema_half_life == 0.0
+
+
+def test_spectral_norm_discriminator_has_unit_norm_convolutions_and_no_batchnorm():
+    """--d-norm spectral: every convolution's weight is divided by its largest singular value (estimated by
+    power iteration, one step per training forward), and BatchNorm is gone; the output shape is unchanged."""
+    cfg = ModelConfig(frames=8, size=16, z_dim=8, d_width=4, d_norm="spectral")
+    discriminator = VideoDiscriminator(cfg)
+    assert not any(isinstance(m, nn.BatchNorm3d) for m in discriminator.modules())
+    video = torch.randn(2, 3, 8, 16, 16)
+    for _ in range(30):  # power iterations converge
+        discriminator(video)
+    convs = [m for m in discriminator.modules() if isinstance(m, nn.Conv3d)]
+    assert len(convs) == cfg.stages + 1
+    for conv in convs:
+        sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2)
+        assert sigma == pytest.approx(1.0, rel=0.05)
+    # a rebuilt D loads the state dict (weights and power-iteration vectors) and gives the same logits
+    rebuilt = VideoDiscriminator(cfg)
+    rebuilt.load_state_dict(discriminator.state_dict())
+    discriminator.eval(), rebuilt.eval()
+    assert torch.equal(rebuilt(video), discriminator(video))
+    paper = VideoDiscriminator(dataclasses.replace(cfg, d_norm="batch"))
+    assert paper(video).shape == discriminator(video).shape == (2,)

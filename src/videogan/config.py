@@ -22,6 +22,7 @@ DATA_FORMATS = ("auto", "shards", "videogan", "videos")  # how data.formats read
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 UPSAMPLINGS = ("transposed", "resize")  # the generator's last layer: the paper's, or resize + convolution
+D_NORMS = ("batch", "spectral")  # the discriminator's normalisation: the paper's BatchNorm, or spectral norm
 
 
 class ConfigError(ValueError):
@@ -99,6 +100,8 @@ class ModelConfig:
     upsample: str = setting("transposed", "G's last layer: transposed (the paper's stride-2 transposed "
                                           "convolution) or resize (nearest doubling, then a 3x3 convolution)",
                             choices=UPSAMPLINGS)
+    d_norm: str = setting("batch", "D's normalisation: batch (the paper's BatchNorm) or spectral (spectral norm "
+                                   "on every convolution, no BatchNorm, as SN-GAN)", choices=D_NORMS)
 
     def __post_init__(self):
         validate(self)

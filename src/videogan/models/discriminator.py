@@ -3,11 +3,15 @@
 Paper preset: 3 x 32x64x64 -> 64 -> 128 -> 256 -> 512 x 2x4x4 -> one logit (conv with kernel 2x4x4).
 The released code outputs two logits with a softmax cross-entropy; one logit with binary cross-entropy
 is the same model (softmax over [a, b] is sigmoid(a - b)), so we keep one.
+
+`d_norm="spectral"` (not the paper's) divides every convolution's weight by its largest singular value
+(Miyato et al. 2018) and drops BatchNorm, which SN-GAN's discriminator does without.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from ..config import ModelConfig
 from .init import init_weights
@@ -27,13 +31,20 @@ class VideoDiscriminator(nn.Module):
         self.cfg = cfg
         widths = _widths(cfg)
         down = dict(kernel_size=4, stride=2, padding=1)
+        batch_norm = cfg.d_norm == "batch"
         layers = [nn.Sequential(nn.Conv3d(3, widths[0], **down), nn.LeakyReLU(0.2, inplace=True))]
         for a, b in zip(widths, widths[1:]):
-            layers.append(nn.Sequential(
-                nn.Conv3d(a, b, bias=False, **down), nn.BatchNorm3d(b, eps=BN_EPS), nn.LeakyReLU(0.2, inplace=True)))
+            if batch_norm:
+                block = [nn.Conv3d(a, b, bias=False, **down), nn.BatchNorm3d(b, eps=BN_EPS)]
+            else:
+                block = [nn.Conv3d(a, b, **down)]
+            layers.append(nn.Sequential(*block, nn.LeakyReLU(0.2, inplace=True)))
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Conv3d(widths[-1], 1, kernel_size=(cfg.first_frames, 4, 4))
         init_weights(self)
+        if not batch_norm:  # after init: the normalised weight is computed from the initialised one
+            for conv in [m for m in self.modules() if isinstance(m, nn.Conv3d)]:
+                spectral_norm(conv)
 
     @property
     def feature_width(self) -> int:
