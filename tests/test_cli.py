@@ -31,7 +31,7 @@ def test_train_then_sample_then_describe(tmp_path, capsys):
     assert main(["sample", str(run), "--n", "4", "--seed", "1", "--out", str(out), "--each"]) == 0
     for name in ("videos", "foreground", "mask", "foreground_masked"):
         assert len(read_video(out / f"{name}.mp4")) == 8 and _gif_seconds(out / f"{name}.gif") == pytest.approx(1.0, abs=0.01 * 8)
-    assert (out / "background.png").exists()
+    assert (out / "background.png").exists() and (out / "sheet.png").exists()
     assert len(list((out / "videos").glob("*.mp4"))) == 4
     assert main(["sample", str(run), "--n", "5", "--interpolate", "--out", str(out)]) == 0
     assert len(read_video(out / "interpolation_videos.mp4")) == 8

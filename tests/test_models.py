@@ -1,5 +1,6 @@
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -148,3 +149,17 @@ def test_spectral_norm_discriminator_has_unit_norm_convolutions_and_no_batchnorm
     assert torch.equal(rebuilt(video), discriminator(video))
     paper = VideoDiscriminator(dataclasses.replace(cfg, d_norm="batch"))
     assert paper(video).shape == discriminator(video).shape == (2,)
+
+
+def test_contact_sheet_shows_each_video_its_background_mask_and_foreground_at_the_same_frames():
+    from videogan.data.video_io import to_uint8
+    from videogan.train.media import contact_sheet
+    cfg = ModelConfig(frames=8, size=16, z_dim=8, g_width=4)
+    parts = VideoGenerator(cfg).eval()(torch.randn(3, 8), parts=True)
+    sheet = contact_sheet(parts, frames=4)
+    assert sheet.shape == (3 * 17 + 1, 13 * 17 + 1, 3)  # 3 videos; 4 frames + background + 4 mask + 4 masked fg
+    frames = to_uint8(parts["video"])  # n t h w 3
+    assert np.array_equal(sheet[1 + 17:1 + 17 + 16, 1 + 17:1 + 17 + 16], frames[1, 2])  # video 1, frame round(7/3)
+    assert np.array_equal(sheet[1:17, 1 + 4 * 17:1 + 4 * 17 + 16], to_uint8(parts["background"][:, :, None])[0, 0])
+    one_stream = VideoGenerator(dataclasses.replace(cfg, arch="one_stream")).eval()(torch.randn(2, 8), parts=True)
+    assert contact_sheet(one_stream, frames=4).shape == (2 * 17 + 1, 4 * 17 + 1, 3)

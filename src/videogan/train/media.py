@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 import torch
 from torch import nn
 
@@ -34,6 +36,22 @@ def stream_videos(parts: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def contact_sheet(parts: dict[str, torch.Tensor], frames: int = 4, rows: int = 8) -> np.ndarray:
+    """The paper's Figure 3 as one still: a row per video (the first `rows`), `frames` evenly spaced
+    frames of the video, then (two-stream) the background, and the mask and masked foreground at the
+    same frames. Returns H W 3 uint8, for a page or a report, where a GIF cannot be printed."""
+    videos = stream_videos({k: v[:rows] for k, v in parts.items()})
+    t = parts["video"].shape[2]
+    picks = torch.linspace(0, t - 1, frames).round().long()
+    columns = [videos["videos"][:, :, picks]]  # n 3 frames h w
+    if "background" in parts:
+        columns += [parts["background"][:rows].unsqueeze(2), videos["mask"][:, :, picks],
+                    videos["foreground_masked"][:, :, picks]]
+    panel = to_uint8(torch.cat(columns, dim=2))  # n k h w 3: k stills per video
+    n, k = panel.shape[:2]
+    return grid(panel.reshape(n * k, 1, *panel.shape[2:]), columns=k)[0]
+
+
 def write_grids(parts: dict[str, torch.Tensor], out_dir: Path, prefix: str = "", fps: float = 8.0,
                 formats: tuple[str, ...] = ("gif", "mp4"), scale: int = 2) -> list[Path]:
     written = []
@@ -47,4 +65,7 @@ def write_grids(parts: dict[str, torch.Tensor], out_dir: Path, prefix: str = "",
         path = out_dir / f"{prefix}background.png"
         write_png(path, grid(to_uint8(parts["background"].unsqueeze(2)))[0], scale=scale)
         written.append(path)
+    path = out_dir / f"{prefix}sheet.png"
+    write_png(path, contact_sheet(parts), scale=scale)
+    written.append(path)
     return written
