@@ -120,3 +120,19 @@ def test_recognize_split_writes_the_same_split_as_folders(twins, tmp_path, capsy
     again, _ = load_labelled(replace(TINY, data={"data": str(out / "train"), "test_fraction": 0.25}).data)
     assert not {p.resolve() for p in again.sources} & {p.resolve() for p in test.sources}
     assert main(args) == 2 and "already holds a split" in capsys.readouterr().err
+
+
+def test_fps_decodes_labelled_videos_at_the_rate_the_gan_was_prepared_at(twins):
+    """`--fps 12.5` on 25 fps files: every other frame, in training crops and in whole test videos alike,
+    so a GAN trained on `prepare --fps 12.5` clips is fine-tuned on motion of the same speed."""
+    root, groups = twins
+    native = load_labelled(replace(TINY, data={"data": str(root), "groups": str(groups)}).data)[1]
+    halved = load_labelled(replace(TINY, data={"data": str(root), "groups": str(groups), "fps": 12.5}).data)[1]
+    assert native.sources == halved.sources
+    full, every_other = native.video(0, 16), halved.video(0, 16)
+    assert len(full) == 8 and len(every_other) == 4
+    assert np.abs(every_other.astype(int) - full[::2].astype(int)).mean() < 3  # the same frames, re-encoded once
+    crop = halved.clips(frames=4, size=16, seed=0)[0]["video"]  # 3 t h w in [-1, 1]
+    assert crop.shape == (3, 4, 16, 16)
+    with pytest.raises(Exception, match="fps"):
+        replace(TINY, data={"fps": 500.0})

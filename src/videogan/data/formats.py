@@ -129,15 +129,15 @@ class VideoGANList(ClipDataset):
 
 
 class VideoFiles(ClipDataset):
-    """Video files (or frame folders) decoded on the fly at native rate, no stabilization; a random
-    temporal crop per item (centre crop if `random_crop` is False)."""
+    """Video files (or frame folders) decoded on the fly at `fps` (None: their own rate), no
+    stabilization; a random temporal crop per item (centre crop if `random_crop` is False)."""
 
     def __init__(self, items: list[tuple[Path, int]], frames: int, size: int, seed: int = 0,
-                 random_crop: bool = True):
+                 random_crop: bool = True, fps: float | None = None):
         super().__init__(frames, size, seed, random_crop)
         if not items:
             raise ValueError("no videos to read")
-        self.items = items
+        self.items, self.fps = items, fps
 
     def __len__(self) -> int:
         return len(self.items)
@@ -147,13 +147,13 @@ class VideoFiles(ClipDataset):
 
     def load(self, index, rng):
         path, label = self.items[index]
-        info = probe(path)
-        available = count_frames(path)
+        fps = self.fps or probe(path).fps
+        available = count_frames(path, fps)
         spare = max(0, available - self.frames)
         first = int(rng.integers(spare + 1)) if rng is not None else spare // 2
         frames = []
         # decode a little above the training size: adapt_clip does the final antialiased resize
-        for frame in iter_frames(path, short_side=max(2 * self.size, 64), start=first / info.fps):
+        for frame in iter_frames(path, fps=self.fps, short_side=max(2 * self.size, 64), start=first / fps):
             frames.append(frame)
             if len(frames) == self.frames:
                 break

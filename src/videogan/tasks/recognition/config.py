@@ -40,6 +40,7 @@ class LabelledDataConfig:
     test_fraction: float = 0.3  # class-per-folder and built-in: held-out share of each class
     split_seed: int = 0  # which videos are held out (fixed across methods and sweep seeds)
     groups: str = ""  # class-per-folder tree: related videos kept on one side, re:PATTERN or a NAME GROUP file
+    fps: float = 0.0  # video files: decode at this rate, as `prepare --fps` did for the GAN's clips (0: native)
     synthetic_videos: int = 600  # built-in: number of labelled videos (train + test)
     synthetic_frames: int = 64  # built-in: frames per video; longer than the clip so crops differ
     synthetic_seed: int = 4321  # built-in: not the GAN's data_seed 1234, so no labelled video was seen unlabelled
@@ -48,6 +49,8 @@ class LabelledDataConfig:
     def __post_init__(self):
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        if not 0 <= self.fps <= 240:
+            raise ConfigError(f"fps must be in [0, 240] (0: each video's own rate), got {self.fps}")
         if self.split is not None and self.split < 1:
             raise ConfigError(f"split must be 1, 2 or 3, got {self.split}")
 

@@ -54,6 +54,7 @@ class LabelledVideos:
     origin: str  # where they come from, for messages
     synthetic: LabelledDataConfig | None = None  # set for the built-in set
     groups: tuple[str, ...] | None = None  # `--groups`: related videos, kept on one side of every split
+    fps: float | None = None  # decoding rate of video files (None: each file's own)
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -76,7 +77,8 @@ class LabelledVideos:
             s = self.synthetic
             return SyntheticClips(self.sources, self.labels, s.synthetic_seed, s.synthetic_frames, s.max_objects,
                                   frames, size, crop_seed=seed)
-        return VideoFiles(list(zip(self.sources, self.labels)), frames, size, seed=seed, random_crop=True)
+        return VideoFiles(list(zip(self.sources, self.labels)), frames, size, seed=seed, random_crop=True,
+                          fps=self.fps)
 
     def video(self, i: int, size: int) -> np.ndarray:
         """The whole video i: t h w 3 uint8 (built-in: size x size; files: short side near 2 x size)."""
@@ -85,7 +87,7 @@ class LabelledVideos:
             return render_video(s.synthetic_seed, self.sources[i], s.synthetic_frames, size, s.max_objects)["video"]
         # a test video that cannot be read is an error, not skipped: skipping would change the test set
         try:
-            frames = list(iter_frames(self.sources[i], short_side=max(2 * size, 64)))
+            frames = list(iter_frames(self.sources[i], fps=self.fps, short_side=max(2 * size, 64)))
         except ValueError as err:
             raise ValueError(f"{self.sources[i]}: {err}") from None
         if not frames:
@@ -152,7 +154,7 @@ def load_labelled(cfg: LabelledDataConfig) -> tuple[LabelledVideos, LabelledVide
         for subset in ("train", "test"):
             items, classes = list_labelled(cfg.data, split, subset)
             videos = LabelledVideos(tuple(p for p, _ in items), tuple(label for _, label in items), tuple(classes),
-                                    f"{cfg.data} split {split} ({subset})")
+                                    f"{cfg.data} split {split} ({subset})", fps=cfg.fps or None)
             _check_files(videos, f"{cfg.data}: {subset}list{split:02d}.txt")
             sets.append(videos)
         train, test = sets
@@ -162,7 +164,7 @@ def load_labelled(cfg: LabelledDataConfig) -> tuple[LabelledVideos, LabelledVide
         sources = tuple(p for p, _ in items)
         groups = tuple(read_groups(cfg.groups, sources, cfg.data)) if cfg.groups else None
         everything = LabelledVideos(sources, tuple(label for _, label in items), tuple(classes), str(cfg.data),
-                                    groups=groups)
+                                    groups=groups, fps=cfg.fps or None)
     if everything is not None:
         train_idx, test_idx = everything.hold_out(cfg.test_fraction, np.random.default_rng(cfg.split_seed))
         train, test = everything.subset(train_idx), everything.subset(test_idx)
