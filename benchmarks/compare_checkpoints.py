@@ -46,7 +46,7 @@ def main() -> None:
             rows.append({"checkpoint": str(path), "iteration": result["iteration"],
                          "generator": result["generator_weights"], **result})
             print(" | ".join([str(path), str(result["iteration"]), result["generator_weights"]]
-                             + [f"{result[k]:.3f}" for k in shown]), flush=True)
+                             + [f"{result[k]:.3f}" if k in result else "-" for k in shown]), flush=True)
     Path(args.out).write_text(json.dumps({"checkpoints": args.checkpoints, "data": args.data, "n": args.n,
                                           "metrics": metrics, "rows": rows}, indent=2) + "\n")
     print(f"wrote {args.out}")

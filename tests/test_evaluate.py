@@ -87,7 +87,7 @@ def test_evaluate_diagnostics_only(run16, tmp_path, capsys):
     assert "fvd" not in result
 
 
-def test_evaluate_fvd_caches_the_real_statistics(run16, tmp_path, monkeypatch):
+def test_evaluate_fvd_caches_the_real_statistics(run16, tmp_path, monkeypatch, capsys):
     from videogan.eval import evaluate as evaluate_module
     from videogan.eval.weights import converted_path
 
@@ -109,8 +109,26 @@ def test_evaluate_fvd_caches_the_real_statistics(run16, tmp_path, monkeypatch):
     # the real set and the floor's second real set, each computed once: the second run read them
     assert len(list((cache / "fvd_stats").glob("*.npz"))) == 2 and len(computed) == 2
     assert results[0]["real_floor"]["data_seed"] == 1236 and results[0]["fvd_real_floor"] > 0
+    assert results[0]["real_floor_shared"] == 0
     assert results[0]["fvd"] == pytest.approx(results[1]["fvd"]) and results[0]["fvd"] > 0
     assert results[0]["weights_sha256"] and results[0]["frames"] == 16
+
+    # footage with fewer than 2n videos: the floor's two sets are the same videos, which is said; --floor-data
+    # gives a second set of other videos (other people, for a person-disjoint floor)
+    from videos import moving_pattern, write_video
+    for folder, seeds in (("held_out", (0, 1, 2)), ("other_people", (3, 4, 5))):
+        for s in seeds:
+            write_video(tmp_path / folder / f"{s}.mp4", moving_pattern(16, 32, 32, seed=s))
+    out = tmp_path / "floor.json"
+    common = ["evaluate", str(run16), "--n", "3", "--metrics", "fvd", "--cache-dir", str(cache), "--batch-size", "3",
+              "--data", str(tmp_path / "held_out"), "--out", str(out)]
+    assert main(common) == 0
+    assert json.loads(out.read_text())["real_floor_shared"] == 1.0
+    assert "shares 100% of its videos" in capsys.readouterr().err
+    assert main([*common, "--floor-data", str(tmp_path / "other_people")]) == 0
+    result = json.loads(out.read_text())
+    assert result["real_floor_shared"] == 0 and result["fvd_real_floor"] > 0
+    assert result["real_floor"]["path"].endswith("other_people")
 
 
 def test_metrics_over_batches_equal_the_diagnostics_of_the_whole_set():

@@ -109,7 +109,10 @@ def stats_path(described: dict, frames: int, cache: Path) -> Path:
 
 def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, metrics=tuple(METRICS),
              frames: int = FRAMES, seed: int = 0, device="auto", batch_size: int = BATCH_SIZE,
-             weights_dir=None, use_cache: bool = True, raw: bool = False) -> dict:
+             weights_dir=None, use_cache: bool = True, raw: bool = False, floor_data: str | None = None) -> dict:
+    """`floor_data`: the second real set of the real-vs-real floor (default: `floor_source`), e.g. clips of
+    other people or scenes than `data`, so the floor says what a generator of the training side's
+    distribution would score against held-out footage."""
     state = load_checkpoint(checkpoint)
     model = config_of(state).model
     for name in metrics:
@@ -145,11 +148,17 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, met
     if wants_i3d:
         result.update(protocol(context.frames, seed, dev))
         # what the FVD means: the distance between two real sets of the same n, frames and size
-        floor = floor_source(data, model.frames, len(real.videos), seed, model.size)
+        floor = (open_source(floor_data, model.frames, len(real.videos), seed + 1, model.size) if floor_data
+                 else floor_source(data, model.frames, len(real.videos), seed, model.size))
+        shared = len(set(floor.members()) & set(source.members())) / len(real.videos)
+        if shared:
+            print(f"videogan: warning: the floor's second real set shares {shared:.0%} of its videos with the "
+                  f"first ({data} holds fewer than 2 x {len(real.videos)}), which lowers the floor; give "
+                  f"--floor-data, real videos the first set does not hold", file=sys.stderr)
         floor_stats = cached_real_stats(floor.describe(), context, VideoSet(list(floor)),
                                         cache_dir(weights_dir) if use_cache else None)
         result.update(fvd_real_floor=frechet_distance_from_stats(*floor_stats, *context.real_stats),
-                      real_floor=floor.describe())
+                      real_floor=floor.describe(), real_floor_shared=shared)
     return result
 
 
@@ -159,7 +168,7 @@ def _run(args) -> None:
     out = Path(args.out) if args.out else Path(state["path"]).parent.parent / f"eval-{state['iteration']}.json"
     check_writable(out, is_file=True)
     result = evaluate(state["path"], args.data, args.n, metrics, args.frames, args.seed, args.device,
-                      args.batch_size, args.cache_dir, not args.no_cache, args.raw)
+                      args.batch_size, args.cache_dir, not args.no_cache, args.raw, args.floor_data)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
@@ -176,6 +185,9 @@ def register(subparsers) -> None:
     parser.add_argument("--data", default=None,
                         help="real videos: a folder of video files, synthetic[:SEED], or a prepared dataset "
                              "(default: the run's data; for the built-in dataset, held-out videos)")
+    parser.add_argument("--floor-data", default=None,
+                        help="the real-vs-real floor's second set (default: other videos of --data): e.g. real "
+                             "clips of other people or scenes than --data")
     parser.add_argument("--n", type=int, default=2048, help="videos per set")
     parser.add_argument("--frames", type=int, default=FRAMES, help="frames FVD looks at (the first ones, >= 9)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated codes and of the real subset")

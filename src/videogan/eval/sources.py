@@ -75,6 +75,10 @@ class VideoFolder(Sequence):
     def __getitem__(self, index: int) -> np.ndarray:
         return read_video(self.files[index], self.frames)
 
+    def members(self) -> list[str]:
+        """What identifies each video of the set (to tell how much two sets share)."""
+        return [str(p.resolve()) for p in self.files]
+
     def describe(self) -> dict:
         return {"kind": "video folder", "path": str(self.folder.resolve()), "n": len(self), "seed": self.seed,
                 "frames": self.frames, "fingerprint": fingerprint(self.files, self.folder)}
@@ -101,6 +105,10 @@ class DatasetVideos(Sequence):
 
     def __getitem__(self, index: int) -> np.ndarray:
         return to_uint8(self.dataset[int(self.indices[index])]["video"])  # 3 t h w in [-1, 1] -> t h w 3
+
+    def members(self) -> list[tuple[str, int, int]]:
+        """What identifies each clip of the set (to tell how much two sets share)."""
+        return [(self.data.data, self.data.data_seed, int(i)) for i in self.indices]
 
     def describe(self) -> dict:
         described = {"kind": "dataset", "data": self.data.data, "data_seed": self.data.data_seed, "n": len(self),
