@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from videogan.cli import main
 from videogan.config import replace
@@ -136,3 +137,20 @@ def test_fps_decodes_labelled_videos_at_the_rate_the_gan_was_prepared_at(twins):
     assert crop.shape == (3, 4, 16, 16)
     with pytest.raises(Exception, match="fps"):
         replace(TINY, data={"fps": 500.0})
+
+
+def test_labelled_video_files_are_decoded_once_and_crops_match_decoding_from_the_file(twins):
+    """A sweep reads the same few files hundreds of times: each is decoded whole once (shared by every
+    subset of the split), and a crop cut from memory is the crop decoded from the file at that start."""
+    from videogan.data.formats import VideoFiles
+    root, groups = twins
+    train, _ = load_labelled(replace(TINY, data={"data": str(root), "groups": str(groups)}).data)
+    subset = train.subset([0, 1])
+    assert subset.decoded is train.decoded
+    from_memory = subset.clips(frames=4, size=16, seed=3)
+    from_file = VideoFiles(list(zip(subset.sources, subset.labels)), 4, 16, seed=3, random_crop=True)
+    for i in range(2):
+        assert torch.allclose(from_memory[i]["video"], from_file[i]["video"])
+    assert len(train.decoded) == 2  # the two files, decoded once each
+    subset.video(0, 16)
+    assert len(train.decoded) == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -128,16 +129,53 @@ class VideoGANList(ClipDataset):
         return strip[:count * width].reshape(count, width, width, 3), self.items[index][1]
 
 
+def decoding_side(size: int) -> int:
+    """Short side videos are decoded at for clips of `size`: a little above it, so that `adapt_clip`
+    does the final antialiased resize."""
+    return max(2 * size, 64)
+
+
+class DecodedVideos:
+    """Whole videos decoded once and kept in memory, the least recently used dropped beyond `budget`
+    bytes: for a small labelled set read again and again (fine-tuning crops, and the test videos of
+    every run of a sweep), where decoding each crop from the file would dominate the time."""
+
+    def __init__(self, budget: int = 2 << 30):
+        self.budget = budget
+        self._videos: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._videos)
+
+    def get(self, path: Path, fps: float | None, short_side: int) -> np.ndarray:
+        """t h w 3 uint8: every frame of `path` at `fps` (None: its own rate), short side `short_side`."""
+        key = (str(path), fps, short_side)
+        if key in self._videos:
+            self._videos.move_to_end(key)
+            return self._videos[key]
+        frames = list(iter_frames(path, fps=fps, short_side=short_side))
+        if not frames:
+            raise ValueError("no frames decoded")
+        video = np.stack(frames)
+        self._videos[key] = video
+        self._bytes += video.nbytes
+        while self._bytes > self.budget and len(self._videos) > 1:
+            self._bytes -= self._videos.popitem(last=False)[1].nbytes
+        return video
+
+
 class VideoFiles(ClipDataset):
     """Video files (or frame folders) decoded on the fly at `fps` (None: their own rate), no
-    stabilization; a random temporal crop per item (centre crop if `random_crop` is False)."""
+    stabilization; a random temporal crop per item (centre crop if `random_crop` is False). With
+    `decoded`, each file is decoded whole once and crops are cut from memory."""
 
     def __init__(self, items: list[tuple[Path, int]], frames: int, size: int, seed: int = 0,
-                 random_crop: bool = True, fps: float | None = None):
+                 random_crop: bool = True, fps: float | None = None, decoded: DecodedVideos | None = None):
         super().__init__(frames, size, seed, random_crop)
         if not items:
             raise ValueError("no videos to read")
-        self.items, self.fps = items, fps
+        self.items, self.fps, self.decoded = items, fps, decoded
 
     def __len__(self) -> int:
         return len(self.items)
@@ -151,12 +189,16 @@ class VideoFiles(ClipDataset):
         available = count_frames(path, fps)
         spare = max(0, available - self.frames)
         first = int(rng.integers(spare + 1)) if rng is not None else spare // 2
-        frames = []
-        # decode a little above the training size: adapt_clip does the final antialiased resize
-        for frame in iter_frames(path, fps=self.fps, short_side=max(2 * self.size, 64), start=first / fps):
-            frames.append(frame)
-            if len(frames) == self.frames:
-                break
+        if self.decoded is not None:
+            whole = self.decoded.get(path, self.fps, decoding_side(self.size))
+            first = min(first, max(len(whole) - self.frames, 0))  # the metadata's length can be an estimate
+            frames = list(whole[first:first + self.frames])
+        else:
+            frames = []
+            for frame in iter_frames(path, fps=self.fps, short_side=decoding_side(self.size), start=first / fps):
+                frames.append(frame)
+                if len(frames) == self.frames:
+                    break
         if len(frames) < 2:
             raise ValueError(f"only {len(frames)} frame(s) decoded")
         return np.stack(frames), label

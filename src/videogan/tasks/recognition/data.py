@@ -7,7 +7,7 @@ the built-in dataset's motion classes and video files (class-per-folder trees an
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,8 +15,7 @@ import numpy as np
 import torch
 
 from ...data.clips import adapt_clip
-from ...data.decode import iter_frames
-from ...data.formats import ClipDataset, VideoFiles
+from ...data.formats import ClipDataset, DecodedVideos, VideoFiles, decoding_side
 from ...data.labelled import is_ucf_root, list_labelled
 from ...data.synthetic import MOTIONS, render_video
 from .config import LabelledDataConfig
@@ -55,6 +54,8 @@ class LabelledVideos:
     synthetic: LabelledDataConfig | None = None  # set for the built-in set
     groups: tuple[str, ...] | None = None  # `--groups`: related videos, kept on one side of every split
     fps: float | None = None  # decoding rate of video files (None: each file's own)
+    # video files decoded once, shared by every subset, training crop and evaluation of a sweep
+    decoded: DecodedVideos = field(default_factory=DecodedVideos, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -78,7 +79,7 @@ class LabelledVideos:
             return SyntheticClips(self.sources, self.labels, s.synthetic_seed, s.synthetic_frames, s.max_objects,
                                   frames, size, crop_seed=seed)
         return VideoFiles(list(zip(self.sources, self.labels)), frames, size, seed=seed, random_crop=True,
-                          fps=self.fps)
+                          fps=self.fps, decoded=self.decoded)
 
     def video(self, i: int, size: int) -> np.ndarray:
         """The whole video i: t h w 3 uint8 (built-in: size x size; files: short side near 2 x size)."""
@@ -87,12 +88,9 @@ class LabelledVideos:
             return render_video(s.synthetic_seed, self.sources[i], s.synthetic_frames, size, s.max_objects)["video"]
         # a test video that cannot be read is an error, not skipped: skipping would change the test set
         try:
-            frames = list(iter_frames(self.sources[i], fps=self.fps, short_side=max(2 * size, 64)))
+            return self.decoded.get(self.sources[i], self.fps, decoding_side(size))
         except ValueError as err:
             raise ValueError(f"{self.sources[i]}: {err}") from None
-        if not frames:
-            raise ValueError(f"{self.sources[i]}: no frames decoded")
-        return np.stack(frames)
 
 
 def covering_clips(video: np.ndarray, frames: int, size: int) -> torch.Tensor:
