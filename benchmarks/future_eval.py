@@ -16,8 +16,9 @@ first frame x0 and makes T frames:
 Numbers (means over clips): PSNR / SSIM of frame 1 against x0; PSNR of frames 2..T against the true
 future; motion energy (mean |frame change|) and its Wasserstein distance to the real clips'; FVD
 (I3D, 16 frames) of each method's clips against the real held-out clips, and of other real held-out
-clips against them (the floor at this n). Writes RUN/future_eval.json and RUN/future_eval.gif (rows:
-real, model, still, pasted motion, for the first 8 clips).
+clips against them (the floor at this n). Writes RUN/future_eval.json, RUN/future_eval.gif (rows:
+real, model, still, pasted motion, for the first 8 clips) and RUN/future_eval.png (a row per clip: 4
+frames of the real clip, then the same frames of the model's).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ import torch
 
 from videogan.config import DataConfig, RunConfig
 from videogan.data import build_dataset
-from videogan.data.video_io import grid, to_uint8, write_video
+from videogan.data.video_io import grid, to_uint8, write_png, write_video
 from videogan.eval import diagnostics
 from videogan.tasks.future import load_future_generator, predict
 from videogan.train.checkpoint import config_of, load_checkpoint
@@ -113,6 +114,11 @@ def main() -> None:
     (run_dir / "future_eval.json").write_text(json.dumps(result, indent=2) + "\n")
     shown = torch.cat([real[:8], methods["model"][:8], methods["still"][:8], methods["pasted motion"][:8]])
     write_video(run_dir / "future_eval.gif", grid(to_uint8(shown), columns=8), fps=8, scale=2)
+    # a still for pages: a row per clip, the real clip's frames 1, 6, 11, 16 (of 16), then the model's
+    picks = torch.linspace(0, real.shape[2] - 1, 4).round().long()
+    pairs = torch.cat([real[:8, :, picks], methods["model"][:8, :, picks]], dim=2)  # 8 3 8 h w
+    stills = to_uint8(pairs)  # 8 8 h w 3
+    write_png(run_dir / "future_eval.png", grid(stills.reshape(-1, 1, *stills.shape[2:]), columns=8)[0], scale=2)
     print(json.dumps(result, indent=2))
     print("| method | frame-1 PSNR | frame-1 SSIM | future PSNR | motion energy (real {:.4f}) | motion W1 | FVD |".format(
         result["methods"]["model"]["motion_energy_real"]))
