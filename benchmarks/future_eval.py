@@ -28,6 +28,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from videogan.config import DataConfig, RunConfig
@@ -47,13 +48,19 @@ def held_out_data(config: RunConfig, checkpoint: str, held_out: str | None) -> D
                      "give --held-out PATH, a prepared dataset of clips it never saw")
 
 
-def clips(data: DataConfig, config: RunConfig, start: int, count: int) -> torch.Tensor:
-    """Clips start..start+count-1 of the dataset `data` names, at the run's frames and size: n 3 t h w."""
+def clips(data: DataConfig, config: RunConfig, count: int, seed: int, skip: int = 0) -> torch.Tensor:
+    """`count` clips of the dataset `data` names, after the first `skip`, at the run's frames and size:
+    n 3 t h w. A prepared dataset is in file order, so grouped by source and class: its clips are taken
+    in a seeded random order. The built-in dataset's videos are independent draws: in order."""
     dataset = build_dataset(data, config.model)
-    if len(dataset) < start + count:
-        raise SystemExit(f"{data.data}: {len(dataset)} clips, fewer than the {start + count} needed "
+    if len(dataset) < skip + count:
+        raise SystemExit(f"{data.data}: {len(dataset)} clips, fewer than the {skip + count} needed "
                          "(lower --n, --fvd-n or --train-clips)")
-    return torch.stack([dataset[i]["video"] for i in range(start, start + count)])
+    if data.data == "synthetic":
+        order = np.arange(skip + count)
+    else:
+        order = np.random.default_rng(seed).permutation(len(dataset))
+    return torch.stack([dataset[int(i)]["video"] for i in order[skip:skip + count]])
 
 
 def scores(videos: torch.Tensor, real: torch.Tensor) -> dict:
@@ -78,14 +85,15 @@ def main() -> None:
     parser.add_argument("--train-clips", type=int, default=1024, help="training clips for the mean motion")
     parser.add_argument("--held-out", metavar="PATH",
                         help="prepared dataset of held-out clips (default: for the built-in dataset, its next seed)")
+    parser.add_argument("--seed", type=int, default=0, help="order in which a prepared dataset's clips are taken")
     args = parser.parse_args()
 
     state = load_checkpoint(args.run)
     config = config_of(state)
     held_out = held_out_data(config, state["path"], args.held_out)
     generator = load_future_generator(args.run)
-    real = clips(held_out, config, 0, args.n)
-    train_clips = clips(config.data, config, 0, args.train_clips)
+    real = clips(held_out, config, args.n, args.seed)
+    train_clips = clips(config.data, config, args.train_clips, args.seed + 1)
     motion = train_clips - train_clips[:, :, :1]  # n 3 t h w: y_t - y_0
     x0 = real[:, :, :1]  # n 3 1 h w
     methods = {
@@ -95,6 +103,7 @@ def main() -> None:
         "pasted motion": (x0 + motion[torch.arange(args.n) % len(motion)]).clamp(-1, 1),
     }
     result = {"checkpoint": state["path"], "iteration": state["iteration"], "n": args.n, "fvd_n": args.fvd_n,
+              "seed": args.seed,
               "held_out": {"data": held_out.data, "data_seed": held_out.data_seed}, "methods": {}}
     for name, videos in methods.items():
         result["methods"][name] = scores(videos, real)
@@ -105,7 +114,7 @@ def main() -> None:
         start = time.time()
         i3d = load_i3d("cpu")
         real_stats = gaussian_stats(embed_videos(list(to_uint8(real[:args.fvd_n])), i3d))
-        others = clips(held_out, config, args.n, args.fvd_n)
+        others = clips(held_out, config, args.fvd_n, args.seed, skip=args.n)
         result["fvd_real_floor"] = fvd(others, real_stats, i3d)
         for name, videos in methods.items():
             result["methods"][name]["fvd"] = fvd(videos[:args.fvd_n], real_stats, i3d)
