@@ -284,7 +284,8 @@ def test_fvd_one_video_fails_before_embedding(trained, tmp_path, capsys, monkeyp
 def test_sample_each_counts_every_file(trained, tmp_path, capsys):
     code, out, _ = _videogan(["sample", trained, "--n", "3", "--each", "--out", tmp_path / "s"], capsys)
     files = [p for p in (tmp_path / "s").rglob("*") if p.is_file()]
-    assert code == 0 and f"wrote {len(files)} files" in out and len(files) == 9 + 3
+    # 4 streams x (GIF + MP4), the background and the contact sheet, and one MP4 per video
+    assert code == 0 and f"wrote {len(files)} files" in out and len(files) == 10 + 3
 
 
 def test_resume_with_nothing_left_says_how_to_train_longer(run, capsys):
