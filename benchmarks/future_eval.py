@@ -37,6 +37,7 @@ from videogan.data.video_io import grid, to_uint8, write_png, write_video
 from videogan.eval import diagnostics
 from videogan.tasks.future import load_future_generator, predict
 from videogan.train.checkpoint import config_of, load_checkpoint
+from videogan.train.media import even_frames, still_rows
 
 
 def held_out_data(config: RunConfig, checkpoint: str, held_out: str | None) -> DataConfig:
@@ -123,11 +124,9 @@ def main() -> None:
     (run_dir / "future_eval.json").write_text(json.dumps(result, indent=2) + "\n")
     shown = torch.cat([real[:8], methods["model"][:8], methods["still"][:8], methods["pasted motion"][:8]])
     write_video(run_dir / "future_eval.gif", grid(to_uint8(shown), columns=8), fps=8, scale=2)
-    # a still for pages: a row per clip, the real clip's frames 1, 6, 11, 16 (of 16), then the model's
-    picks = torch.linspace(0, real.shape[2] - 1, 4).round().long()
-    pairs = torch.cat([real[:8, :, picks], methods["model"][:8, :, picks]], dim=2)  # 8 3 8 h w
-    stills = to_uint8(pairs)  # 8 8 h w 3
-    write_png(run_dir / "future_eval.png", grid(stills.reshape(-1, 1, *stills.shape[2:]), columns=8)[0], scale=2)
+    # a still for pages: a row per clip, 4 frames of the real clip, then the same frames of the model's
+    write_png(run_dir / "future_eval.png",
+              still_rows([even_frames(real[:8], 4), even_frames(methods["model"][:8], 4)]), scale=2)
     print(json.dumps(result, indent=2))
     print("| method | frame-1 PSNR | frame-1 SSIM | future PSNR | motion energy (real {:.4f}) | motion W1 | FVD |".format(
         result["methods"]["model"]["motion_energy_real"]))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 import torch
 from torch import nn
 
@@ -36,20 +35,29 @@ def stream_videos(parts: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def even_frames(videos: torch.Tensor, count: int) -> torch.Tensor:
+    """`count` evenly spaced frames, first and last included, of videos n c t h w: n c count h w."""
+    return videos[:, :, torch.linspace(0, videos.shape[2] - 1, count).round().long()]
+
+
+def still_rows(columns: list[torch.Tensor]) -> np.ndarray:
+    """Stills in rows, one row per video: `columns` are n 3 k h w blocks in [-1, 1] (k frames each),
+    laid side by side. Returns H W 3 uint8."""
+    panel = to_uint8(torch.cat(columns, dim=2))  # n k h w 3: k stills per video
+    n, k = panel.shape[:2]
+    return grid(panel.reshape(n * k, 1, *panel.shape[2:]), columns=k)[0]
+
+
 def contact_sheet(parts: dict[str, torch.Tensor], frames: int = 4, rows: int = 8) -> np.ndarray:
     """The paper's Figure 3 as one still: a row per video (the first `rows`), `frames` evenly spaced
     frames of the video, then (two-stream) the background, and the mask and masked foreground at the
     same frames. Returns H W 3 uint8, for a page or a report, where a GIF cannot be printed."""
     videos = stream_videos({k: v[:rows] for k, v in parts.items()})
-    t = parts["video"].shape[2]
-    picks = torch.linspace(0, t - 1, frames).round().long()
-    columns = [videos["videos"][:, :, picks]]  # n 3 frames h w
+    columns = [even_frames(videos["videos"], frames)]
     if "background" in parts:
-        columns += [parts["background"][:rows].unsqueeze(2), videos["mask"][:, :, picks],
-                    videos["foreground_masked"][:, :, picks]]
-    panel = to_uint8(torch.cat(columns, dim=2))  # n k h w 3: k stills per video
-    n, k = panel.shape[:2]
-    return grid(panel.reshape(n * k, 1, *panel.shape[2:]), columns=k)[0]
+        columns += [parts["background"][:rows].unsqueeze(2), even_frames(videos["mask"], frames),
+                    even_frames(videos["foreground_masked"], frames)]
+    return still_rows(columns)
 
 
 def write_grids(parts: dict[str, torch.Tensor], out_dir: Path, prefix: str = "", fps: float = 8.0,
