@@ -23,7 +23,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	@if [ -d runs/demo/checkpoints ]; then $(BIN)/videogan train --resume runs/demo; \
-	else $(BIN)/videogan train --preset cpu --out runs/demo; fi
+	else $(BIN)/videogan train --preset demo --out runs/demo; fi
 	$(BIN)/videogan sample runs/demo --n 16 --seed 0 --out runs/demo/samples-final
 
 # the FVD network's weights (I3D, Kinetics-400): downloaded and converted once into ~/.cache/videogan

@@ -353,7 +353,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="side-by-side rounds (the median is reported)")
     parser.add_argument("--iterations", type=int, default=1, help="iterations per contender and round")
     parser.add_argument("--threads", type=int, default=2, help="threads of each side-by-side contender")
-    parser.add_argument("--preset", action="append", help="real-loop preset(s) (default: paper and cpu)")
+    parser.add_argument("--preset", action="append", help="real-loop preset(s): paper, cpu, demo (default: paper and cpu)")
     parser.add_argument("--no-presets", action="store_true", help="skip the real-loop preset table")
     parser.add_argument("--ticks", type=int, default=3, help="real loop: timed log ticks (the median is reported)")
     parser.add_argument("--tick-iterations", type=int, default=0, help="real loop: iterations per tick")
@@ -398,7 +398,8 @@ def main() -> None:
         compare("cpu", 32, None, args.rounds, 10 * args.iterations, args.threads, peak["conv3d"])
         if not args.no_presets:
             cpu = device.type == "cpu"
-            sizes = {"paper": ([8] if cpu else [16, 64]), "cpu": ([32] if cpu else [32, 128, 512])}
+            sizes = {"paper": ([8] if cpu else [16, 64]), "cpu": ([32] if cpu else [32, 128, 512]),
+                     "demo": ([16] if cpu else [16, 128])}
             conv_peak = peak["conv3d"] if cpu else peak_flops(device)["conv3d"]
             preset_table([(p, b) for p in args.preset or ["paper", "cpu"] for b in sizes[p]],
                          args.ticks, args.tick_iterations, args.device, cpu, conv_peak)

@@ -1,12 +1,16 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 from videos import read_video
 
 from videogan.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TINY = ["--preset", "tiny", "--iterations", "4", "--checkpoint-every", "2", "--sample-every", "2",
         "--device", "cpu"]
@@ -39,6 +43,21 @@ def test_train_then_sample_then_describe(tmp_path, capsys):
     assert main(["describe", "--preset", "paper", "--json"]) == 0
     described = json.loads(capsys.readouterr().out)
     assert described["generator"]["params"] == 16_243_463
+
+
+def test_make_demo_trains_the_demo_preset_and_samples_from_the_average(tmp_path):
+    """What `make demo` runs, shortened to 2 iterations: the preset trains, keeps the average, samples 8 frames."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert "videogan train --preset demo --out runs/demo" in makefile
+    run = tmp_path / "demo"
+    assert main(["train", "--preset", "demo", "--iterations", "2", "--device", "cpu", "--no-progress",
+                 "--out", str(run)]) == 0
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["model"]["frames"] == 8 and saved["train"]["ema_half_life"] == 2000.0
+    state = torch.load(run / "checkpoints" / "checkpoint-0000002.pt", weights_only=True)
+    assert "generator_ema" in state
+    assert main(["sample", str(run), "--n", "16", "--seed", "0", "--out", str(run / "samples-final")]) == 0
+    assert len(read_video(run / "samples-final" / "videos.mp4")) == 8
 
 
 def test_resume_continues_and_a_second_new_run_is_refused(tmp_path, capsys):
