@@ -31,10 +31,18 @@ SIZE = 32
 Z_DIM = 100
 
 
-def first_frames(seed: int, first: int, n: int) -> torch.Tensor:
-    """Frame 0 of built-in videos first..first+n-1 (frames=8 clips, as the demo trains on): n 3 h w."""
-    return torch.stack([to_model_range(render_video(seed, i, 8, SIZE)["video"][:1])[:, 0]
-                        for i in range(first, first + n)])
+def first_frames(seed: int, first: int, n: int, silhouettes: bool = False) -> torch.Tensor:
+    """Frame 0 of built-in videos first..first+n-1 (frames=8 clips, as the demo trains on): n 3 h w.
+    `silhouettes`: one object per video, drawn from its true mask, white on plain grey (no colours, stripes
+    or scene): the data's shapes and sizes alone."""
+    frames = []
+    for i in range(first, first + n):
+        item = render_video(seed, i, 8, SIZE, max_objects=1 if silhouettes else 3)
+        if silhouettes:
+            frames.append(torch.from_numpy(item["mask"][0]).mul(1.4).sub(0.4).expand(3, -1, -1))  # -0.4 .. 1
+        else:
+            frames.append(to_model_range(item["video"][:1])[:, 0])
+    return torch.stack(frames)
 
 
 def dcgan(width: int) -> tuple[nn.Module, nn.Module]:
@@ -71,6 +79,8 @@ def main() -> None:
     p.add_argument("--train-images", type=int, default=20000, help="distinct frames drawn from (rendered once)")
     p.add_argument("--samples", type=int, default=256, help="generated and real stills scored")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--silhouettes", action="store_true",
+                   help="the easiest form of the data: one white object per frame on plain grey")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path)
     p.add_argument("--grid", type=Path, help="PNG of 64 samples at the last iteration")
@@ -78,9 +88,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    images = first_frames(1234, 0, args.train_images)  # the built-in dataset's training seed and indices
+    images = first_frames(1234, 0, args.train_images, args.silhouettes)  # the dataset's training seed
     classifier = load_classifier()
-    real = still_scores(first_frames(1234, 10_000_000, args.samples), classifier)  # held-out indices
+    real = still_scores(first_frames(1234, 10_000_000, args.samples, args.silhouettes), classifier)  # held out
     print(f"real stills: shape score {real['shape_score']:.3f}")
 
     g, d = dcgan(args.width)
@@ -117,7 +127,8 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({
             "command": "python benchmarks/image_gan_floor.py " + " ".join(
-                f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None and k not in ("json", "grid")),
+                f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in vars(args).items()
+                if v is not None and v is not False and k not in ("json", "grid")),
             "machine": f"{platform.processor() or platform.machine()}, {args.threads} threads",
             "real_stills": real, "rows": rows}, indent=1) + "\n")
 
