@@ -9,6 +9,7 @@ Its samples are scored as still videos (each frame repeated) by the built-in cla
 real stills set the ceiling (the classifier names shapes in stills almost as well as in motion).
     python benchmarks/image_gan_floor.py --iterations 3000 --json docs/results/image-gan-floor.json \\
         --grid docs/img/image-gan-floor.png
+    python benchmarks/image_gan_floor.py --silhouettes --iterations 1500   # shapes alone, white on grey
 Prints one line per evaluation: iteration, training seconds, images seen, shape score.
 """
 from __future__ import annotations
