@@ -25,7 +25,7 @@ from torch import nn
 
 from videogan.data.synthetic import render_video, to_model_range
 from videogan.data.video_io import grid, to_uint8, write_png
-from videogan.eval.builtin_score import inception_score, shape_distribution
+from videogan.eval.builtin_score import builtin_scores
 from videogan.eval.classifier import load_classifier
 
 SIZE = 32
@@ -67,8 +67,8 @@ def dcgan(width: int) -> tuple[nn.Module, nn.Module]:
 def still_scores(images: torch.Tensor, classifier) -> dict:
     """Shape score of n 3 h w images shown as 8-frame still videos. (Not the named fraction: on stills the
     classifier is confident about noise early in training, so the fraction says nothing there.)"""
-    presence = classifier.probabilities(images[:, :, None].expand(-1, -1, 8, -1, -1))["shapes"]
-    return {"shape_score": inception_score(shape_distribution(presence))}
+    stills = images[:, :, None].expand(-1, -1, 8, -1, -1)
+    return {"shape_score": builtin_scores([stills], classifier)["builtin_shape_score"]}
 
 
 def main() -> None:
