@@ -65,3 +65,16 @@ def test_shape_labels_name_one_to_max_objects_shapes_and_cover_all():
         assert render_video(4, index, 4, 16, max_objects=1)["shapes"].sum() == 1
         seen += shapes
     assert (seen > 0).all()
+
+
+def test_object_scale_grows_the_objects_and_keeps_them_moving_inside_the_frame():
+    """--object-scale multiplies every radius (the default, 1, leaves each video as the hashes above say);
+    large objects still move, on every motion class (the minimum travel shrinks with the room left)."""
+    labels = set()
+    for index in range(30):
+        small, large = render_video(5, index, 8, 32), render_video(5, index, 8, 32, object_scale=2.5)
+        assert large["label"] == small["label"]  # the same draws: only the radius differs
+        assert large["mask"].mean() > 2 * small["mask"].mean(), index
+        assert (np.abs(np.diff(large["video"].astype(int), axis=0)).max(-1) > 0).any(), index
+        labels.add(large["label"])
+    assert labels == set(range(len(MOTIONS)))

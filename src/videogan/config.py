@@ -166,6 +166,8 @@ class DataConfig:
     data_format: str = setting("auto", "how to read --data (auto: detect)", choices=DATA_FORMATS)
     data_seed: int = setting(1234, "seed of the built-in dataset", low=0)
     max_objects: int = setting(3, "built-in dataset: objects per video (1..max)", low=1)
+    object_scale: float = setting(1.0, "built-in dataset: multiplies every object's radius (1: radii of 7-16 "
+                                       "percent of the frame)", low=0.25, high=2.6)
     data_root: str = setting("", "folder a VideoGAN list's paths are relative to (default: the list file's folder)")
 
     def __post_init__(self):

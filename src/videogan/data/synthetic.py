@@ -43,7 +43,7 @@ def _trajectory(rng: np.random.Generator, motion: str, frames: int, radius: floa
     lo, hi = radius, 1 - radius
     if motion == "linear":
         start, end = rng.uniform(lo, hi, 2), rng.uniform(lo, hi, 2)
-        while np.linalg.norm(end - start) < 0.3:
+        while np.linalg.norm(end - start) < min(0.3, 0.7 * (hi - lo)):  # large objects have less room
             end = rng.uniform(lo, hi, 2)
         return start + np.outer(t / max(frames - 1, 1), end - start)
     if motion == "bounce":
@@ -55,7 +55,7 @@ def _trajectory(rng: np.random.Generator, motion: str, frames: int, radius: floa
         return lo + np.where(folded > span, 2 * span - folded, folded)
     if motion == "accelerate":
         start, end = rng.uniform(lo, hi, 2), rng.uniform(lo, hi, 2)
-        while np.linalg.norm(end - start) < 0.35:
+        while np.linalg.norm(end - start) < min(0.35, 0.7 * (hi - lo)):
             end = rng.uniform(lo, hi, 2)
         s = (t / max(frames - 1, 1)) ** 2  # from rest, constant acceleration
         return start + np.outer(s, end - start)
@@ -96,9 +96,11 @@ def _coverage(shape: str, dy: np.ndarray, dx: np.ndarray, radius: float, pixel: 
     return np.clip(0.5 - dist / np.float32(pixel), 0.0, 1.0).astype(np.float32, copy=False)
 
 
-def render_video(seed: int, index: int, frames: int, size: int, max_objects: int = 3) -> dict:
+def render_video(seed: int, index: int, frames: int, size: int, max_objects: int = 3,
+                 object_scale: float = 1.0) -> dict:
     """One video of the built-in dataset.
 
+    `object_scale` multiplies every object's radius (1: 7-16% of the frame's side).
     Returns video (t h w 3 uint8), mask (t h w float32, true foreground coverage), label (int, the
     motion class) and shapes (bool per entry of SHAPES: does some object of the video have that shape).
     """
@@ -112,7 +114,7 @@ def render_video(seed: int, index: int, frames: int, size: int, max_objects: int
     pixel = 1.0 / size
     shapes = np.zeros(len(SHAPES), bool)
     for _ in range(int(rng.integers(1, max_objects + 1))):
-        radius = np.float32(rng.uniform(0.07, 0.16))
+        radius = np.float32(rng.uniform(0.07, 0.16) * object_scale)
         centres = _trajectory(rng, MOTIONS[label], frames, radius)  # t 2
         centres = centres.astype(np.float32)
         dy = axis[None, :, None] - centres[:, 0, None, None]  # t h 1
@@ -142,9 +144,9 @@ class MovingObjects(Dataset):
     class_names = MOTIONS
 
     def __init__(self, frames: int, size: int, seed: int = 1234, length: int = 1_000_000, max_objects: int = 3,
-                 with_mask: bool = False):
+                 with_mask: bool = False, object_scale: float = 1.0):
         self.frames, self.size, self.seed, self.length = frames, size, seed, length
-        self.max_objects, self.with_mask = max_objects, with_mask
+        self.max_objects, self.with_mask, self.object_scale = max_objects, with_mask, object_scale
 
     def __len__(self) -> int:
         return self.length
@@ -152,7 +154,7 @@ class MovingObjects(Dataset):
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < self.length:
             raise IndexError(index)
-        item = render_video(self.seed, index, self.frames, self.size, self.max_objects)
+        item = render_video(self.seed, index, self.frames, self.size, self.max_objects, self.object_scale)
         out = {"video": to_model_range(item["video"]), "label": item["label"]}
         if self.with_mask:
             out["mask"] = torch.from_numpy(item["mask"])
