@@ -175,3 +175,26 @@ def test_evaluate_errors(tmp_path, tiny_config, capsys):
     assert "at least 9 frames" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "tiny"), "--n", "2", "--metrics", "nope"]) == 2
     assert "unknown metric" in capsys.readouterr().err
+
+
+def test_builtin_dataset_specs_carry_its_options_and_evaluate_holds_out_the_runs_own(tmp_path, tiny_config):
+    from videogan.eval.evaluate import default_real_data, evaluate
+    from videogan.eval.sources import dataset_config, open_source
+    from videogan.train.checkpoint import load_checkpoint
+
+    config = dataset_config("synthetic:7,max_objects=1,object_scale=2")
+    assert (config.data_seed, config.max_objects, config.object_scale) == (7, 1, 2.0)
+    assert dataset_config("my,videos").data == "my,videos"  # a path is taken whole
+    for bad, message in (("synthetic:7,colour=red", "not OPTION=VALUE"), ("synthetic:7,max_objects=0", "at least 1"),
+                         ("synthetic:x", "synthetic:x")):
+        with pytest.raises(ValueError, match=message):
+            dataset_config(bad)
+    # the default options are left out of the description, so default sets keep their FVD cache keys
+    assert "max_objects" not in open_source("synthetic:7", 8, 2, 0, 16).describe()
+    one = open_source("synthetic:7,max_objects=1", 8, 12, 0, 16)
+    assert one.describe()["max_objects"] == 1 and one.dataset.max_objects == 1
+    train(replace(tiny_config, train={"iterations": 1}, data={"max_objects": 1, "object_scale": 1.5}),
+          tmp_path / "run", progress=False)
+    assert default_real_data(load_checkpoint(tmp_path / "run")) == "synthetic:1235,max_objects=1,object_scale=1.5"
+    result = evaluate(tmp_path / "run", n=2, metrics=("flicker",), device="cpu")
+    assert result["real"]["max_objects"] == 1 and result["real"]["data_seed"] == 1235

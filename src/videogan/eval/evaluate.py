@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import DataConfig
 from ..data.video_io import to_uint8
 from ..outputs import check_writable
 from ..runtime import pick_device
@@ -25,7 +24,7 @@ from .fvd import BATCH_SIZE, FRAMES, frechet_distance_from_stats
 from .fvd_cli import protocol
 from .i3d import MIN_FRAMES, NUM_CLASSES
 from .metrics import METRICS, NEEDS_I3D, EvalContext, VideoSet, get_metric, real_fvd_stats
-from .sources import open_source
+from .sources import dataset_config, open_source, synthetic_spec
 from .weights import CKPT_SHA256, cache_dir, load_i3d
 
 
@@ -47,7 +46,7 @@ def generated_set(checkpoint: str | Path, n: int, seed: int, device, batch_size:
 def default_real_data(state: dict) -> str:
     """The training data; for the built-in dataset, held-out videos of the same generator (next seed)."""
     data = config_of(state).data
-    return f"synthetic:{data.data_seed + 1}" if data.data == "synthetic" else data.data
+    return synthetic_spec(data, 1) if data.data == "synthetic" else data.data
 
 
 def _stats_sha256(mu: np.ndarray, sigma: np.ndarray) -> str:
@@ -76,9 +75,9 @@ def floor_source(data: str, frames: int, n: int, seed: int, size: int):
     """A second real set for the real-vs-real floor at the same n, frames and size: the built-in
     dataset's next seed (other videos), otherwise another seeded subset of the same data (which can share
     videos with the first when the data has fewer than 2n)."""
-    name, _, data_seed = data.partition(":")
-    if name == "synthetic":
-        return open_source(f"synthetic:{int(data_seed or DataConfig.data_seed) + 1}", frames, n, seed, size)
+    config = dataset_config(data)
+    if config.data == "synthetic":
+        return open_source(synthetic_spec(config, 1), frames, n, seed, size)
     return open_source(data, frames, n, seed + 1, size)
 
 
@@ -183,8 +182,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("evaluate", help="FVD and diagnostics of a generator against real videos")
     parser.add_argument("checkpoint", help="checkpoint file or run folder (its latest checkpoint)")
     parser.add_argument("--data", default=None,
-                        help="real videos: a folder of video files, synthetic[:SEED], or a prepared dataset "
-                             "(default: the run's data; for the built-in dataset, held-out videos)")
+                        help="real videos: a folder of video files, synthetic[:SEED][,max_objects=N][,object_scale=S] "
+                             "(the built-in dataset), or a prepared dataset (default: the run's data; for the "
+                             "built-in dataset, held-out videos with the run's options)")
     parser.add_argument("--floor-data", default=None,
                         help="the real-vs-real floor's second set (default: other videos of --data): e.g. real "
                              "clips of other people or scenes than --data")

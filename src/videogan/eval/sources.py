@@ -1,4 +1,5 @@
-"""Sets of videos to score: a folder of video files, or a dataset (`synthetic[:SEED]` or a prepared one).
+"""Sets of videos to score: a folder of video files, or a dataset (`synthetic[:SEED][,OPTION=VALUE...]`, the
+built-in set with its DataConfig options max_objects and object_scale, or a prepared dataset).
 
 A source is a sized, re-iterable sequence of t h w 3 uint8 videos plus a description for the result
 JSON, so a run records exactly which videos it measured. The description is also the key of the cached
@@ -14,11 +15,47 @@ from pathlib import Path
 import av
 import numpy as np
 
+from ..config import ConfigError, DataConfig, ModelConfig
 from ..data.decode import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from ..data.shards import SHARD_DIR
 from ..data.video_io import to_uint8
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".gif")
+# what a built-in dataset's spec may set after its seed: synthetic:1235,max_objects=1,object_scale=2
+SYNTHETIC_OPTIONS = ("max_objects", "object_scale")
+
+
+def dataset_config(spec: str) -> DataConfig:
+    """The DataConfig a dataset spec names: `synthetic[:SEED][,max_objects=N][,object_scale=S]`, or a
+    prepared dataset's path (taken whole: a path may hold commas)."""
+    head, *options = spec.split(",")
+    name, _, seed = head.partition(":")
+    if name != "synthetic":
+        return DataConfig(data=spec)
+    fields = [("data_seed", seed)] if seed else []
+    for option in options:
+        key, _, value = option.partition("=")
+        if key not in SYNTHETIC_OPTIONS or not value:
+            raise ValueError(f"dataset {spec!r}: {option!r} is not OPTION=VALUE for an option of the built-in "
+                             f"dataset ({', '.join(SYNTHETIC_OPTIONS)})")
+        fields.append((key, value))
+    try:
+        return DataConfig(**{key: type(getattr(DataConfig, key))(value) for key, value in fields})
+    except (ConfigError, ValueError) as err:  # out of range, or not a number
+        raise ValueError(f"dataset {spec!r}: {err}") from None
+
+
+def non_default_options(data: DataConfig) -> dict:
+    """The built-in dataset's options that differ from the defaults (a description names only those, so the
+    descriptions, and the FVD cache keys made from them, of default data stay what they were)."""
+    return {key: getattr(data, key) for key in SYNTHETIC_OPTIONS if getattr(data, key) != getattr(DataConfig, key)}
+
+
+def synthetic_spec(data: DataConfig, seed_offset: int = 0) -> str:
+    """The spec of the built-in dataset `data` describes, at seed data_seed + seed_offset (1: its held-out
+    videos)."""
+    options = "".join(f",{key}={value}" for key, value in non_default_options(data).items())
+    return f"synthetic:{data.data_seed + seed_offset}{options}"
 
 
 def read_video(path: Path, frames: int) -> np.ndarray:
@@ -88,11 +125,9 @@ class DatasetVideos(Sequence):
     """Clips of a dataset from `videogan.data.build_dataset`, back in uint8 (its videos are 3 t h w in [-1, 1])."""
 
     def __init__(self, spec: str, frames: int, size: int, n: int, seed: int = 0):
-        from ..config import ConfigError, DataConfig, ModelConfig
         from ..data import build_dataset
 
-        name, _, data_seed = spec.partition(":")
-        data = DataConfig(data=name, data_seed=int(data_seed)) if data_seed else DataConfig(data=name)
+        data = dataset_config(spec)
         try:
             self.dataset = build_dataset(data, ModelConfig(frames=frames, size=size))
         except ConfigError as err:
@@ -111,7 +146,8 @@ class DatasetVideos(Sequence):
         return [(self.data.data, self.data.data_seed, int(i)) for i in self.indices]
 
     def describe(self) -> dict:
-        described = {"kind": "dataset", "data": self.data.data, "data_seed": self.data.data_seed, "n": len(self),
+        described = {"kind": "dataset", "data": self.data.data, "data_seed": self.data.data_seed,
+                     **(non_default_options(self.data) if self.data.data == "synthetic" else {}), "n": len(self),
                      "seed": self.seed, "frames": self.frames, "size": self.size,
                      "first_indices": [int(i) for i in self.indices[:8]]}
         if self.data.data != "synthetic":
@@ -121,11 +157,12 @@ class DatasetVideos(Sequence):
 
 
 def open_source(spec: str, frames: int, n: int | None, seed: int, size: int) -> VideoFolder | DatasetVideos:
-    """A folder holding video files, else a dataset name (`synthetic`, `synthetic:SEED`) or prepared path."""
+    """A folder holding video files, else a dataset: the built-in one (`synthetic[:SEED][,OPTION=VALUE...]`) or
+    a prepared path."""
     path = Path(spec)
     if path.is_dir() and any(p.suffix.lower() in VIDEO_SUFFIXES for p in path.iterdir()):
         return VideoFolder(path, frames, n, seed)
-    if spec.partition(":")[0] != "synthetic" and not path.exists():
+    if dataset_config(spec).data != "synthetic" and not path.exists():
         raise FileNotFoundError(f"{spec}: no such folder of videos or dataset")
     if path.is_dir() and not (path / SHARD_DIR).is_dir():
         files = [p for p in path.rglob("*") if p.is_file()]
