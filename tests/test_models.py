@@ -151,6 +151,18 @@ def test_spectral_norm_discriminator_has_unit_norm_convolutions_and_no_batchnorm
     assert paper(video).shape == discriminator(video).shape == (2,)
 
 
+def test_discriminator_without_normalisation_has_plain_convolutions_only():
+    """--d-norm none (for the R1 penalty): no BatchNorm and no spectral norm, the paper's layers otherwise."""
+    cfg = ModelConfig(frames=8, size=16, z_dim=8, d_width=4, d_norm="none")
+    discriminator = VideoDiscriminator(cfg)
+    assert not any(isinstance(m, nn.BatchNorm3d) for m in discriminator.modules())
+    convs = [m for m in discriminator.modules() if isinstance(m, nn.Conv3d)]
+    assert len(convs) == cfg.stages + 1 and not any(hasattr(c, "parametrizations") for c in convs)
+    video = torch.randn(3, 3, 8, 16, 16)
+    # each clip's logit is its own: no statistic over the batch
+    assert torch.allclose(discriminator(video)[:1], discriminator(video[:1]), atol=1e-6)
+
+
 def test_contact_sheet_shows_each_video_its_background_mask_and_foreground_at_the_same_frames():
     from videogan.data.video_io import to_uint8
     from videogan.train.media import contact_sheet

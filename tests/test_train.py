@@ -9,7 +9,8 @@ from videogan.config import replace
 from videogan.models import VideoGenerator
 from videogan.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from videogan.train.loop import GANTask, init_networks, train
-from videogan.train.trainer import NonFiniteLoss, run_task
+from videogan.runtime import Runtime
+from videogan.train.trainer import NonFiniteLoss, Trainer, run_task
 from videogan.train.loss import VideoGANLoss
 
 
@@ -124,3 +125,30 @@ def test_a_slow_loader_is_logged_per_tick_and_warned_about(tmp_path, tiny_config
     train(replace(tiny_config, train={"iterations": 3}), tmp_path, progress=False)
     assert all(r["data_wait_s"] >= 1.0 for r in _stats(tmp_path))  # 4 clips of 0.25 s per iteration
     assert "the loader is the bottleneck" in capsys.readouterr().err
+
+
+def test_r1_penalty_is_the_squared_gradient_norm_at_real_clips():
+    """gamma/2 E|grad_x D(x)|^2 over real clips (Mescheder et al. 2018), on a D whose gradient is known:
+    D(x) = <w, x> has gradient w at every x, so the penalty is |w|^2 whatever the clips."""
+    weight = torch.randn(3, 2, 4, 4)
+    d = torch.nn.Module()
+    d.forward = lambda video: (video * weight).flatten(1).sum(1)
+    real, fake = torch.randn(5, 3, 2, 4, 4), torch.randn(5, 3, 2, 4, 4)
+    plain, _ = VideoGANLoss(d).discriminator_loss(real, fake)
+    regularised, stats = VideoGANLoss(d, r1_gamma=0.5).discriminator_loss(real, fake, r1_weight=0.5)
+    assert stats["r1"].item() == pytest.approx(weight.square().sum().item(), rel=1e-5)
+    assert (regularised - plain).item() == pytest.approx(0.25 * weight.square().sum().item(), rel=1e-5)
+    assert not real.requires_grad  # the caller's batch is left alone
+
+
+def test_lazy_r1_runs_every_r1_every_steps_and_its_statistic_averages_over_those(tmp_path, tiny_config):
+    config = replace(tiny_config, model={"d_norm": "none"},
+                     train={"iterations": 4, "log_every": 4, "r1_gamma": 1.0, "r1_every": 2})
+    runtime = Runtime(torch.device("cpu"))
+    task = GANTask(config, runtime, dataset=None)
+    trainer = Trainer(runtime, "fp32")
+    real = torch.rand(4, 3, 8, 16, 16) * 2 - 1
+    assert ["r1" in task.step(real, it, trainer) for it in range(4)] == [True, False, True, False]
+    train(config, tmp_path, progress=False)
+    record = _stats(tmp_path)[-1]
+    assert record["r1"] > 0 and math.isfinite(record["loss_d"])

@@ -22,7 +22,7 @@ DATA_FORMATS = ("auto", "shards", "videogan", "videos")  # how data.formats read
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 UPSAMPLINGS = ("transposed", "resize")  # the generator's last layer: the paper's, or resize + convolution
-D_NORMS = ("batch", "spectral")  # the discriminator's normalisation: the paper's BatchNorm, or spectral norm
+D_NORMS = ("batch", "spectral", "none")  # the discriminator's normalisation: the paper's BatchNorm, spectral norm, none
 
 
 class ConfigError(ValueError):
@@ -100,8 +100,9 @@ class ModelConfig:
     upsample: str = setting("transposed", "G's last layer: transposed (the paper's stride-2 transposed "
                                           "convolution) or resize (nearest doubling, then a 3x3 convolution)",
                             choices=UPSAMPLINGS)
-    d_norm: str = setting("batch", "D's normalisation: batch (the paper's BatchNorm) or spectral (spectral norm "
-                                   "on every convolution, no BatchNorm, as SN-GAN)", choices=D_NORMS)
+    d_norm: str = setting("batch", "D's normalisation: batch (the paper's BatchNorm), spectral (spectral norm "
+                                   "on every convolution, no BatchNorm, as SN-GAN) or none (for --r1-gamma)",
+                          choices=D_NORMS)
 
     def __post_init__(self):
         validate(self)
@@ -153,6 +154,10 @@ class TrainConfig:
     channels_last: bool = setting(False, "networks and clips in channels_last_3d memory format")
     compile: bool = setting(False, "torch.compile the networks (slow start; for long GPU runs)")
     sync_bn: bool = setting(False, "torchrun: BatchNorm statistics over the global batch (CUDA only)")
+    r1_gamma: float = setting(0.0, "R1 penalty on D: gamma/2 times the mean squared norm of D's gradient at real clips "
+                                   "(Mescheder et al. 2018; 0: none, the paper's recipe)", low=0.0)
+    r1_every: int = setting(4, "apply the R1 penalty every this many iterations, scaled up to match (lazy, as "
+                               "StyleGAN2)", low=1)
     ema_half_life: float = setting(0.0, "GAN: keep an average of G's weights with this half-life in videos, which "
                                         "sample/evaluate/predict then use (0: none, the paper's recipe)", low=0.0)
 

@@ -5,7 +5,9 @@ The released code outputs two logits with a softmax cross-entropy; one logit wit
 is the same model (softmax over [a, b] is sigmoid(a - b)), so we keep one.
 
 `d_norm="spectral"` (not the paper's) divides every convolution's weight by its largest singular value
-(Miyato et al. 2018) and drops BatchNorm, which SN-GAN's discriminator does without.
+(Miyato et al. 2018) and drops BatchNorm, which SN-GAN's discriminator does without. `d_norm="none"` drops
+BatchNorm alone: the D of GANs regularised by a gradient penalty (train/loss.py's R1), where BatchNorm would
+make one clip's gradient depend on the others in its batch.
 """
 from __future__ import annotations
 
@@ -37,12 +39,12 @@ class VideoDiscriminator(nn.Module):
             if batch_norm:
                 block = [nn.Conv3d(a, b, bias=False, **down), nn.BatchNorm3d(b, eps=BN_EPS)]
             else:
-                block = [nn.Conv3d(a, b, **down)]
+                block = [nn.Conv3d(a, b, **down)]  # spectral or none
             layers.append(nn.Sequential(*block, nn.LeakyReLU(0.2, inplace=True)))
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Conv3d(widths[-1], 1, kernel_size=(cfg.first_frames, 4, 4))
         init_weights(self)
-        if not batch_norm:  # after init: the normalised weight is computed from the initialised one
+        if cfg.d_norm == "spectral":  # after init: the normalised weight is computed from the initialised one
             for conv in [m for m in self.modules() if isinstance(m, nn.Conv3d)]:
                 spectral_norm(conv)
 

@@ -3,6 +3,9 @@ generation (equation 3): all of the G and D math in one place.
 
 D maximises log D(x) + log(1 - D(G(z))); G uses the non-saturating form, maximising log D(G(z)).
 Both go through BCE-with-logits, the numerically stable cross entropy section 2.3 asks for.
+
+Not the paper's, off unless asked: the R1 penalty (Mescheder et al. 2018), gamma/2 E|grad_x D(x)|^2 over
+real clips, which keeps D from growing steep around the data (the game D wins in docs/results.md 5f).
 """
 from __future__ import annotations
 
@@ -33,18 +36,28 @@ class VideoGANLoss:
     form of equation 3's term (future task), applied when `generator_loss` is given the input image."""
 
     def __init__(self, discriminator: nn.Module, mask_l1: float = 0.1, first_frame_weight: float = 10.0,
-                 first_frame_kind: str = "l1"):
+                 first_frame_kind: str = "l1", r1_gamma: float = 0.0):
         self.discriminator = discriminator
-        self.mask_l1 = mask_l1
+        self.mask_l1, self.r1_gamma = mask_l1, r1_gamma
         self.first_frame_weight, self.first_frame_kind = first_frame_weight, first_frame_kind
 
-    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """real, fake: b 3 t h w. Two forward passes, so BatchNorm never mixes real and fake statistics."""
+    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, r1_weight: float = 0.0
+                           ) -> tuple[torch.Tensor, dict]:
+        """real, fake: b 3 t h w. Two forward passes, so BatchNorm never mixes real and fake statistics.
+        `r1_weight` > 0 adds the R1 penalty times that weight (r1_gamma at every step, or more on the lazy
+        steps the caller picks)."""
+        if r1_weight:
+            real = real.detach().requires_grad_(True)
         real_logits = self.discriminator(real)
         fake_logits = self.discriminator(fake.detach())
         loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
         stats = {"loss_d": loss.detach(), "d_real": torch.sigmoid(real_logits).mean().detach(),
                  "d_fake": torch.sigmoid(fake_logits).mean().detach()}
+        if r1_weight:
+            grad, = torch.autograd.grad(real_logits.float().sum(), real, create_graph=True)
+            penalty = grad.float().square().flatten(1).sum(1).mean()  # E |grad_x D(x)|^2
+            loss = loss + r1_weight / 2 * penalty
+            stats["r1"] = penalty.detach()
         return loss, stats
 
     def generator_loss(self, parts: dict, discriminator: nn.Module | None = None,

@@ -304,7 +304,7 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
     vote = StopVote(runtime)
     bar = tqdm(total=tcfg.iterations, initial=iteration, disable=not (progress and runtime.is_main),
                unit="it", dynamic_ncols=True)
-    tick, tick_start, tick_iters, waited = {}, time.perf_counter(), 0, 0.0
+    tick, counts, tick_start, tick_iters, waited = {}, {}, time.perf_counter(), 0, 0.0
     last_saved, saved_at, warned, stop = None, iteration, False, None
     deadline = time.time() + 60 * tcfg.max_minutes if tcfg.max_minutes > 0 else float("inf")
     with _StopRequest() as request:
@@ -318,12 +318,12 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
             stats = task.step(_on_device(batch, runtime.device, tcfg.channels_last), iteration, trainer)
             iteration += 1
             bar.update(1)
-            for k, v in stats.items():
-                tick[k] = tick.get(k, 0.0) + v
+            for k, v in stats.items():  # a statistic of some steps only (lazy R1) is averaged over those
+                tick[k], counts[k] = tick.get(k, 0.0) + v, counts.get(k, 0) + 1
             tick_iters += 1
             if iteration % tcfg.log_every == 0 or iteration == tcfg.iterations:
                 # statistics stay on the device between ticks: one synchronisation per tick, not per step
-                record = {k: round(float(v) / tick_iters, 6) for k, v in tick.items()}
+                record = {k: round(float(v) / counts[k], 6) for k, v in tick.items()}
                 if vote.agree(nonfinite=not all(math.isfinite(v) for v in record.values())):
                     bar.close()
                     raise NonFiniteLoss(f"iteration {iteration}: losses are not finite ({record}); stopped without "
@@ -336,7 +336,7 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
                     log.line(f"warning: the loop waited {100 * waited / elapsed:.0f}% of the time for data: the loader "
                              "is the bottleneck (more --workers, or `videogan prepare` the footage into shards)")
                 log.record(iteration, record)
-                tick, tick_start, tick_iters, waited = {}, time.perf_counter(), 0, 0.0
+                tick, counts, tick_start, tick_iters, waited = {}, {}, time.perf_counter(), 0, 0.0
             sample_due = iteration % tcfg.sample_every == 0 or iteration == tcfg.iterations
             checkpoint_due = iteration % tcfg.checkpoint_every == 0 or iteration == tcfg.iterations
             if sample_due or checkpoint_due:
