@@ -152,3 +152,15 @@ def test_lazy_r1_runs_every_r1_every_steps_and_its_statistic_averages_over_those
     train(config, tmp_path, progress=False)
     record = _stats(tmp_path)[-1]
     assert record["r1"] > 0 and math.isfinite(record["loss_d"])
+
+
+def test_r1_step_runs_under_torch_flop_counter(tiny_config):
+    """benchmarks/train_speed.py counts a step's FLOPs with FlopCounterMode, whose module hooks made
+    autograd.grad refuse the real batch when D saw the leaf itself."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    config = replace(tiny_config, model={"d_norm": "none"}, train={"r1_gamma": 1.0})
+    task = GANTask(config, Runtime(torch.device("cpu")), dataset=None)
+    with FlopCounterMode(display=False) as counter:
+        stats = task.step(torch.rand(4, 3, 8, 16, 16) * 2 - 1, 0, Trainer(Runtime(torch.device("cpu")), "fp32"))
+    assert "r1" in stats and counter.get_total_flops() > 0

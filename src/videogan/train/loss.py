@@ -47,14 +47,17 @@ class VideoGANLoss:
         `r1_weight` > 0 adds the R1 penalty times that weight (r1_gamma at every step, or more on the lazy
         steps the caller picks)."""
         if r1_weight:
-            real = real.detach().requires_grad_(True)
+            leaf = real.detach().requires_grad_(True)
+            # D sees a view, not the leaf itself: autograd.grad refuses a leaf that module backward hooks
+            # watch (torch.utils.flop_counter's, the benchmarks')
+            real = leaf.view_as(leaf)
         real_logits = self.discriminator(real)
         fake_logits = self.discriminator(fake.detach())
         loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
         stats = {"loss_d": loss.detach(), "d_real": torch.sigmoid(real_logits).mean().detach(),
                  "d_fake": torch.sigmoid(fake_logits).mean().detach()}
         if r1_weight:
-            grad, = torch.autograd.grad(real_logits.float().sum(), real, create_graph=True)
+            grad, = torch.autograd.grad(real_logits.float().sum(), leaf, create_graph=True)
             penalty = grad.float().square().flatten(1).sum(1).mean()  # E |grad_x D(x)|^2
             loss = loss + r1_weight / 2 * penalty
             stats["r1"] = penalty.detach()
