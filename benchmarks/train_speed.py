@@ -3,15 +3,18 @@
     python benchmarks/train_speed.py --peer /tmp/peer/train_golf.py               # quiet machine
     python benchmarks/train_speed.py --peer /tmp/peer/train_golf.py --with-load   # with a competing job
     python benchmarks/train_speed.py --no-peer --batch 8 --rounds 2               # ours only, quicker
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/train_speed.py --profile 2          # where the time goes
+    python benchmarks/train_speed.py --rounds 8 --batch 8 --small-preset demo --spin-count 3000   # wait policies
+    GOMP_SPINCOUNT=1000 python benchmarks/train_speed.py --profile 2              # where the time goes
 
 1. Side by side (paper-sized networks, synthetic batches, 2 threads, batch 8 and 16). Each contender
    lives in its own process, so each has its own OpenMP settings, and the processes take turns: round
    after round, each runs `--iterations` training iterations while the others wait, in a rotating order,
    so that a change in the machine's load hits every contender alike. Contenders:
    - `ours`: our networks and loop body (train/loop.py's iteration) with the thread policy that the
-     `videogan` command applies (videogan/cpu_threads.py: OMP_WAIT_POLICY=PASSIVE);
+     `videogan` command applies (videogan/cpu_threads.py: GOMP_SPINCOUNT=1000, a short spin);
    - `ours, OpenMP default`: the same without that policy (what a library user who imports videogan gets);
+   - `ours, OMP_WAIT_POLICY=PASSIVE`: threads that sleep at once (the command's policy until 2026-12-04);
+     `--spin-count N` adds `ours` with GOMP_SPINCOUNT=N;
    - `ours, channels_last_3d`: `ours` with the 3-D convolutions' weights and the real batch in
      channels_last_3d memory order (same function, same losses up to rounding);
    - `peer`: yhjo09/videogan-pytorch's Generator and Discriminator and its loop body as it runs it, with
@@ -23,8 +26,8 @@
      and the gradient of the real input (its real batch is a leaf that requires grad); the FLOPs column
      counts each loop body as it runs.
    The speed is the median over rounds; `ours/peer` is the median of the per-round ratios. Then the
-   three `ours` contenders on the `cpu` preset at batch 32 (10 iterations per round), whose many
-   small kernels are where threads that sleep at once could cost the most.
+   `ours` contenders on a small preset (`--small-preset`, default `cpu` at its batch; 10 iterations per
+   round), whose many small kernels are where threads that sleep at once cost the most.
 2. The presets through the real loop (`videogan.train.loop.train`, its data loader, the built-in
    dataset), each in its own process with the CLI's thread policy: it/s, videos/s, peak memory, MFU.
 
@@ -55,7 +58,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from videogan.config import get_preset, replace
-from videogan.cpu_threads import apply_wait_policy
+from videogan.cpu_threads import WAIT_POLICY_VARIABLES, apply_wait_policy
 from videogan.runtime import Runtime, pick_device
 from videogan.train.loop import GANTask, init_networks, train
 from videogan.train.loss import VideoGANLoss
@@ -184,19 +187,28 @@ class Contender:
         self.process.wait()
 
 
-def contender_env(threads: int, wait_policy: bool) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
-    if wait_policy:
+def contender_env(threads: int, wait_policy: bool | str | int) -> dict:
+    """True: the `videogan` command's policy; False: OpenMP's defaults; "passive": OMP_WAIT_POLICY=PASSIVE
+    (threads sleep at once); a number: GOMP_SPINCOUNT=N."""
+    env = {k: v for k, v in os.environ.items() if k not in WAIT_POLICY_VARIABLES}
+    env.update(OMP_NUM_THREADS=str(threads), PYTHONUNBUFFERED="1")
+    if wait_policy is True:
         apply_wait_policy(env)
+    elif wait_policy == "passive":
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    elif wait_policy is not False:
+        env["GOMP_SPINCOUNT"] = str(wait_policy)
     return env
 
 
 def compare(preset: str, batch: int, peer: str | None, rounds: int, iterations: int, threads: int,
-            conv_peak: float, peer_with_policy: bool = False) -> None:
+            conv_peak: float, peer_with_policy: bool = False, spin_counts: tuple[int, ...] = ()) -> None:
     """One preset and batch size: the contenders take turns for `rounds` rounds; prints a row per contender."""
     specs = [("ours", {"kind": "ours", "preset": preset}, True),
              ("ours, OpenMP default", {"kind": "ours", "preset": preset}, False),
-             ("ours, channels_last_3d", {"kind": "ours", "preset": preset, "channels_last": True}, True)]
+             ("ours, channels_last_3d", {"kind": "ours", "preset": preset, "channels_last": True}, True),
+             ("ours, OMP_WAIT_POLICY=PASSIVE", {"kind": "ours", "preset": preset}, "passive")]
+    specs += [(f"ours, GOMP_SPINCOUNT={n}", {"kind": "ours", "preset": preset}, n) for n in spin_counts]
     if peer and peer_with_policy:
         specs.append(("peer, with our wait policy", {"kind": "peer", "peer": peer}, True))
     if peer:
@@ -318,11 +330,12 @@ def preset_table(plan: list[tuple[str, int]], ticks: int, tick_iterations: int, 
 def profile(batch: int, iterations: int) -> None:
     """torch.profiler over `iterations` of our paper-preset iteration in this process (after a warm-up one);
     prints the top ops by self CPU time, grouped by input shapes. The wait policy is whatever this process's
-    environment says: run it with and without OMP_WAIT_POLICY=PASSIVE to compare."""
+    environment says: run it with GOMP_SPINCOUNT=1000, OMP_WAIT_POLICY=PASSIVE or neither to compare."""
     step = our_step("paper", batch)
     step()
     print(f"profiling {iterations} iterations, batch {batch}, {torch.get_num_threads()} threads, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, load average {load_average()}")
+          + ", ".join(f"{name}={os.environ.get(name, '(unset)')}" for name in WAIT_POLICY_VARIABLES[:2])
+          + f", load average {load_average()}")
     start = time.perf_counter()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof:
         for _ in range(iterations):
@@ -353,6 +366,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="side-by-side rounds (the median is reported)")
     parser.add_argument("--iterations", type=int, default=1, help="iterations per contender and round")
     parser.add_argument("--threads", type=int, default=2, help="threads of each side-by-side contender")
+    parser.add_argument("--spin-count", type=int, action="append", default=[],
+                        help="also time ours with GOMP_SPINCOUNT=N (OpenMP threads spin N times, then sleep)")
+    parser.add_argument("--small-preset", default="cpu", help="the side-by-side small preset: cpu or demo")
     parser.add_argument("--preset", action="append", help="real-loop preset(s): paper, cpu, demo (default: paper and cpu)")
     parser.add_argument("--no-presets", action="store_true", help="skip the real-loop preset table")
     parser.add_argument("--ticks", type=int, default=3, help="real loop: timed log ticks (the median is reported)")
@@ -393,9 +409,10 @@ def main() -> None:
               f"{peak['matmul'] / 1e9:.1f} GFLOP/s, Conv3d {peak['conv3d'] / 1e9:.1f} GFLOP/s")
         for batch in args.batch or [8, 16]:
             compare("paper", batch, peer, args.rounds, args.iterations, args.threads, peak["conv3d"],
-                    args.peer_with_policy)
+                    args.peer_with_policy, tuple(args.spin_count))
         # the small preset's many small kernels are where sleeping threads could cost the most
-        compare("cpu", 32, None, args.rounds, 10 * args.iterations, args.threads, peak["conv3d"])
+        compare(args.small_preset, get_preset(args.small_preset).train.batch_size, None, args.rounds,
+                10 * args.iterations, args.threads, peak["conv3d"], spin_counts=tuple(args.spin_count))
         if not args.no_presets:
             cpu = device.type == "cpu"
             sizes = {"paper": ([8] if cpu else [16, 64]), "cpu": ([32] if cpu else [32, 128, 512]),

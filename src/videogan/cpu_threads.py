@@ -1,11 +1,15 @@
 """How OpenMP's threads wait on the CPU: set before torch loads its OpenMP runtime (no torch import here).
 
 torch's CPU build runs its kernels on GNU OpenMP (libgomp; `torch.__config__.parallel_info()`), whose
-threads by default spin at every barrier before they sleep. On a machine shared with other jobs, a
+idle threads spin before they sleep: 300,000 times by default. On a machine shared with other jobs a
 spinning thread holds the core that the thread it waits for needs, and a 2-thread step becomes slower
-than a 1-thread one. OMP_WAIT_POLICY=PASSIVE makes a waiting thread sleep at once: on 2 shared cores
-(load average 9-11) the paper preset's output-head ConvTranspose3d forward + backward took 4.1 s with
-the default spin and 0.85-1.5 s passive (docs/performance.md has the whole-step figures).
+than a 1-thread one; sleeping at once (OMP_WAIT_POLICY=PASSIVE) costs a wake-up at every kernel instead,
+which the small presets' many short kernels pay thousands of times per step. A short spin (GOMP_SPINCOUNT
+=1000, tens of microseconds: the gap between back-to-back kernels) keeps most of the default's speed on a
+quiet machine and most of PASSIVE's on a shared one. Measured side by side on 2 cores (docs/performance.md,
+"OpenMP wait policy"), videos/s of the `demo` preset's step: quiet 178 passive / 234 short spin / 250
+default; with a competing job 95 / 87 / 47. The paper preset: quiet 3.78 / 3.83 / 4.36, loaded 2.13 / 2.00
+/ 1.36.
 """
 from __future__ import annotations
 
@@ -14,17 +18,18 @@ import sys
 
 # a user who sets any of these chose a wait policy themselves; we leave it alone
 WAIT_POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+SPIN_COUNT = "1000"  # libgomp's busy-wait iterations before a waiting thread sleeps
 
 
 def apply_wait_policy(environ=None) -> bool:
-    """Make OpenMP threads sleep while they wait (OMP_WAIT_POLICY=PASSIVE) unless the environment already
-    chose a policy. libgomp reads its environment once, when torch loads it, so call this before torch is
-    imported; the variable is also inherited by data-loader workers and child processes. Returns whether
-    it set the policy."""
+    """Make OpenMP threads spin briefly, then sleep, while they wait (GOMP_SPINCOUNT=SPIN_COUNT) unless the
+    environment already chose a policy. libgomp reads its environment once, when torch loads it, so call
+    this before torch is imported; the variable is also inherited by data-loader workers and child
+    processes. Returns whether it set the policy."""
     environ = os.environ if environ is None else environ
     if any(name in environ for name in WAIT_POLICY_VARIABLES):
         return False
     if "torch" in sys.modules and environ is os.environ:
         raise RuntimeError("apply_wait_policy() must run before torch is imported (OpenMP reads it at load)")
-    environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    environ["GOMP_SPINCOUNT"] = SPIN_COUNT
     return True
