@@ -103,6 +103,14 @@ def test_retrain_command_is_reproducible_and_measures_itself(tmp_path, capsys):
     capsys.readouterr()
     assert main(["classifier", "accuracy", "--weights", str(outs[0]), "--n", "8"]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 8
+    # on variants of the held-out set (the score's ceiling for runs trained with these options)
+    assert main(["classifier", "accuracy", "--n", "8", "--max-objects", "1", "--object-scale", "2"]) == 0
+    measured = json.loads(capsys.readouterr().out)
+    assert (measured["max_objects"], measured["object_scale"]) == (1, 2.0)
+    from videogan.eval.classifier_train import render_set
+
+    variant, default = render_set(2017, 4, ClassifierConfig(), 1, 2.0), render_set(2017, 4, ClassifierConfig())
+    assert (variant["shapes"].sum(1) == 1).all() and not torch.equal(variant["video"], default["video"])
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,10 @@ TRAIN_SEED = 2016
 TEST_SEED = 2017
 
 
-def render_set(seed: int, n: int, cfg: ClassifierConfig) -> dict[str, torch.Tensor]:
+def render_set(seed: int, n: int, cfg: ClassifierConfig, max_objects: int = 3, object_scale: float = 1.0
+               ) -> dict[str, torch.Tensor]:
     """n built-in videos at the classifier's clip size: video n t h w 3 uint8, shapes n 5 float, motion n."""
-    items = [render_video(seed, i, cfg.frames, cfg.size) for i in range(n)]
+    items = [render_video(seed, i, cfg.frames, cfg.size, max_objects, object_scale) for i in range(n)]
     return {"video": torch.from_numpy(np.stack([it["video"] for it in items])),
             "shapes": torch.from_numpy(np.stack([it["shapes"] for it in items])).float(),
             "motion": torch.tensor([it["label"] for it in items])}
@@ -76,17 +77,18 @@ def train_classifier(iterations: int = 3000, batch_size: int = 32, train_videos:
 
 
 @torch.no_grad()
-def accuracy(model: BuiltinClassifier, n: int = 1024, seed: int = TEST_SEED, batch_size: int = 128) -> dict:
+def accuracy(model: BuiltinClassifier, n: int = 1024, seed: int = TEST_SEED, batch_size: int = 128,
+             max_objects: int = 3, object_scale: float = 1.0) -> dict:
     """On n held-out built-in videos: motion accuracy, presence accuracy of each shape (threshold 0.5) and
     their mean, and the fraction of videos whose whole set of shapes is right."""
-    data = render_set(seed, n, model.cfg)
+    data = render_set(seed, n, model.cfg, max_objects, object_scale)
     shapes, motion = [], []
     for start in range(0, n, batch_size):
         probs = model.probabilities(_to_model_range(data["video"][start:start + batch_size]))
         shapes.append(probs["shapes"] > 0.5)
         motion.append(probs["motion"].argmax(1))
     shape_right = torch.cat(shapes) == data["shapes"].bool()  # n 5
-    return {"n": n, "seed": seed,
+    return {"n": n, "seed": seed, "max_objects": max_objects, "object_scale": object_scale,
             "motion_accuracy": (torch.cat(motion) == data["motion"]).float().mean().item(),
             "shape_accuracy": shape_right.float().mean().item(),
             "shape_set_accuracy": shape_right.all(1).float().mean().item(),
@@ -106,7 +108,8 @@ def _train(args) -> None:
 
 
 def _accuracy(args) -> None:
-    print(json.dumps(accuracy(load_classifier(args.weights), args.n), indent=2))
+    print(json.dumps(accuracy(load_classifier(args.weights), args.n, max_objects=args.max_objects,
+                              object_scale=args.object_scale), indent=2))
 
 
 def register(subparsers) -> None:
@@ -126,4 +129,7 @@ def register(subparsers) -> None:
     measure = commands.add_parser("accuracy", help="its accuracy on held-out built-in videos")
     measure.add_argument("--weights", default=None, help="weights file (default: the shipped ones)")
     measure.add_argument("--n", type=int, default=1024, help="held-out videos")
+    measure.add_argument("--max-objects", type=int, default=3, help="held-out videos' objects (1..max; trained on 3)")
+    measure.add_argument("--object-scale", type=float, default=1.0,
+                         help="held-out videos' object radius factor (trained on 1: larger objects are unseen)")
     measure.set_defaults(func=_accuracy)
