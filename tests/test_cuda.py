@@ -37,6 +37,20 @@ def test_training_steps_on_cuda_change_both_networks_with_finite_losses(tmp_path
 
 @pytest.mark.cuda
 @requires_cuda
+@pytest.mark.parametrize("precision, d_norm", [("tf32", "none"), ("bf16", "none"), ("tf32", "batch")])
+def test_the_r1_penalty_runs_on_cuda(precision, d_norm):
+    """The demo's R1 step (a double backward through D's convolutions) with cuDNN, under autocast too, and on
+    the paper's BatchNorm D."""
+    config = replace(_tiny_on_cuda(r1_gamma=1.0), model={"d_norm": d_norm})
+    runtime = Runtime(torch.device("cuda"))
+    configure_kernels(precision, runtime.device)
+    task = GANTask(config, runtime, None)
+    stats = task.step(torch.rand(4, 3, 8, 16, 16, device="cuda") * 2 - 1, 0, Trainer(runtime, precision))
+    assert torch.isfinite(stats["r1"]) and stats["r1"] > 0 and torch.isfinite(stats["loss_d"])
+
+
+@pytest.mark.cuda
+@requires_cuda
 def test_codes_and_clips_are_the_same_on_cuda_and_cpu():
     config = get_preset("tiny")
     video = torch.randint(0, 256, (4, 3, 8, 16, 16), dtype=torch.uint8)  # b 3 t h w
