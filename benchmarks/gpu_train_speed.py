@@ -82,16 +82,24 @@ def measure(config, precision: str, iterations: int, device) -> dict:
     return {"it_per_s": 1 / seconds, "videos_per_s": batch / seconds, "peak_memory_gib": memory}
 
 
+def lazy_period(config) -> int:
+    """Iterations over which the loop's work repeats: the lazy R1 penalty comes once every r1_every."""
+    return config.train.r1_every if config.train.r1_gamma else 1
+
+
 def iteration_flops(config, device) -> float:
     """FLOPs of one training iteration (G forward, D on real and fake, both backward passes, the G step
-    through D), counted once on the uncompiled float32 networks: the same work at every setting."""
+    through D, and the lazy R1 penalty's share), counted on the uncompiled float32 networks: the same work
+    at every setting."""
     runtime = Runtime(device)
     task = GANTask(replace(config, train={"compile": False}), runtime, None)
     real = torch.zeros(config.train.batch_size, 3, config.model.frames, config.model.size, config.model.size,
                        device=device)
+    period = lazy_period(config)
     with FlopCounterMode(display=False) as counter:
-        task.step(real, 0, Trainer(runtime, "fp32"))
-    return float(counter.get_total_flops())
+        for iteration in range(period):
+            task.step(real, iteration, Trainer(runtime, "fp32"))
+    return counter.get_total_flops() / period
 
 
 def loader_rate(config, device, batches: int = 30) -> float:

@@ -60,9 +60,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from videogan.config import get_preset, replace
 from videogan.cpu_threads import WAIT_POLICY_VARIABLES, apply_wait_policy
 from videogan.runtime import Runtime, pick_device
-from videogan.train.loop import GANTask, init_networks, train
-from videogan.train.loss import VideoGANLoss
+from videogan.train.loop import GANTask, train
 from videogan.train.trainer import Trainer
+
+from gpu_train_speed import iteration_flops, lazy_period  # this folder: the loop's FLOPs, counted one way
 
 PEER_URL = "https://github.com/yhjo09/videogan-pytorch"
 
@@ -137,22 +138,25 @@ def peer_step(path: str, batch: int, seed: int = 0):
     return step
 
 
-def step_flops(step) -> tuple[int, tuple[float, float]]:
-    """FLOPs of one call of a training step, as it runs (counted on the CPU), and that step's losses."""
+def step_flops(step, period: int = 1) -> tuple[float, list[tuple[float, float]]]:
+    """FLOPs of one call of a training step, as it runs (counted on the CPU; the mean over `period` calls,
+    whose work repeats with the lazy R1 penalty), and those calls' losses."""
     with FlopCounterMode(display=False) as counter:
-        losses = step()
-    return counter.get_total_flops(), losses
+        losses = [step() for _ in range(period)]
+    return counter.get_total_flops() / period, losses
 
 
 def serve_contender(spec: dict) -> None:
     """Child process: build one contender, then run `n` iterations per line "n" read from stdin, answering
     each with a JSON line of the seconds taken and the losses."""
     torch.set_num_threads(spec["threads"])
+    period = 1
     if spec["kind"] == "ours":
         step = our_step(spec.get("preset", "paper"), spec["batch"], channels_last=spec.get("channels_last", False))
+        period = lazy_period(get_preset(spec.get("preset", "paper")))
     else:
         step = peer_step(spec["peer"], spec["batch"])
-    flops, losses = step_flops(step)  # also the warm-up iteration, the first from the initial weights
+    flops, losses = step_flops(step, period)  # also the warm-up, the first iteration from the initial weights
     print(json.dumps({"flops": flops, "losses": losses}), flush=True)
     for line in sys.stdin:
         start = time.perf_counter()
@@ -166,7 +170,7 @@ class Contender:
         self.process = subprocess.Popen([sys.executable, __file__, "--contender", json.dumps(spec)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         first = self._answer()
-        self.flops, self.seconds, self.losses = first["flops"], [], [first["losses"]]
+        self.flops, self.seconds, self.losses = first["flops"], [], list(first["losses"])
 
     def _answer(self) -> dict:
         line = self.process.stdout.readline()
@@ -247,18 +251,6 @@ def compare(preset: str, batch: int, peer: str | None, rounds: int, iterations: 
               f"near-zero gradients into whole steps)")
 
 
-def iteration_flops(config) -> int:
-    """FLOPs of one training iteration of the loop, counted on the CPU (FLOPs do not depend on the device)."""
-    generator, discriminator = init_networks(config.model, 0)
-    loss = VideoGANLoss(discriminator, config.train.mask_l1)
-    b, m = config.train.batch_size, config.model
-    real = torch.randn(b, 3, m.frames, m.size, m.size)
-    with FlopCounterMode(display=False) as counter:
-        parts = generator(torch.randn(b, m.z_dim), parts=True)
-        loss.discriminator_loss(real, parts["video"])[0].backward()
-        discriminator.requires_grad_(False)  # as in the loop: the G step needs no gradient of D's weights
-        loss.generator_loss(parts)[0].backward()
-    return counter.get_total_flops()
 
 
 def peak_flops(device: torch.device) -> dict:
@@ -320,7 +312,8 @@ def preset_table(plan: list[tuple[str, int]], ticks: int, tick_iterations: int, 
             print(f"| {preset} | {batch} | failed: {out.stderr.strip().splitlines()[-1]} |")
             continue
         row = json.loads(out.stdout.strip().splitlines()[-1])
-        flops = iteration_flops(replace(get_preset(preset), train={"batch_size": batch}))
+        # counted on the CPU: FLOPs do not depend on the device
+        flops = iteration_flops(replace(get_preset(preset), train={"batch_size": batch}), torch.device("cpu"))
         achieved = flops * row["it_per_s"]
         print(f"| {preset} | {batch} | {row['it_per_s']:.3f} | {row['videos_per_s']:.1f} | {flops / 1e9:.1f} | "
               f"{achieved / 1e9:.1f} | {achieved / conv_peak:.1%} | {row['peak_mb']:.0f} ({row['memory']}) "

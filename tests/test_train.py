@@ -135,10 +135,14 @@ def test_r1_penalty_is_the_squared_gradient_norm_at_real_clips():
     d.forward = lambda video: (video * weight).flatten(1).sum(1)
     real, fake = torch.randn(5, 3, 2, 4, 4), torch.randn(5, 3, 2, 4, 4)
     plain, _ = VideoGANLoss(d).discriminator_loss(real, fake)
-    regularised, stats = VideoGANLoss(d, r1_gamma=0.5).discriminator_loss(real, fake, r1_weight=0.5)
+    regularised, stats = VideoGANLoss(d, r1_gamma=0.5).discriminator_loss(real, fake)
     assert stats["r1"].item() == pytest.approx(weight.square().sum().item(), rel=1e-5)
     assert (regularised - plain).item() == pytest.approx(0.25 * weight.square().sum().item(), rel=1e-5)
     assert not real.requires_grad  # the caller's batch is left alone
+    lazy = VideoGANLoss(d, r1_gamma=0.5, r1_every=4)  # every 4th iteration, 4 times the weight
+    assert "r1" not in lazy.discriminator_loss(real, fake, iteration=3)[1]
+    assert (lazy.discriminator_loss(real, fake, iteration=8)[0] - plain).item() == pytest.approx(
+        (regularised - plain).item() * 4, rel=1e-5)
 
 
 def test_lazy_r1_runs_every_r1_every_steps_and_its_statistic_averages_over_those(tmp_path, tiny_config):

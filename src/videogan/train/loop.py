@@ -61,8 +61,7 @@ class GANTask:
         self.future = mcfg.task == "future"
         # the mask prior belongs to the video task's objective; equation 3 (future) has none
         self.loss = VideoGANLoss(self.discriminator, tcfg.mask_l1 if not self.future else 0.0,
-                                 tcfg.first_frame_weight, tcfg.first_frame_loss, tcfg.r1_gamma)
-        self.r1_every = tcfg.r1_every
+                                 tcfg.first_frame_weight, tcfg.first_frame_loss, tcfg.r1_gamma, tcfg.r1_every)
         # progress samples: 16 fixed codes, or for the future task the first frames of the first 16 clips
         fixed_videos = torch.stack([dataset[i]["video"] for i in range(min(16, len(dataset)))]) if self.future else None
         self.fixed_inputs = generator_inputs(mcfg, torch.Generator().manual_seed(tcfg.seed + 10_000),
@@ -76,8 +75,7 @@ class GANTask:
         inputs = self.inputs(real, iteration)
         with trainer.autocast():
             parts = self.generator(*inputs, parts=True)
-            lazy_r1 = self.loss.r1_gamma * self.r1_every if iteration % self.r1_every == 0 else 0.0
-            d_loss, d_stats = self.loss.discriminator_loss(real, parts["video"], lazy_r1)
+            d_loss, d_stats = self.loss.discriminator_loss(real, parts["video"], iteration)
         trainer.update(d_loss, self.opt_d, self.discriminator)
         self.discriminator.requires_grad_(False)  # D's weights need no gradient in the G step
         with trainer.autocast():
