@@ -39,7 +39,7 @@ class VideoDiscriminator(nn.Module):
             if batch_norm:
                 block = [nn.Conv3d(a, b, bias=False, **down), nn.BatchNorm3d(b, eps=BN_EPS)]
             else:
-                block = [nn.Conv3d(a, b, **down)]  # spectral or none
+                block = [nn.Conv3d(a, b, **down)]
             layers.append(nn.Sequential(*block, nn.LeakyReLU(0.2, inplace=True)))
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Conv3d(widths[-1], 1, kernel_size=(cfg.first_frames, 4, 4))
