@@ -32,13 +32,13 @@ SIZE = 32
 Z_DIM = 100
 
 
-def first_frames(seed: int, first: int, n: int, silhouettes: bool = False, object_scale: float = 1.0) -> torch.Tensor:
+def first_frames(seed: int, first: int, n: int, silhouettes: bool = False) -> torch.Tensor:
     """Frame 0 of built-in videos first..first+n-1 (frames=8 clips, as the demo trains on): n 3 h w.
     `silhouettes`: one object per video, drawn from its true mask, white on plain grey (no colours, stripes
     or scene): the data's shapes and sizes alone."""
     frames = []
     for i in range(first, first + n):
-        item = render_video(seed, i, 8, SIZE, max_objects=1 if silhouettes else 3, object_scale=object_scale)
+        item = render_video(seed, i, 8, SIZE, max_objects=1 if silhouettes else 3)
         if silhouettes:
             frames.append(torch.from_numpy(item["mask"][0]).mul(1.4).sub(0.4).expand(3, -1, -1))  # -0.4 .. 1
         else:
@@ -82,7 +82,6 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--silhouettes", action="store_true",
                    help="the easiest form of the data: one white object per frame on plain grey")
-    p.add_argument("--object-scale", type=float, default=1.0, help="multiplies every object's radius")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path)
     p.add_argument("--grid", type=Path, help="PNG of 64 samples at the last iteration")
@@ -90,9 +89,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    images = first_frames(1234, 0, args.train_images, args.silhouettes, args.object_scale)  # the dataset's training seed
+    images = first_frames(1234, 0, args.train_images, args.silhouettes)  # the dataset's training seed
     classifier = load_classifier()
-    real = still_scores(first_frames(1234, 10_000_000, args.samples, args.silhouettes, args.object_scale), classifier)  # held out
+    real = still_scores(first_frames(1234, 10_000_000, args.samples, args.silhouettes), classifier)  # held out
     print(f"real stills: shape score {real['shape_score']:.3f}")
 
     g, d = dcgan(args.width)
