@@ -64,7 +64,7 @@ def test_every_bad_input_is_skipped_with_a_reason(tmp_path):
 
 
 def test_shards_round_trip_pixel_exact_with_manifest(tmp_path):
-    writer = ShardWriter(tmp_path, "t", max_clips=2)
+    writer = ShardWriter(tmp_path, "t", max_clips=2, clip_format="raw")
     rng = np.random.default_rng(0)
     written = {}
     for i in range(3):

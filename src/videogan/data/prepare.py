@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .clip_formats import DEFAULT_FORMAT, FORMATS, JPEG_QUALITY
 from .clips import cut_clips, square
 from .decode import MAX_GAP, VIDEO_EXTENSIONS, DecodeError, iter_parts, probe
 from .formats import list_videos
@@ -190,9 +191,9 @@ def process(source: Source, options: Options, writer: ShardWriter) -> dict:
     return result
 
 
-def _prepare_all(sources, out: str, prefix: str, options: Options, shard_clips: int) -> None:
+def _prepare_all(sources, out: str, prefix: str, options: Options, shard_clips: int, clip_format: str) -> None:
     # published every few inputs, so a killed run loses little (shards.py)
-    writer = ShardWriter(Path(out) / SHARD_DIR, prefix, shard_clips)
+    writer = ShardWriter(Path(out) / SHARD_DIR, prefix, shard_clips, clip_format=clip_format)
     try:
         for source in sources:
             process(source, options, writer)
@@ -208,12 +209,12 @@ def _report(err: OutputError) -> int:
     return 2
 
 
-def _worker(queue, out: str, prefix: str, options: Options, shard_clips: int) -> None:
+def _worker(queue, out: str, prefix: str, options: Options, shard_clips: int, clip_format: str) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would only contend
     try:
-        _prepare_all(iter(queue.get, None), out, prefix, options, shard_clips)
+        _prepare_all(iter(queue.get, None), out, prefix, options, shard_clips, clip_format)
     except OutputError as err:
         sys.exit(_report(err))  # the parent lists this worker's inputs as unfinished
 
@@ -277,8 +278,9 @@ class Outcome:
 
 def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: int = 0, num_shards: int = 1,
         shard_clips: int = 256, progress=print, split: int | None = None, subset: str = "train",
-        retry_skipped: bool = False) -> Outcome:
-    """Prepare this job's share of `src` into `out`. Raises OutputError if writing `out` fails."""
+        retry_skipped: bool = False, clip_format: str = DEFAULT_FORMAT) -> Outcome:
+    """Prepare this job's share of `src` into `out`, storing clips in `clip_format` (each clip's manifest
+    line names its format, so runs into one `out` may differ). Raises OutputError if writing `out` fails."""
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"--shard-index must be in [0, {num_shards}), got {shard_index}")
     for flag, value in (("--workers", workers), ("--shard-clips", shard_clips), ("--num-shards", num_shards)):
@@ -303,13 +305,13 @@ def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: i
     prefix = f"{shard_index:04d}-{uuid.uuid4().hex[:8]}"  # unique per run: array jobs share `out`
     count = max(1, min(workers, len(todo)))
     if count == 1:
-        _prepare_all(todo, str(out), prefix, options, shard_clips)
+        _prepare_all(todo, str(out), prefix, options, shard_clips, clip_format)
     else:
         ctx = mp.get_context("spawn")  # no fork: OpenCV and PyAV threads do not survive it reliably
         queue = ctx.Queue()
         for source in todo + [None] * count:
             queue.put(source)
-        procs = [ctx.Process(target=_worker, args=(queue, str(out), f"{prefix}-w{w}", options, shard_clips))
+        procs = [ctx.Process(target=_worker, args=(queue, str(out), f"{prefix}-w{w}", options, shard_clips, clip_format))
                  for w in range(count)]
         for proc in procs:
             proc.start()
@@ -346,7 +348,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         outcome = run(Path(args.src), Path(args.out), options, args.workers, args.shard_index, args.num_shards,
                       args.shard_clips, progress=lambda m: print(m, file=sys.stderr), split=args.split,
-                      subset=args.subset or "train", retry_skipped=args.retry_skipped)
+                      subset=args.subset or "train", retry_skipped=args.retry_skipped, clip_format=args.clip_format)
     except OutputError as err:
         return _report(err)
     records, unfinished = outcome.records, outcome.unfinished
@@ -388,5 +390,8 @@ def register(subparsers) -> None:
     p.add_argument("--shard-clips", type=int, default=256, help="at most this many clips per tar shard")
     p.add_argument("--split", type=int, default=None, help="UCF-101 root: official split N (default: all videos)")
     p.add_argument("--subset", choices=("train", "test"), default=None, help="with --split: which list (default train)")
+    p.add_argument("--clip-format", choices=sorted(FORMATS), default=DEFAULT_FORMAT,
+                   help=f"how clips are stored (default {DEFAULT_FORMAT}: quality-{JPEG_QUALITY} JPEG strips, "
+                        "about a tenth of raw; raw: lossless .npy)")
     p.add_argument("--retry-skipped", action="store_true", help="try the inputs earlier runs skipped again")
     p.set_defaults(func=main)

@@ -1,4 +1,5 @@
-"""Storage of prepared clips: tar shards of `.npy` files (t h w 3 uint8) with a JSONL manifest beside each.
+"""Storage of prepared clips: tar shards of clip files (t h w 3 uint8, JPEG strips by default; clip_formats.py)
+with a JSONL manifest beside each.
 
 A shard `NAME.tar` is trusted only when `NAME.jsonl` exists too. Both are written under temporary names
 unique to the writing process (`NAME.HOST-PID-RANDOM.tmp`) and renamed, manifest first, so a killed run
@@ -9,8 +10,9 @@ complete. Failing to write raises `OutputError`: unlike bad input, it must stop 
 A shard is published after `max_clips` clips, `max_inputs` inputs or `max_seconds` of work, whichever comes
 first, so a killed run loses at most a few inputs' work.
 
-Manifest lines are `{"type": "clip", ...}` (one per clip, with the byte range of its `.npy` in the tar, so
-readers seek straight to it) and `{"type": "input", "source": ..., "status": "ok" | "skipped", ...}` (one per
+Manifest lines are `{"type": "clip", ...}` (one per clip, with the byte range of its member in the tar, so
+readers seek straight to it, its `format` (absent: `raw`, the only one before formats) and the `crc32` of
+its bytes, so damage is found, not decoded into a wrong clip) and `{"type": "input", "source": ..., "status": "ok" | "skipped", ...}` (one per
 input, written after all of that input's clips: inputs never span shards). Plain tar means shards can be
 copied, listed and streamed with ordinary tools.
 """
@@ -23,10 +25,13 @@ import socket
 import tarfile
 import time
 import uuid
+import zlib
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
+
+from .clip_formats import DEFAULT_FORMAT, get_format
 
 SHARD_DIR = "shards"
 
@@ -45,11 +50,12 @@ def writing(path: Path):
 
 
 class ShardWriter:
-    """Writes clips into `folder/PREFIX-NNNNN.tar`, starting a new shard after `max_clips` clips."""
+    """Writes clips into `folder/PREFIX-NNNNN.tar` in `clip_format`, starting a new shard after `max_clips` clips."""
 
     def __init__(self, folder: str | os.PathLike, prefix: str, max_clips: int = 256, max_inputs: int = 4,
-                 max_seconds: float = 60.0):
+                 max_seconds: float = 60.0, clip_format: str = DEFAULT_FORMAT):
         self.folder, self.prefix, self.max_clips = Path(folder), prefix, max_clips
+        self.format = get_format(clip_format)
         self.max_inputs, self.max_seconds = max_inputs, max_seconds
         self.folder.mkdir(parents=True, exist_ok=True)
         self._count = 0
@@ -69,16 +75,15 @@ class ShardWriter:
         """Store one clip (t h w 3 uint8); `meta` goes into its manifest line."""
         if self._tar is None:
             self._open()
-        buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(video, dtype=np.uint8), allow_pickle=False)
-        info = tarfile.TarInfo(f"{key}.npy")
-        info.size = buffer.tell()
-        buffer.seek(0)
+        data = self.format.encode(np.ascontiguousarray(video, dtype=np.uint8))
+        info = tarfile.TarInfo(f"{key}{self.format.suffix}")
+        info.size = len(data)
         offset = self._tar.offset + len(info.tobuf(tarfile.USTAR_FORMAT))  # data follows its header
         with writing(self._tmp):
-            self._tar.addfile(info, buffer)
+            self._tar.addfile(info, io.BytesIO(data))
         self._pending.append({"type": "clip", "shard": self._name, "key": key, "offset": offset,
-                              "nbytes": info.size, "frames": int(video.shape[0]), **meta})
+                              "nbytes": info.size, "frames": int(video.shape[0]), "format": self.format.name,
+                              "crc32": zlib.crc32(data), **meta})
 
     def end_input(self, record: dict, keep_clips: bool = True) -> None:
         """Close an input: its clips count only if `keep_clips` (an input that failed midway drops them)."""
@@ -186,10 +191,19 @@ def read_manifests(folder: str | os.PathLike) -> tuple[list[dict], list[dict]]:
 
 
 def load_clip(folder: str | os.PathLike, record: dict) -> np.ndarray:
-    """The clip (t h w 3 uint8) a manifest line points to, read by seeking into its shard."""
-    with open(Path(folder) / f"{record['shard']}.tar", "rb") as f:
+    """The clip (t h w 3 uint8) a manifest line points to, read by seeking into its shard. A damaged clip
+    raises ValueError naming the shard and member."""
+    shard = Path(folder) / f"{record['shard']}.tar"
+    with open(shard, "rb") as f:
         f.seek(record["offset"])
         data = f.read(record["nbytes"])
     if len(data) != record["nbytes"]:
-        raise ValueError(f"shard {record['shard']}.tar is shorter than its manifest says")
-    return np.load(io.BytesIO(data), allow_pickle=False)
+        raise ValueError(f"shard {shard} is shorter than its manifest says")
+    clip_format = get_format(record.get("format", "raw"))
+    member = f"shard {shard} member {record['key']}{clip_format.suffix}"
+    if "crc32" in record and zlib.crc32(data) != record["crc32"]:
+        raise ValueError(f"{member}: damaged (its bytes' checksum differs from the manifest's)")
+    try:
+        return clip_format.decode(data, record["frames"])
+    except Exception as err:  # whatever the decoder makes of damaged bytes, the member must be named
+        raise ValueError(f"{member}: not a readable {clip_format.name} clip ({err})") from None
