@@ -10,7 +10,9 @@ regular files and folders are inputs (a named pipe is skipped, not opened); a fo
 is reported in the summary and skipped.jsonl and makes the exit status 1, and is looked at again by every
 run. A re-run skips the inputs complete shards already record (`--retry-skipped` tries the skipped ones
 again) and deletes temporaries that killed runs of this host left. `--shard-index i --num-shards n` takes
-every n-th input from the i-th, so a cluster job array can share one OUT folder.
+every n-th input from the i-th, so a cluster job array can share one OUT folder. `--scene-filter MODEL.pt
+--keep SCENES` prepares only the inputs whose scene a classifier puts in SCENES (scene_filter.py); the others
+are skipped, naming their scene. Clips are stored as `--clip-format` (clip_formats.py).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from .clips import cut_clips, square
 from .decode import MAX_GAP, VIDEO_EXTENSIONS, DecodeError, iter_parts, probe
 from .formats import list_videos
 from .labelled import is_ucf_root, list_labelled
+from .scene_filter import SceneFilter
 from .shards import (SHARD_DIR, OutputError, ShardWriter, completed_shards, read_manifests,
                      remove_stale_temporaries, write_atomic, write_temporary, writing)
 from .stabilize import WORK_SIDE, Stabilizer
@@ -145,14 +148,21 @@ def _segments(path: Path, fps: float, options: Options):
         offset += count
 
 
-def process(source: Source, options: Options, writer: ShardWriter) -> dict:
-    """Cut one input into clips in `writer`; returns its input record (never raises for bad input)."""
+def process(source: Source, options: Options, writer: ShardWriter, scenes: SceneFilter | None = None) -> dict:
+    """Cut one input into clips in `writer`, if `scenes` keeps its scene; returns its input record (never
+    raises for bad input)."""
     record = {"source": source.id, "label": source.label, "class": source.label_name, "prepared": time.time()}
     path = Path(source.path)
     total, segments, clips = 0, 0, 0
     try:
         if path.suffix.lower() not in VIDEO_EXTENSIONS and not path.is_dir():
             raise DecodeError(f"not a video file (extension {path.suffix or 'none'!r})")
+        if scenes is not None:
+            record["scene"] = scenes.scene(path)
+            if record["scene"] not in scenes.keep:
+                result = {**record, "status": "skipped", "reason": f"scene {record['scene']!r} is not in --keep"}
+                writer.end_input(result)
+                return result
         fps = options.fps or probe(path).fps
         stream = _segments(path, fps, options)
 
@@ -191,12 +201,13 @@ def process(source: Source, options: Options, writer: ShardWriter) -> dict:
     return result
 
 
-def _prepare_all(sources, out: str, prefix: str, options: Options, shard_clips: int, clip_format: str) -> None:
+def _prepare_all(sources, out: str, prefix: str, options: Options, shard_clips: int, clip_format: str,
+                 scenes: SceneFilter | None) -> None:
     # published every few inputs, so a killed run loses little (shards.py)
     writer = ShardWriter(Path(out) / SHARD_DIR, prefix, shard_clips, clip_format=clip_format)
     try:
         for source in sources:
-            process(source, options, writer)
+            process(source, options, writer, scenes)
     except OutputError:
         writer.abort()  # the shard may end in a torn clip: its inputs are prepared again by the next run
         raise
@@ -209,12 +220,13 @@ def _report(err: OutputError) -> int:
     return 2
 
 
-def _worker(queue, out: str, prefix: str, options: Options, shard_clips: int, clip_format: str) -> None:
+def _worker(queue, out: str, prefix: str, options: Options, shard_clips: int, clip_format: str,
+            scenes: SceneFilter | None) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would only contend
     try:
-        _prepare_all(iter(queue.get, None), out, prefix, options, shard_clips, clip_format)
+        _prepare_all(iter(queue.get, None), out, prefix, options, shard_clips, clip_format, scenes)
     except OutputError as err:
         sys.exit(_report(err))  # the parent lists this worker's inputs as unfinished
 
@@ -259,7 +271,8 @@ def _write_views(out: Path, unreadable: list[dict]) -> dict[str, dict]:
         clips, inputs = read_manifests(folder)
         latest = latest_records(inputs)
         write_atomic(out / "manifest.jsonl", "".join(json.dumps(c) + "\n" for c in clips))
-        skipped = [{"source": r["source"], "reason": r["reason"]} for r in latest.values() if r["status"] == "skipped"]
+        skipped = [{"source": r["source"], "reason": r["reason"], **({"scene": r["scene"]} if "scene" in r else {})}
+                   for r in latest.values() if r["status"] == "skipped"]
         write_atomic(out / SKIPPED_FILE, "".join(json.dumps(r) + "\n" for r in skipped + unreadable))
     with writing(out), suppress(FileNotFoundError):
         (out / "skipped.tsv").unlink()  # older runs' view of the same shards, which broke on tabs and newlines
@@ -278,9 +291,10 @@ class Outcome:
 
 def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: int = 0, num_shards: int = 1,
         shard_clips: int = 256, progress=print, split: int | None = None, subset: str = "train",
-        retry_skipped: bool = False, clip_format: str = DEFAULT_FORMAT) -> Outcome:
+        retry_skipped: bool = False, clip_format: str = DEFAULT_FORMAT, scenes: SceneFilter | None = None) -> Outcome:
     """Prepare this job's share of `src` into `out`, storing clips in `clip_format` (each clip's manifest
-    line names its format, so runs into one `out` may differ). Raises OutputError if writing `out` fails."""
+    line names its format, so runs into one `out` may differ) and keeping only the inputs `scenes` keeps.
+    Raises OutputError if writing `out` fails."""
     if not 0 <= shard_index < num_shards:
         raise ValueError(f"--shard-index must be in [0, {num_shards}), got {shard_index}")
     for flag, value in (("--workers", workers), ("--shard-clips", shard_clips), ("--num-shards", num_shards)):
@@ -305,13 +319,13 @@ def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: i
     prefix = f"{shard_index:04d}-{uuid.uuid4().hex[:8]}"  # unique per run: array jobs share `out`
     count = max(1, min(workers, len(todo)))
     if count == 1:
-        _prepare_all(todo, str(out), prefix, options, shard_clips, clip_format)
+        _prepare_all(todo, str(out), prefix, options, shard_clips, clip_format, scenes)
     else:
         ctx = mp.get_context("spawn")  # no fork: OpenCV and PyAV threads do not survive it reliably
         queue = ctx.Queue()
         for source in todo + [None] * count:
             queue.put(source)
-        procs = [ctx.Process(target=_worker, args=(queue, str(out), f"{prefix}-w{w}", options, shard_clips, clip_format))
+        procs = [ctx.Process(target=_worker, args=(queue, str(out), f"{prefix}-w{w}", options, shard_clips, clip_format, scenes))
                  for w in range(count)]
         for proc in procs:
             proc.start()
@@ -344,11 +358,20 @@ def main(args: argparse.Namespace) -> int:
     options = Options(size=args.size, frames=frames, stride=frames if args.stride is None else args.stride,
                       fps=args.fps, min_frames=frames if args.min_frames is None else args.min_frames,
                       pad=args.pad, stabilize=not args.no_stabilize, work_side=args.work_side)
+    if (args.scene_filter is None) != (args.keep is None):
+        raise ValueError("--scene-filter and --keep go together: the model, and the scenes to keep")
+    scenes = None
+    if args.scene_filter is not None:
+        keep = [name.strip() for name in args.keep.split(",") if name.strip()]
+        if not keep:
+            raise ValueError("--keep: no scene names (give them comma-separated: \"golf course,beach\")")
+        scenes = SceneFilter(args.scene_filter, keep)
     started = time.time()
     try:
         outcome = run(Path(args.src), Path(args.out), options, args.workers, args.shard_index, args.num_shards,
                       args.shard_clips, progress=lambda m: print(m, file=sys.stderr), split=args.split,
-                      subset=args.subset or "train", retry_skipped=args.retry_skipped, clip_format=args.clip_format)
+                      subset=args.subset or "train", retry_skipped=args.retry_skipped, clip_format=args.clip_format,
+                      scenes=scenes)
     except OutputError as err:
         return _report(err)
     records, unfinished = outcome.records, outcome.unfinished
@@ -393,5 +416,9 @@ def register(subparsers) -> None:
     p.add_argument("--clip-format", choices=sorted(FORMATS), default=DEFAULT_FORMAT,
                    help=f"how clips are stored (default {DEFAULT_FORMAT}: quality-{JPEG_QUALITY} JPEG strips, "
                         "about a tenth of raw; raw: lossless .npy)")
+    p.add_argument("--scene-filter", metavar="MODEL.pt", default=None,
+                   help="TorchScript scene classifier with its class names inside (docs/data.md)")
+    p.add_argument("--keep", metavar="SCENES", default=None,
+                   help='with --scene-filter: comma-separated scenes whose inputs are kept ("golf course,beach")')
     p.add_argument("--retry-skipped", action="store_true", help="try the inputs earlier runs skipped again")
     p.set_defaults(func=main)
