@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .clip_formats import DEFAULT_FORMAT, get_format
+from .clip_formats import DEFAULT_FORMAT, FORMATS, get_format
 
 SHARD_DIR = "shards"
 
@@ -199,7 +199,10 @@ def load_clip(folder: str | os.PathLike, record: dict) -> np.ndarray:
         data = f.read(record["nbytes"])
     if len(data) != record["nbytes"]:
         raise ValueError(f"shard {shard} is shorter than its manifest says")
-    clip_format = get_format(record.get("format", "raw"))
+    clip_format = FORMATS.get(record.get("format", "raw"))
+    if clip_format is None:  # a newer version's format, or a hand-edited manifest
+        raise ValueError(f"shard {shard} member {record['key']}: unknown clip format {record['format']!r} "
+                         f"(this version reads {', '.join(FORMATS)})")
     member = f"shard {shard} member {record['key']}{clip_format.suffix}"
     if "crc32" in record and zlib.crc32(data) != record["crc32"]:
         raise ValueError(f"{member}: damaged (its bytes' checksum differs from the manifest's)")
