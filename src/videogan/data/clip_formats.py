@@ -1,8 +1,8 @@
 """How one clip (t h w 3 uint8) is stored as a shard member.
 
 - `jpeg` (default): the clip's frames stacked vertically in one baseline JPEG (a t*h x w "strip", the
-  original release's own layout), quality 95 with full-resolution colour (4:4:4): a fifth to a seventh
-  of `raw` on real 64 px clips, decoded with one call; chosen over lower qualities, chroma subsampling and
+  original release's own layout), quality 95 with full-resolution colour (4:4:4): 15-22% of `raw` on
+  real 64 px clips, decoded with one call; chosen over lower qualities, chroma subsampling and
   H.264 by measurement (docs/data.md, benchmarks/clip_codecs.py).
 - `raw`: a `.npy` file, lossless: the only format of shards written before formats existed (their
   manifest lines have no `format`, and read as `raw`).

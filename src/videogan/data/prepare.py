@@ -415,7 +415,7 @@ def register(subparsers) -> None:
     p.add_argument("--subset", choices=("train", "test"), default=None, help="with --split: which list (default train)")
     p.add_argument("--clip-format", choices=sorted(FORMATS), default=DEFAULT_FORMAT,
                    help=f"how clips are stored (default {DEFAULT_FORMAT}: quality-{JPEG_QUALITY} JPEG strips, "
-                        "a fifth to a seventh of raw; raw: lossless .npy)")
+                        "15-22%% of raw's bytes; raw: lossless .npy)")
     p.add_argument("--scene-filter", metavar="MODEL.pt", default=None,
                    help="TorchScript scene classifier with its class names inside (docs/data.md)")
     p.add_argument("--keep", metavar="SCENES", default=None,
