@@ -35,7 +35,8 @@ def write_shard(folder: Path, clips: dict[str, np.ndarray], clip_format: str = D
 
 
 @settings(max_examples=40, deadline=None)
-@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 40), st.integers(1, 40)), name=st.sampled_from(sorted(FORMATS)))
+@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 40), st.integers(1, 40)),
+       name=st.sampled_from(sorted(FORMATS)))
 def test_every_clip_shape_round_trips_in_every_format(shape, name):
     clip = moving_pattern(*shape, seed=sum(shape))  # t h w 3 uint8, a smooth texture (natural for JPEG)
     with tempfile.TemporaryDirectory() as folder:

@@ -291,7 +291,8 @@ class Outcome:
 
 def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: int = 0, num_shards: int = 1,
         shard_clips: int = 256, progress=print, split: int | None = None, subset: str = "train",
-        retry_skipped: bool = False, clip_format: str = DEFAULT_FORMAT, scenes: SceneFilter | None = None) -> Outcome:
+        retry_skipped: bool = False, clip_format: str = DEFAULT_FORMAT,
+        scenes: SceneFilter | None = None) -> Outcome:
     """Prepare this job's share of `src` into `out`, storing clips in `clip_format` (each clip's manifest
     line names its format, so runs into one `out` may differ) and keeping only the inputs `scenes` keeps.
     Raises OutputError if writing `out` fails."""
@@ -325,8 +326,8 @@ def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: i
         queue = ctx.Queue()
         for source in todo + [None] * count:
             queue.put(source)
-        procs = [ctx.Process(target=_worker, args=(queue, str(out), f"{prefix}-w{w}", options, shard_clips, clip_format, scenes))
-                 for w in range(count)]
+        procs = [ctx.Process(target=_worker, args=(queue, str(out), f"{prefix}-w{w}", options, shard_clips,
+                                                   clip_format, scenes)) for w in range(count)]
         for proc in procs:
             proc.start()
         for proc in procs:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from .clips import square
-from .decode import iter_frames, probe
+from .decode import DecodeError, iter_frames, probe
 
 CLASSES_FILE = "classes.txt"
 INPUT_SIZE = 224
@@ -79,7 +79,7 @@ class SceneFilter:
         rate = FRAMES / duration if duration > 0 else 1.0  # FRAMES frames spread over the input
         frames = [square(f, INPUT_SIZE) for f in itertools.islice(iter_frames(path, rate, 2 * INPUT_SIZE), FRAMES)]
         if not frames:
-            raise ValueError("no frame to classify the scene of")
+            raise DecodeError("no frame to classify the scene of")
         batch = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255  # b 3 224 224
         with torch.inference_mode():
             probabilities = self.model(batch).float().softmax(dim=1).mean(dim=0)  # C

@@ -12,8 +12,9 @@ first, so a killed run loses at most a few inputs' work.
 
 Manifest lines are `{"type": "clip", ...}` (one per clip, with the byte range of its member in the tar, so
 readers seek straight to it, its `format` (absent: `raw`, the only one before formats) and the `crc32` of
-its bytes, so damage is found, not decoded into a wrong clip) and `{"type": "input", "source": ..., "status": "ok" | "skipped", ...}` (one per
-input, written after all of that input's clips: inputs never span shards). Plain tar means shards can be
+its bytes, so damage is found, not decoded into a wrong clip) and `{"type": "input", "source": ...,
+"status": "ok" | "skipped", ...}` (one per input, written after all of that input's clips: inputs never
+span shards). Plain tar means shards can be
 copied, listed and streamed with ordinary tools.
 """
 from __future__ import annotations
