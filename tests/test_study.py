@@ -2,10 +2,15 @@
 real browser (tests/browser.py)."""
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import subprocess
 import sys
+import threading
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,6 +20,7 @@ from videogan.cli import main
 from videogan.config import get_preset, replace
 from videogan.tasks.study.make import make_study, parse_source
 from videogan.tasks.study.manifest import load_study
+from videogan.tasks.study.serve import Limits, StudyServer
 from videogan.tasks.study.tally import tally, wilson_interval
 from videogan.train.loop import train
 
@@ -127,8 +133,13 @@ def test_a_participant_answers_leaves_comes_back_and_the_tally_counts_it(study, 
         page.page.wait_for_selector("#done:not([hidden])")
         page.screenshot(tmp_path / "study-done.png")
         assert page.errors == []
-        elsewhere = Page(browser)  # another browser, no localStorage: the server knows what "tester" answered
+        resume = page.page.get_attribute("#resume", "href")
+        elsewhere = Page(browser)  # another browser, no localStorage: the id alone is refused (403) ...
         elsewhere.page.goto(url + "?pid=tester")
+        elsewhere.page.wait_for_selector("#taken:not([hidden])")
+        assert "another browser" in elsewhere.page.inner_text("#taken-reason")
+        elsewhere = Page(browser)  # ... its link with the token goes on where the participant left
+        elsewhere.page.goto(resume)
         elsewhere.page.wait_for_selector("#done:not([hidden])")
         assert elsewhere.errors == []
     answers = [json.loads(line) for line in (study / "answers.jsonl").read_text().splitlines()]
@@ -182,50 +193,88 @@ def test_a_browser_that_cannot_play_h264_gets_the_gifs(study, tmp_path):
             assert [e for e in page.errors if "/v0/" not in e] == []
 
 
+@contextmanager
+def serving(study: Path, **limits):
+    """`StudyServer` on a free port of 127.0.0.1, in a thread of its own; yields its URL."""
+    server = StudyServer(study, port=0, limits=Limits(**limits))
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+
+    def serve():
+        loop.run_until_complete(server.start())
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert started.wait(30)
+    try:
+        yield f"http://127.0.0.1:{server.port}/"
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(30)
+
+
+def _post(url: str, body) -> tuple[int, dict]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
 def test_the_server_checks_answers_keeps_them_private_and_survives_a_torn_line(study, tmp_path):
-    import threading
-    import urllib.error
-    import urllib.request
-
-    from videogan.tasks.study.serve import make_server
-
     study = Path(shutil.copytree(study, tmp_path / "site"))
     trial = next(iter(load_study(study).trials.values()))
     (study / "answers.jsonl").write_text(json.dumps({**_answer(load_study(study), trial, "early"), "ua_hash": ""})
                                          + '\n{"study": "torn')
-    server = make_server(study, port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-
-    def post(answer):
-        request = urllib.request.Request(url + "api/answer", json.dumps(answer).encode(),
-                                         {"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
-
-    try:
-        answer = _answer(load_study(study), trial, "p2", "right", swap=True)
-        assert post(answer) == (200, {"status": "recorded"})
-        assert post(answer) == (200, {"status": "duplicate"})
-        assert post(_answer(load_study(study), trial, "early")) == (200, {"status": "duplicate"})
-        status, body = post({**answer, "trial": "t9999"})
+    with serving(study) as url:
+        status, session = _post(url + "api/session", {"participant": "p2"})
+        assert status == 200 and session["trials"] == [] and len(session["token"]) >= 20
+        answer = {**_answer(load_study(study), trial, "p2", "right", swap=True), "token": session["token"]}
+        assert _post(url + "api/answer", answer) == (200, {"status": "recorded"})
+        assert _post(url + "api/answer", answer) == (200, {"status": "duplicate"})
+        status, body = _post(url + "api/answer", {**answer, "trial": "t9999"})
         assert status == 400 and "no trial" in body["error"]
-        status, body = post({**answer, "left": "gan", "right": "gan"})
+        status, body = _post(url + "api/answer", {**answer, "left": "gan", "right": "gan"})
         assert status == 400 and "shows" in body["error"]
-        status, body = post({**answer, "shown_left": "c"})
+        status, body = _post(url + "api/answer", {**answer, "shown_left": "c"})
         assert status == 400 and "shown_left" in body["error"]
-        with pytest.raises(urllib.error.HTTPError, match="404"):
-            urllib.request.urlopen(url + "study.json")  # it says which video is which source
-        with urllib.request.urlopen(url + "api/answers?participant=p2") as response:
-            assert json.loads(response.read()) == {"trials": [trial.id]}
-        with pytest.raises(urllib.error.HTTPError, match="404"):
-            urllib.request.urlopen(url + "answers.jsonl")
-    finally:
-        server.shutdown()
-        server.server_close()
+        status, body = _post(url + "api/answer", {**answer, "response_ms": True})  # a bool is not a time
+        assert status == 400 and "response_ms" in body["error"]
+        # back in another browser: the same id is given back only with its token
+        assert _post(url + "api/session", {"participant": "p2", "token": session["token"]}) == \
+            (200, {"participant": "p2", "token": session["token"], "trials": [trial.id]})
+        for name in ("study.json", "answers.jsonl", "sessions.jsonl", "%73tudy.json"):
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                urllib.request.urlopen(url + name)
     lines = (study / "answers.jsonl").read_text().splitlines()
     assert lines[1] == '{"study": "torn' and json.loads(lines[2])["participant"] == "p2" and len(lines) == 3
     assert json.loads(lines[2])["chosen"] == trial.a  # swapped sides: the right video was from source a
+    assert "token" not in lines[2] and session["token"] not in (study / "sessions.jsonl").read_text()
+
+
+def test_nobody_answers_in_another_participants_name(study, tmp_path):
+    study = Path(shutil.copytree(study, tmp_path / "site"))
+    loaded = load_study(study)
+    trial = next(iter(loaded.trials.values()))
+    with serving(study) as url:
+        status, session = _post(url + "api/session", {"participant": "alice"})
+        assert status == 200
+        for token in (None, "", "forged", session["token"] + "x", ["list"]):
+            body = {**_answer(loaded, trial, "alice"), **({} if token is None else {"token": token})}
+            status, refused = _post(url + "api/answer", body)
+            assert status == 403 and "token" in refused["error"]
+            status, refused = _post(url + "api/session", {"participant": "alice", "token": token})
+            assert status == 403 and "another browser" in refused["error"]
+        status, _ = _post(url + "api/answer", {**_answer(loaded, trial, "mallory"), "token": session["token"]})
+        assert status == 403  # a token is its participant's only
+        assert _post(url + "api/answer", {**_answer(loaded, trial, "alice"), "token": session["token"]}) == \
+            (200, {"status": "recorded"})
+    with serving(study) as url:  # tokens outlive a restart of the server
+        assert _post(url + "api/answer", {**_answer(loaded, trial, "alice"), "token": session["token"]}) == \
+            (200, {"status": "duplicate"})
+    assert [json.loads(line)["participant"] for line in (study / "answers.jsonl").read_text().splitlines()] == ["alice"]

@@ -28,10 +28,9 @@ from ...data.video_io import to_uint8, write_video
 from ...eval.sources import VIDEO_SUFFIXES, VideoFolder, open_source
 from ...train.checkpoint import config_of, load_checkpoint
 from ..sample import load_sampler
-from .manifest import CATCH_SOURCE, Trial, study_dict
+from .manifest import CATCH_SOURCE, PAGE_DATA, SITE_FILES, Trial, study_dict
 
 QUESTION = "Which video is more realistic?"
-SITE_FILES = ("index.html", "study.js", "study.css")
 
 
 @dataclass(frozen=True)
@@ -194,7 +193,7 @@ def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparis
         with resources.as_file(site / name) as path:
             shutil.copyfile(path, out / name)
     # a script, not a fetched JSON: browsers refuse fetch() on file:// pages, and the site must work offline
-    _write_atomic(out / "study-data.js", f"window.STUDY = {json.dumps(page_data(study))};\n")
+    _write_atomic(out / PAGE_DATA, f"window.STUDY = {json.dumps(page_data(study))};\n")
     _write_atomic(out / "study.json", json.dumps(study, indent=1) + "\n")
     if platform:
         _write_atomic(out / "platform.csv", platform_csv(trials, base_url, seed))

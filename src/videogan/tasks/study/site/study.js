@@ -27,8 +27,12 @@
     try { return JSON.parse(localStorage.getItem(storageKey)) || {}; } catch (e) { return {}; }
   }
   const state = Object.assign({ answers: {}, unsent: [] }, loadState());
-  const urlPid = new URLSearchParams(location.search).get("pid");
-  if (urlPid && urlPid !== state.pid) { state.pid = urlPid; state.answers = {}; state.unsent = []; }
+  const params = new URLSearchParams(location.search);
+  const urlPid = params.get("pid");
+  if (urlPid && urlPid !== state.pid) {
+    Object.assign(state, { pid: urlPid, token: null, answers: {}, unsent: [] });
+  }
+  if (params.get("token")) state.token = params.get("token");  // the link to go on in another browser
   if (!state.pid) {
     const bytes = crypto.getRandomValues(new Uint8Array(8));
     state.pid = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -103,6 +107,35 @@
     for (const side of ["left", "right"]) $(side).disabled = false;
   }
 
+  async function post(path, body) {
+    const response = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body) });
+    // read to the end: an unread body is cut off (ERR_ABORTED) when the page unloads
+    return { status: response.status, ok: response.ok, body: await response.json().catch(() => ({})) };
+  }
+
+  // The server gives this participant id a token (a known id only with its token) and says which trials
+  // it already holds: a participant can leave and come back. False when the id is taken elsewhere.
+  async function startSession() {
+    const response = await post("api/session", { participant: state.pid, token: state.token || undefined });
+    if (response.status === 403) { showTaken(response.body.error); return false; }
+    if (!response.ok) return true;
+    state.token = response.body.token;
+    for (const id of response.body.trials) if (!state.answers[id]) state.answers[id] = { trial: id, onServer: true };
+    save();
+    const link = new URL(location.href);
+    link.search = new URLSearchParams({ pid: state.pid, token: state.token }).toString();
+    $("resume").href = link.href;
+    $("resume").hidden = false;
+    return true;
+  }
+
+  function showTaken(message) {
+    $("trial").hidden = true;
+    $("taken").hidden = false;
+    $("taken-reason").textContent = message;
+  }
+
   // one answer at a time, oldest first; an answer stays in `unsent` until the server has it
   let sending = false;
   async function flush() {
@@ -110,10 +143,11 @@
     sending = true;
     try {
       while (state.unsent.length) {
+        if (!state.token) await startSession();
+        if (!state.token) break;
         const id = state.unsent[0];
-        const response = await fetch("api/answer", { method: "POST", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify(state.answers[id]) });
-        await response.text();  // read to the end: an unread body is cut off (ERR_ABORTED) when the page unloads
+        const response = await post("api/answer", { ...state.answers[id], token: state.token });
+        if (response.status === 403) { state.token = null; break; }  // a new session first, then again
         if (!response.ok && response.status !== 400) break;  // 400: the server will never take it; it stays here
         state.unsent.shift();
         save();
@@ -159,11 +193,8 @@
 
   async function start() {
     if (served) {
-      try {  // a participant back in another browser: the server knows what they answered
-        const response = await fetch("api/answers?participant=" + encodeURIComponent(state.pid));
-        const known = (await response.json()).trials;
-        for (const id of known) if (!state.answers[id]) state.answers[id] = { trial: id, onServer: true };
-        save();
+      try {
+        if (!(await startSession())) return;
       } catch (e) { /* server gone: carry on, answers wait in unsent */ }
       flush();
     }
