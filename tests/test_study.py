@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from browser import Page, chromium, study_server, wait_for_media
 from videogan.cli import main
@@ -278,3 +283,164 @@ def test_nobody_answers_in_another_participants_name(study, tmp_path):
         assert _post(url + "api/answer", {**_answer(loaded, trial, "alice"), "token": session["token"]}) == \
             (200, {"status": "duplicate"})
     assert [json.loads(line)["participant"] for line in (study / "answers.jsonl").read_text().splitlines()] == ["alice"]
+
+
+def _exchange(port: int, request: bytes, timeout: float = 10.0) -> bytes:
+    """Send raw bytes; the response (status line, headers and the body its Content-Length announces, or
+    all until the server closes), b"" if the server closed without one."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        connection.sendall(request)
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+            head, blank, body = response.partition(b"\r\n\r\n")
+            length = re.search(rb"\r\ncontent-length: *(\d+)", head, re.IGNORECASE)
+            if blank and (request.startswith(b"HEAD ") or length and len(body) >= int(length[1])):
+                break
+    return response
+
+
+def _status(response: bytes) -> int:
+    assert response.startswith(b"HTTP/1."), f"no response: {response[:200]!r}"
+    return int(response.split(b" ", 2)[1])
+
+
+# the spellings of a request for a file the participant may not have: each a regression example as well
+ATTACKS = ["/study.json", "/%73tudy.json", "/%2573tudy.json", "/%61nswers.jsonl", "/%74ally.json", "/tally.json",
+           "/sessions.jsonl", "/platform.csv", "/videos/../study.json", "/videos/%2e%2e/study.json",
+           "/videos%2Fv0%2F000.mp4", "/videos/", "/videos/v0/", "/./study.json", "/%2e/study.json", "//study.json",
+           "/videos/v0/..%2F..%2Fstudy.json", "/videos\\..\\study.json", "/%5cstudy.json", "/study.json%00.mp4",
+           "/study.json\x00", "/%C0%AE%C0%AE/study.json", "/\uff53tudy.json", "/index.html/../study.json",
+           "/videos/v1/000.mp4", "http://127.0.0.1/study.json", "*"]
+PIECES = ["study.json", "answers.jsonl", "tally.json", "sessions.jsonl", "index.html", "videos", "v0", "v1",
+          "000.mp4", "000.gif", "..", ".", "%2e%2e", "%2E%2e", "%252e%252e", "%2f", "%2F", "%5c", "\\", "%00",
+          "\x00", "%c0%af", "%ff", "\u2215", "\uff0e\uff0e", "", ";", "?", "#", "%3f", "%23", "%73tudy.json"]
+METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH", "CONNECT", "get", "FOO"]
+
+
+@pytest.fixture(scope="module")
+def guarded_site(study, tmp_path_factory):
+    """A copy of the study with answers, a session, a tally and a video replaced by a symlink out of the
+    folder: everything that must never be served is there to be asked for."""
+    root = tmp_path_factory.mktemp("guarded")
+    site = Path(shutil.copytree(study, root / "site"))
+    (root / "outside.txt").write_text("SECRET-OUTSIDE")
+    (site / "videos" / "v1" / "000.mp4").unlink()
+    (site / "videos" / "v1" / "000.mp4").symlink_to(root / "outside.txt")
+    (site / "tally.json").write_text('{"SECRET-TALLY": 1}')
+    loaded = load_study(site)
+    trial = next(t for t in loaded.trials.values() if "v1/000" not in (t.a_video, t.b_video))
+    (site / "answers.jsonl").write_text(json.dumps(_answer(loaded, trial, "SECRET-PARTICIPANT")) + "\n")
+    return site
+
+
+def test_the_server_serves_nothing_outside_its_allowlist(guarded_site):
+    """Paths of every spelling, methods, headers and bodies: a response for each (never a reset), never a
+    500, and nothing but the allowlisted files ever in a 200."""
+    from videogan.tasks.study.serve import allowlist
+
+    allowed = allowlist(load_study(guarded_site))
+    secrets = [b"SECRET-OUTSIDE", b"SECRET-TALLY", b"SECRET-PARTICIPANT", b"token_sha256", b'"sources"', b"catch:noise"]
+    with serving(guarded_site, idle_s=2, body_s=1) as url:
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+
+        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(path=st.one_of(st.sampled_from(ATTACKS),
+                              st.lists(st.sampled_from(PIECES) | st.text(max_size=6), max_size=5).map("/".join)
+                              .map(lambda p: "/" + p)),
+               method=st.sampled_from(METHODS),
+               headers=st.lists(st.sampled_from(["Content-Length: abc", "Content-Length: -1", "Content-Length: 1, 2",
+                                                 "Transfer-Encoding: chunked", "Range: bytes=0-", "Range: bytes=-5",
+                                                 "Content-Type: text/html", "Expect: 100-continue", "X: \x7f\x01",
+                                                 "Content-Length: 99999999999999999999", "Host: evil.example",
+                                                 "Authorization: x" * 3]), max_size=3),
+               body=st.binary(max_size=64) | st.builds(lambda d: json.dumps(d).encode(),
+                                                       st.dictionaries(st.sampled_from(["participant", "token"]),
+                                                                       st.text(max_size=8) | st.integers())))
+        @example(path="/%73tudy.json", method="GET", headers=[], body=b"")
+        @example(path="/videos/v1/000.mp4", method="GET", headers=[], body=b"")  # the symlink out
+        @example(path="/api/answer", method="POST", headers=["Content-Length: abc"], body=b"{}")
+        def check(path, method, headers, body):
+            target = path.encode("utf-8", "surrogatepass")
+            head = [f"{method} ".encode() + target + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
+            head += [h.encode("utf-8", "surrogatepass") for h in headers]
+            if not any(h.lower().startswith(("content-length", "transfer-encoding")) for h in headers):
+                head.append(f"Content-Length: {len(body)}".encode())
+            response = _exchange(port, b"\r\n".join(head) + b"\r\n\r\n" + body)
+            status = _status(response)
+            assert status < 500, (path, method, response[:300])
+            if status in (200, 206):
+                plain = path.partition("?")[0]
+                assert plain in allowed or plain in ("/api/session", "/api/answer"), (path, method)
+            assert not any(secret in response for secret in secrets), (path, method, response[:300])
+
+        check()
+        # and what must be served still is
+        for name in ("/", "/index.html", "/study.js", "/study-data.js", "/videos/v0/000.gif"):
+            assert _status(_exchange(port, f"GET {name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())) == 200
+
+
+def test_the_server_limits_bodies_headers_and_slow_clients(guarded_site):
+    with serving(guarded_site, idle_s=1, body_s=1) as url:
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        big = json.dumps({"participant": "p", "pad": "x" * 20_000}).encode()
+        assert _post(url + "api/session", big)[0] == 413
+        many = "".join(f"X-{i}: {i}\r\n" for i in range(100))
+        assert _status(_exchange(port, f"GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n".encode())) in (400, 431)
+        long = "X: " + "y" * 10_000
+        assert _status(_exchange(port, f"GET / HTTP/1.1\r\nHost: x\r\n{long}\r\n\r\n".encode())) in (400, 431)
+        started = time.monotonic()  # headers that never end: closed after the idle limit, not held open
+        assert _exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n", timeout=10) == b""
+        assert time.monotonic() - started < 5
+        slow_body = _exchange(port, b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{", 10)
+        assert _status(slow_body) == 408
+        for body in (b'{"participant": "p", "x": NaN}', b'{"participant": 1e400}', b"[" * 5000, b"\xff\xfe",
+                     b'{"participant": ' + b"9" * 400 + b"}", b'"text"', b"{}"):
+            status, refused = _post(url + "api/session", body)
+            assert status == 400 and refused["error"], body[:40]
+
+
+def test_200_simultaneous_answers_are_all_recorded(study, tmp_path):
+    """200 participants start and answer at the same moment: every answer is recorded, no connection reset."""
+    import aiohttp
+
+    study = Path(shutil.copytree(study, tmp_path / "site"))
+    loaded = load_study(study)
+    trial = next(iter(loaded.trials.values()))
+
+    async def participant(client, url, name, go):
+        async with client.post(url + "api/session", json={"participant": name}) as response:
+            token = (await response.json())["token"]
+        await go.wait()  # every participant's connection is set up: now all answer at once
+        async with client.post(url + "api/answer", json={**_answer(loaded, trial, name), "token": token}) as response:
+            return response.status, await response.json()
+
+    async def crowd(url):
+        go = asyncio.Event()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as client:
+            tasks = [asyncio.create_task(participant(client, url, f"p{i:03d}", go)) for i in range(200)]
+            await asyncio.sleep(0.5)
+            started = time.monotonic()
+            go.set()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            return results, time.monotonic() - started
+
+    with serving(study) as url:
+        results, seconds = asyncio.run(crowd(url))
+    print(f"200 simultaneous POSTs: {sum(r == (200, {'status': 'recorded'}) for r in results)} recorded "
+          f"in {seconds:.2f} s")
+    assert results == [(200, {"status": "recorded"})] * 200
+    assert len((study / "answers.jsonl").read_text().splitlines()) == 200
+
+
+def test_serve_refuses_a_bad_port_and_warns_about_an_open_host(study, capsys):
+    from videogan.tasks.study.serve import check_address
+
+    assert main(["study", "serve", str(study), "--port", "99999"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--port 99999" in err
+    check_address("0.0.0.0", 8000)
+    assert "reachable from the network" in capsys.readouterr().err
+    check_address("127.0.0.1", 8000)
+    check_address("localhost", 8000)
+    assert capsys.readouterr().err == ""

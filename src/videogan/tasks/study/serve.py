@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import os
 import posixpath
 import secrets
@@ -30,6 +31,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .answers import MAX_RECORD, check_answer, check_participant, parse_record, read_answers, user_agent_hash
 from .manifest import ANSWERS, PAGE_DATA, SITE_FILES, Study, load_study
@@ -41,6 +43,17 @@ SAFE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-refe
                                            "base-uri 'none'; form-action 'none'"}
 
 
+class _QuietBadRequests(logging.Filter):
+    """A malformed request is the client's mistake, answered with a 400: no traceback in the server's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], HttpProcessingError))
+
+
+LOG = logging.getLogger("videogan.study.serve")
+LOG.addFilter(_QuietBadRequests())
+
+
 @dataclass(frozen=True)
 class Limits:
     body_bytes: int = MAX_RECORD
@@ -48,6 +61,7 @@ class Limits:
     headers: int = 64  # a browser sends about 15
     idle_s: float = 15.0  # a connection without a complete request is closed (slow or silent clients)
     body_s: float = 10.0  # to send an answer's body, once its headers arrived
+    linger_s: float = 2.0  # to read the unread rest of a refused request's body before closing
     participants: int = 100_000  # sessions.jsonl stays small whoever asks
     backlog: int = 1024  # connections waiting to be accepted: a burst of participants is not reset
 
@@ -151,7 +165,10 @@ def allowlist(study: Study) -> dict[str, Path]:
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers={"Cache-Control": "no-store"})
+    response = web.json_response({"error": message}, status=status, headers={"Cache-Control": "no-store"})
+    if status in (408, 413):  # the rest of the body is not waited for: the connection closes
+        response.force_close()
+    return response
 
 
 class StudyApp:
@@ -195,6 +212,8 @@ class StudyApp:
                 raw = await request.read()
         except TimeoutError:
             raise Refused(408, "the body took too long to arrive") from None
+        except ConnectionError:
+            raise Refused(400, "the connection was lost") from None
         except web.HTTPRequestEntityTooLarge:
             raise Refused(413, f"an answer is a JSON object of at most {self.limits.body_bytes} bytes") from None
         try:
@@ -253,9 +272,9 @@ class StudyServer:
 
     async def start(self) -> None:
         limits = self.limits
-        self.runner = web.AppRunner(self.app.application(), access_log=None, keepalive_timeout=limits.idle_s,
+        self.runner = web.AppRunner(self.app.application(), access_log=None, logger=LOG, keepalive_timeout=limits.idle_s,
                                     max_line_size=limits.header_bytes, max_field_size=limits.header_bytes,
-                                    max_headers=limits.headers, auto_decompress=False, shutdown_timeout=2.0)
+                                    max_headers=limits.headers, lingering_time=limits.linger_s, auto_decompress=False, shutdown_timeout=2.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.host, self.port, backlog=limits.backlog)
         await site.start()
