@@ -24,6 +24,7 @@ from browser import Page, chromium, study_server, wait_for_media
 from videogan.cli import main
 from videogan.config import get_preset, replace
 from videogan.tasks.study.make import make_study, parse_source
+from videogan.tasks.study.answers import read_answers
 from videogan.tasks.study.manifest import load_study
 from videogan.tasks.study.serve import Limits, StudyServer
 from videogan.tasks.study.tally import tally, wilson_interval
@@ -43,7 +44,7 @@ def study(tmp_path_factory):
 def _answer(study, trial, participant="p1", choice="left", swap=False):
     left, right = (trial.b, trial.a) if swap else (trial.a, trial.b)
     return {"study": study.id, "participant": participant, "trial": trial.id, "left": left, "right": right,
-            "choice": choice, "response_ms": 900, "position": 0}
+            "choice": choice, "response_ms": 2500, "position": 0}
 
 
 def test_wilson_interval_matches_the_formula_and_stays_in_range():
@@ -92,8 +93,72 @@ def test_tally_excludes_participants_who_fail_a_catch_trial_and_reports_bad_line
                                "ci95": [61.0, 100.0], "participants": 1}]
     assert result["duplicates_left_out"] == 1
     problems = "\n".join(result["problems"])
-    assert "no trial 't9999'" in problems and "another study" in problems and "line 18: not a complete JSON" in problems
+    assert "no trial 't9999'" in problems and "another study" in problems and ":18: not a complete JSON" in problems
+    assert result["bad_lines_left_out"] == 3
     assert answers.read_text().count("\n") == len(lines) - 1  # nothing rewritten
+
+
+# each once a traceback in serve or tally, or a wrong answer counted
+BAD_LINES = ['{"response_ms": Infinity}', '{"response_ms": NaN}', '{"response_ms": 1e400}', '{"response_ms": -5}',
+             '{"response_ms": ' + "9" * 400 + '}', '{"response_ms": true}', '{"response_ms": "900"}',
+             '{"trial": ["t0000"]}', '{"trial": {"a": 1}}', '{"participant": ["p"]}', '{"participant": ""}',
+             '{"choice": true}', '{"choice": ["left"]}', '{"shown_left": ["a"]}', '{"left": 1, "right": 2}',
+             '{"position": true}', '{"position": -1}', '{"position": 1.5}', '{"ua_hash": {"x": 1}}',
+             '{"received": 5}', '{"study": ["x"]}']
+
+
+def _bad_line(study, fields: str) -> str:
+    """A good answer with some of its fields replaced (as text, so JSON that Python would not write fits)."""
+    good = {k: v for k, v in _answer(study, next(iter(study.trials.values())), "bad").items()
+            if k not in json.loads(fields.replace("Infinity", "0").replace("NaN", "0").replace("1e400", "0"))}
+    return json.dumps(good)[:-1] + ", " + fields[1:]
+
+
+def test_bad_answer_lines_are_skipped_with_file_and_line_and_counted(study, tmp_path, capsys):
+    study = Path(shutil.copytree(study, tmp_path / "site"))
+    loaded = load_study(study)
+    good = _answer(loaded, next(iter(loaded.trials.values())), "good")
+    missing = [json.dumps({k: v for k, v in good.items() if k != key}) for key in ("study", "trial", "choice",
+                                                                                   "response_ms")]
+    lines = [json.dumps(good)] + [_bad_line(loaded, fields) for fields in BAD_LINES] + missing + \
+        ["[1, 2]", "5", '"text"', "[" * 5000, "\udcff".encode("utf-8", "surrogateescape").decode("latin-1")]
+    (study / "answers.jsonl").write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n\xff\xfe{")
+    with serving(study) as url:  # the server starts, and knows the good answer
+        status, session = _post(url + "api/session", {"participant": "good"})
+        assert status == 200 and session["trials"] == [good["trial"]]
+    assert "answers.jsonl:2: Infinity is not a number" in capsys.readouterr().err
+    assert main(["study", "tally", str(study)]) == 0
+    out = capsys.readouterr().out
+    bad = len(lines)  # every line but the good one, and the last (not UTF-8)
+    assert f"note: {bad} bad answer lines left out" in out
+    for number in range(2, bad + 2):
+        assert f"answers.jsonl:{number}: " in out, number
+    result = json.loads((study / "tally.json").read_text())
+    assert result["answers"] == 1 and result["bad_lines_left_out"] == bad
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(record=st.dictionaries(st.sampled_from(["study", "participant", "trial", "shown_left", "left", "right",
+                                                "choice", "response_ms", "position", "ua_hash", "received"]),
+                              st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
+                              | st.lists(st.integers(), max_size=2) | st.dictionaries(st.text(max_size=2),
+                                                                                     st.integers(), max_size=2)),
+       keep=st.booleans(), raw=st.binary(max_size=40))
+def test_any_answer_record_is_read_or_skipped_with_its_line(study, tmp_path_factory, record, keep, raw):
+    """Swapped types, missing and extra keys, non-finite numbers, bytes that are not JSON: a trusted answer
+    or a named skip, never an exception; a record with the right types comes through unchanged."""
+    loaded = load_study(study)
+    base = _answer(loaded, next(iter(loaded.trials.values())), "h") if keep else {}
+    path = tmp_path_factory.mktemp("answers") / "answers.jsonl"
+    text = json.dumps({**base, **record}, allow_nan=True).encode()
+    path.write_bytes(text + b"\n" + raw.replace(b"\n", b" "))
+    log = read_answers(loaded, [path])
+    assert len(log.answers) + len(log.problems) == 1 + bool(raw.strip()) - log.duplicates
+    assert all(problem.startswith(f"{path}:") for problem in log.problems)
+    for answer in log.answers:
+        assert isinstance(answer["response_ms"], int) and not isinstance(answer["response_ms"], bool)
+        assert isinstance(answer["participant"], str) and answer["trial"] in loaded.trials
+        assert answer["choice"] in ("left", "right") and answer["chosen"] in answer["pair"]
 
 
 def test_tally_and_serve_refuse_bad_folders_with_one_line(study, tmp_path, capsys):
