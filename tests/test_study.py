@@ -37,8 +37,9 @@ def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
     config = replace(get_preset("tiny"), train={"iterations": 2, "sample_every": 100, "device": "cpu"})
     train(config, root / "gan", progress=False)
+    # 8 frames at 16 fps: a play-through, which the page waits for on every trial, takes half a second
     return make_study([f"gan={root / 'gan'}", "real:synthetic:1235"], root / "site", videos=4, per_comparison=9,
-                      catch=2, platform=True)
+                      catch=2, platform=True, fps=16)
 
 
 def _answer(study, trial, participant="p1", choice="left", swap=False):
@@ -82,6 +83,7 @@ def test_tally_excludes_participants_who_fail_a_catch_trial_and_reports_bad_line
     catch = [t for t in loaded.trials.values() if t.catch]
     good = [_answer(loaded, t, "good", "left") for t in normal[:6]] + [_answer(loaded, catch[0], "good", "left")]
     bad = [_answer(loaded, t, "bad", "right") for t in normal[:6]] + [_answer(loaded, catch[0], "bad", "right")]
+    good.append({**_answer(loaded, normal[6], "good", "left"), "response_ms": 120})  # quicker than one play-through
     lines = [json.dumps(a) for a in good + bad]
     lines += [lines[0], json.dumps({**good[0], "trial": "t9999"}), json.dumps({**good[0], "study": "other"}),
               '{"study": "torn']
@@ -91,9 +93,9 @@ def test_tally_excludes_participants_who_fail_a_catch_trial_and_reports_bad_line
     assert result["excluded_participants"] == ["bad"]
     assert result["rows"] == [{"prefer": "gan", "over": "real", "n": 6, "chosen": 6, "percent": 100.0,
                                "ci95": [61.0, 100.0], "participants": 1}]
-    assert result["duplicates_left_out"] == 1
+    assert result["duplicates_left_out"] == 1 and result["fast_answers_left_out"] == 1
     problems = "\n".join(result["problems"])
-    assert "no trial 't9999'" in problems and "another study" in problems and ":18: not a complete JSON" in problems
+    assert "no trial 't9999'" in problems and "another study" in problems and ":19: not a complete JSON" in problems
     assert result["bad_lines_left_out"] == 3
     assert answers.read_text().count("\n") == len(lines) - 1  # nothing rewritten
 
@@ -174,12 +176,20 @@ def test_tally_and_serve_refuse_bad_folders_with_one_line(study, tmp_path, capsy
     assert "study format version 2" in capsys.readouterr().err
 
 
-def _choose(page, study: Path) -> str:
-    """Click the video that is not noise (on a normal trial: the left one); returns the side."""
+def _begin(page, url: str) -> None:
+    """Open the study and agree to the instructions."""
+    page.page.goto(url)
+    page.page.click("#start")
+
+
+def _choose(page, study: Path, tap: bool = False) -> str:
+    """Once both videos have played through, click (or tap) the video that is not noise (on a normal
+    trial: the left one); returns the side."""
+    page.page.wait_for_selector("#trial[data-state=answerable]")
     noise = "/" + json.loads((study / "study.json").read_text())["settings"]["catch_folder"] + "/"
     sources = page.page.evaluate("() => ['left', 'right'].map(s => document.querySelector('#' + s + ' > *').src)")
     side = "right" if noise in sources[0] else "left"
-    page.page.click(f"#{side}")
+    (page.page.tap if tap else page.page.click)(f"#{side}")
     return side
 
 
@@ -187,7 +197,7 @@ def test_a_participant_answers_leaves_comes_back_and_the_tally_counts_it(study, 
     study = Path(shutil.copytree(study, tmp_path / "site"))  # its own answers.jsonl
     with chromium() as browser, study_server(study) as url:
         page = Page(browser)
-        page.page.goto(url + "?pid=tester")
+        _begin(page, url + "?pid=tester")
         for choice in range(10):
             assert wait_for_media(page.page) == [], f"choice {choice}: media did not render"
             assert page.page.inner_text("#progress") == f"Comparison {choice + 1} of 11"
@@ -216,7 +226,7 @@ def test_a_participant_answers_leaves_comes_back_and_the_tally_counts_it(study, 
     assert len(answers) == 11 and len({a["trial"] for a in answers}) == 11
     assert {a["participant"] for a in answers} == {"tester"}
     assert sum(a["catch"] for a in answers) == 2 and all(a["chosen"] == "real" for a in answers if a["catch"])
-    assert all(len(a["ua_hash"]) == 16 and a["response_ms"] >= 0 for a in answers)
+    assert all(len(a["ua_hash"]) == 16 and a["response_ms"] >= 500 and not a["fast"] for a in answers)
     assert {a["left"] for a in answers} != {"gan"} or {a["right"] for a in answers} != {"real"}  # sides vary
     out = subprocess.run([sys.executable, "-m", "videogan.cli", "study", "tally", str(study)], capture_output=True,
                          text=True, check=True).stdout
@@ -226,10 +236,90 @@ def test_a_participant_answers_leaves_comes_back_and_the_tally_counts_it(study, 
     assert (study / "tally.png").stat().st_size > 0
 
 
+def test_instructions_then_a_blocked_early_answer_then_an_accepted_one(study, tmp_path):
+    study = Path(shutil.copytree(study, tmp_path / "site"))
+    with chromium() as browser, serving(study) as url:
+        page = Page(browser)
+        page.page.goto(url + "?pid=rusher")
+        page.page.wait_for_selector("#intro:not([hidden])")
+        intro = page.page.inner_text("#intro")
+        assert "more realistic" in intro and "Consent" in intro and "11 comparisons" in intro
+        assert page.page.is_hidden("#trial")
+        page.page.keyboard.press("ArrowLeft")  # no answer before agreeing
+        page.screenshot(tmp_path / "study-instructions.png")
+        page.page.click("#start")
+        page.page.keyboard.press("ArrowLeft")  # before the videos played through: refused, and said so
+        page.page.wait_for_selector("#wait:not([hidden])")
+        assert page.page.inner_text("#progress") == "Comparison 1 of 11"
+        assert "press" in page.page.inner_text("#hint")
+        page.page.wait_for_selector("#trial[data-state=answerable]")
+        page.page.keyboard.press("ArrowLeft")
+        page.page.keyboard.press("ArrowLeft")  # a double press: the second meets a trial not yet played
+        assert page.page.inner_text("#progress") == "Comparison 2 of 11"
+        page.page.wait_for_function("() => document.getElementById('status').textContent === '1 answer(s) saved'")
+        page.page.wait_for_timeout(300)
+        assert page.page.inner_text("#progress") == "Comparison 2 of 11"
+        assert wait_for_media(page.page) == []
+        page.screenshot(tmp_path / "study-trial.png")
+        assert page.errors == []
+    answers = [json.loads(line) for line in (study / "answers.jsonl").read_text().splitlines()]
+    assert len(answers) == 1 and answers[0]["response_ms"] >= load_study(study).min_response_ms
+    assert answers[0]["fast"] is False
+
+
+def test_a_phone_taps_through_three_trials(study, tmp_path):
+    study = Path(shutil.copytree(study, tmp_path / "site"))
+    with chromium() as browser, serving(study) as url:
+        page = Page(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                    device_scale_factor=2)
+        page.page.goto(url + "?pid=phone")
+        page.page.tap("#start")
+        hint = page.page.inner_text("#hint")
+        assert "Tap" in hint and "press" not in hint
+        for choice in range(3):
+            assert wait_for_media(page.page) == []
+            assert page.page.inner_text("#progress") == f"Comparison {choice + 1} of 11"
+            # both videos side by side, within the screen
+            boxes = [page.page.locator(f"#{side}").bounding_box() for side in ("left", "right")]
+            assert boxes[0]["y"] == boxes[1]["y"] and boxes[1]["x"] + boxes[1]["width"] <= 390
+            _choose(page, study, tap=True)
+        page.page.wait_for_function("() => document.getElementById('status').textContent === '3 answer(s) saved'")
+        assert page.page.evaluate("() => document.documentElement.scrollWidth") <= 390
+        assert page.errors == []
+    answers = [json.loads(line) for line in (study / "answers.jsonl").read_text().splitlines()]
+    assert len(answers) == 3 and {a["participant"] for a in answers} == {"phone"}
+
+
+def test_make_refuses_what_cannot_take_effect_and_takes_instructions(tmp_path, capsys):
+    base = ["study", "make", "a=real:synthetic:1", "b=real:synthetic:2", "--videos", "2", "--per-comparison", "1",
+            "--catch", "0", "--size", "16", "--out", str(tmp_path / "s")]
+    (tmp_path / "latin1.txt").write_bytes(b"caf\xe9")
+    (tmp_path / "empty.txt").write_text("  \n")
+    for flags, named in ((["--frames", "0"], "--frames 0"), (["--fps", "0"], "--fps 0.0"),
+                         (["--fps", "nan"], "--fps nan"), (["--frames", "8", "--fps", "-1"], "--fps -1.0"),
+                         (["--size", "0"], "--size 0"), (["--min-response-ms", "-5"], "--min-response-ms"),
+                         (["--instructions", str(tmp_path / "latin1.txt")], "not UTF-8"),
+                         (["--instructions", str(tmp_path / "empty.txt")], "--instructions"),
+                         (["--instructions", str(tmp_path / "none.txt")], "cannot be read"),
+                         (["--completion-url", "javascript:alert(1)"], "--completion-url")):
+        assert main(base + flags) == 2, flags
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and named in err, (flags, err)
+    assert not (tmp_path / "s" / "study.json").exists()
+    text = "Judge the motion only.\n\nThere are {trials} comparisons.\n"
+    (tmp_path / "mine.txt").write_text(text)
+    assert main(base + ["--frames", "8", "--fps", "4", "--instructions", str(tmp_path / "mine.txt"),
+                        "--completion-url", "https://example.org/done?cc={code}"]) == 0
+    data = json.loads((tmp_path / "s" / "study-data.js").read_text().removeprefix("window.STUDY = ").rstrip(";\n"))
+    assert data["instructions"] == ["Judge the motion only.", "There are 1 comparisons."]
+    assert data["settings"]["clip_ms"] == 2000 and data["completion_url"] == "https://example.org/done?cc={code}"
+    assert load_study(tmp_path / "s").min_response_ms == 2000  # one play-through of 8 frames at 4 fps
+
+
 def test_the_page_works_without_the_server_and_answers_download(study, tmp_path):
     with chromium() as browser:
         page = Page(browser, accept_downloads=True)
-        page.page.goto((study / "index.html").as_uri() + "?pid=offline")
+        _begin(page, (study / "index.html").as_uri() + "?pid=offline")
         for _ in range(3):
             assert wait_for_media(page.page) == []
             _choose(page, study)
@@ -252,7 +342,7 @@ def test_a_browser_that_cannot_play_h264_gets_the_gifs(study, tmp_path):
             page = Page(browser)
             if cannot_play:  # as a Chromium built without the proprietary codecs answers
                 page.page.add_init_script("HTMLMediaElement.prototype.canPlayType = () => ''")
-            page.page.goto((study / "index.html").as_uri() + f"?pid=gif{cannot_play}")
+            _begin(page, (study / "index.html").as_uri() + f"?pid=gif{cannot_play}")
             for _ in range(3):
                 assert wait_for_media(page.page) == []
                 shown = page.page.evaluate("() => [...document.querySelectorAll('.choice > *')].map(e => e.src)")

@@ -51,21 +51,27 @@
   const playsMp4 = document.createElement("video").canPlayType('video/mp4; codecs="avc1.640028"') !== "";
   let current = null;
 
-  function showGif(holder, path, onReady) {
+  // onReady: the first frame shows; onPlayed: the clip has played through once
+  function showGif(holder, path, onReady, onPlayed) {
     const img = document.createElement("img");
     img.alt = "";
-    img.addEventListener("load", onReady, { once: true });
+    img.addEventListener("load", () => { onReady(); setTimeout(onPlayed, STUDY.settings.clip_ms); }, { once: true });
     img.src = path + ".gif";
     holder.replaceChildren(img);
   }
-  // H.264 where the browser plays it; the GIF where it cannot (e.g. a Chromium without its proprietary codecs)
-  function showVideo(holder, path, onReady) {
-    if (!playsMp4) return showGif(holder, path, onReady);
+  // H.264 where the browser plays it; the GIF where it cannot (e.g. a Chromium without its proprietary codecs).
+  // The video plays once to its end (so "played through" is what the browser saw), then loops.
+  function showVideo(holder, path, onReady, onPlayed) {
+    if (!playsMp4) return showGif(holder, path, onReady, onPlayed);
     const video = document.createElement("video");
-    Object.assign(video, { muted: true, loop: true, autoplay: true, playsInline: true });
+    Object.assign(video, { muted: true, loop: false, autoplay: true, playsInline: true });
     let settled = false;
-    const fallback = () => { if (!settled) { settled = true; showGif(holder, path, onReady); } };
-    video.addEventListener("loadeddata", () => { if (!settled) { settled = true; onReady(); } }, { once: true });
+    const fallback = () => { if (!settled) { settled = true; showGif(holder, path, onReady, onPlayed); } };
+    video.addEventListener("loadeddata", () => {
+      if (!settled) { settled = true; onReady(); }
+      video.play().catch(() => { video.controls = true; });  // autoplay refused (a phone saving power): a play button
+    }, { once: true });
+    video.addEventListener("ended", () => { onPlayed(); video.loop = true; video.play(); }, { once: true });
     video.addEventListener("error", fallback, { once: true });
     setTimeout(() => { if (video.readyState < 2) fallback(); }, 3000);
     video.src = path + ".mp4";
@@ -91,20 +97,35 @@
     if (!left.length) {
       $("trial").hidden = true;
       $("done").hidden = false;
-      $("code").textContent = fnv(state.pid + ":" + STUDY.id + ":done").toString(16).toUpperCase();
+      const code = fnv(state.pid + ":" + STUDY.id + ":done").toString(16).toUpperCase();
+      $("code").textContent = code;
+      if (STUDY.completion_url) {
+        $("continue").href = STUDY.completion_url.replaceAll("{code}", encodeURIComponent(code))
+          .replaceAll("{pid}", encodeURIComponent(state.pid));
+        $("continue").hidden = false;
+      }
       return;
     }
     const { trial, swap } = left[0];
     const videos = swap ? [trial.b_video, trial.a_video] : [trial.a_video, trial.b_video];
-    let pending = 2;
-    current = { trial, position: done, shownLeft: swap ? "b" : "a", shown: performance.now(), ready: null };
+    let loading = 2, playing = 2;
+    current = { trial, position: done, shownLeft: swap ? "b" : "a", shown: performance.now(), ready: null,
+      answerable: false };
     const shownTrial = current;
-    const ready = () => { if (--pending === 0 && shownTrial === current) current.ready = performance.now(); };
+    const ready = () => { if (--loading === 0 && shownTrial === current) current.ready = performance.now(); };
+    const played = () => { if (--playing === 0 && shownTrial === current) setAnswerable(true); };
     $("trial").hidden = false;
     $("done").hidden = true;
-    showVideo($("left"), videos[0], ready);
-    showVideo($("right"), videos[1], ready);
-    for (const side of ["left", "right"]) $(side).disabled = false;
+    setAnswerable(false);
+    showVideo($("left"), videos[0], ready, played);
+    showVideo($("right"), videos[1], ready, played);
+  }
+
+  // no answer before both videos played through once: a second key press cannot answer a trial unseen
+  function setAnswerable(answerable) {
+    if (current) current.answerable = answerable;
+    $("trial").dataset.state = answerable ? "answerable" : "watching";
+    if (answerable) $("wait").hidden = true;
   }
 
   async function post(path, body) {
@@ -158,10 +179,10 @@
   }
 
   function choose(side) {
-    if (!current || $(side).disabled) return;
+    if (!current || $("trial").hidden) return;
+    if (!current.answerable) { $("wait").hidden = false; return; }
     const c = current;
     current = null;
-    for (const s of ["left", "right"]) $(s).disabled = true;
     const answer = { study: STUDY.id, participant: state.pid, trial: c.trial.id, shown_left: c.shownLeft,
       choice: side, response_ms: Math.round(performance.now() - (c.ready || c.shown)), position: c.position,
       ua_hash: fnv(navigator.userAgent).toString(16), received: new Date().toISOString() };
@@ -182,6 +203,22 @@
     link.remove();
   }
 
+  // a phone or tablet is tapped; a computer is clicked or answered with the arrow keys
+  const touch = matchMedia("(pointer: coarse)").matches || window.innerWidth <= 600;
+  $("hint").textContent = touch
+    ? "Tap the more realistic video. Both play once before you can answer, then loop."
+    : "Click the more realistic video, or press \u2190 / \u2192. Both play once before you can answer, then loop.";
+  for (const text of STUDY.instructions) {
+    const paragraph = document.createElement("p");
+    paragraph.textContent = text;
+    $("instructions").appendChild(paragraph);
+  }
+  $("start").addEventListener("click", () => {
+    state.consented = new Date().toISOString();
+    save();
+    $("intro").hidden = true;
+    render();
+  });
   $("question").textContent = STUDY.question;
   document.documentElement.style.setProperty("--size", STUDY.settings.display_px + "px");
   for (const side of ["left", "right"]) $(side).addEventListener("click", () => choose(side));
@@ -198,7 +235,8 @@
       } catch (e) { /* server gone: carry on, answers wait in unsent */ }
       flush();
     }
-    render();
+    if (state.consented || !remaining().length) render();
+    else $("intro").hidden = false;
   }
   start();
 })();
