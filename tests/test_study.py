@@ -260,7 +260,6 @@ def test_instructions_then_a_blocked_early_answer_then_an_accepted_one(study, tm
         page.page.wait_for_timeout(300)
         assert page.page.inner_text("#progress") == "Comparison 2 of 11"
         assert wait_for_media(page.page) == []
-        page.screenshot(tmp_path / "study-trial.png")
         assert page.errors == []
     answers = [json.loads(line) for line in (study / "answers.jsonl").read_text().splitlines()]
     assert len(answers) == 1 and answers[0]["response_ms"] >= load_study(study).min_response_ms

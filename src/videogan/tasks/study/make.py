@@ -40,7 +40,7 @@ Choose the video that looks more realistic: the one more likely to be a real rec
 looks and how it moves. The videos are small on purpose, so do not judge their sharpness. If you cannot \
 tell, go with your first impression.
 
-The study takes about {minutes} minutes. You can stop at any time by closing the page.
+The study takes about {minutes}. You can stop at any time by closing the page.
 
 Consent: taking part is voluntary. We record your choices, how long each took and an anonymous hash of your \
 browser's name, and nothing else about you. The answers are used for research on video generation. By \
@@ -130,7 +130,8 @@ def page_data(study: dict, instructions: str, completion_url: str) -> dict:
     """What the page needs: the trials' videos, not their sources (the site is what participants see)."""
     settings = study["settings"]
     minutes = max(1, round(len(study["trials"]) * (clip_ms(settings["frames"], settings["fps"]) + 3000) / 60_000))
-    text = instructions.replace("{trials}", str(len(study["trials"]))).replace("{minutes}", str(minutes))
+    text = instructions.replace("{trials}", str(len(study["trials"])))
+    text = text.replace("{minutes}", f"{minutes} minute{'s' if minutes > 1 else ''}")
     return {"id": study["id"], "question": study["question"],
             "settings": {"display_px": settings["display_px"], "clip_ms": clip_ms(settings["frames"], settings["fps"])},
             "instructions": [p.strip() for p in text.split("\n\n") if p.strip()], "completion_url": completion_url,
@@ -274,7 +275,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fps", type=float, default=8.0, help="frames per second the videos play at")
     parser.add_argument("--instructions", metavar="FILE", default=None,
                         help="text shown before the first trial, in place of the default instructions and consent "
-                             "(paragraphs split by blank lines; {trials} and {minutes} are filled in)")
+                             "(paragraphs split by blank lines; {trials} and {minutes} are filled in, e.g. '132' and "
+                             "'9 minutes')")
     parser.add_argument("--min-response-ms", type=float, default=None,
                         help="answers quicker than this are flagged `fast` and left out of the tally "
                              "(default: one play-through of a video, frames / fps)")

@@ -220,6 +220,7 @@
     render();
   });
   $("question").textContent = STUDY.question;
+  $("pid").textContent = state.pid;
   document.documentElement.style.setProperty("--size", STUDY.settings.display_px + "px");
   for (const side of ["left", "right"]) $(side).addEventListener("click", () => choose(side));
   document.addEventListener("keydown", (e) => {
