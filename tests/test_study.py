@@ -433,9 +433,12 @@ def test_nobody_answers_in_another_participants_name(study, tmp_path):
         assert status == 403  # a token is its participant's only
         assert _post(url + "api/answer", {**_answer(loaded, trial, "alice"), "token": session["token"]}) == \
             (200, {"status": "recorded"})
-    with serving(study) as url:  # tokens outlive a restart of the server
+    with serving(study, participants=2) as url:  # tokens outlive a restart of the server
         assert _post(url + "api/answer", {**_answer(loaded, trial, "alice"), "token": session["token"]}) == \
             (200, {"status": "duplicate"})
+        assert _post(url + "api/session", {"participant": "bob"})[0] == 200
+        status, refused = _post(url + "api/session", {"participant": "carol"})  # sessions.jsonl stays bounded
+        assert status == 503 and "as many participants" in refused["error"]
     assert [json.loads(line)["participant"] for line in (study / "answers.jsonl").read_text().splitlines()] == ["alice"]
 
 

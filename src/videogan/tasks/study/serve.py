@@ -104,22 +104,22 @@ class AnswerBook:
                 continue
             self.tokens.setdefault(participant, token_hash)
 
-    def start(self, participant: str, token: str | None, limit: int) -> str:
-        """The participant's token: a new one for a new participant, the one given back for a known one.
-        PermissionError when the id is taken and no (or another) token comes with it."""
+    def start(self, participant: str, token: str | None, limit: int) -> tuple[str, list[str]]:
+        """The participant's token (a new one for a new participant, the one given back for a known one)
+        and the trials they answered. PermissionError when the id is taken and no (or another) token
+        comes with it."""
         with self.lock:
-            known = self.tokens.get(participant)
-            if known is not None:
+            if participant in self.tokens:
                 if not self.holds(participant, token):
                     raise PermissionError(f"participant {participant!r} already started in another browser: "
                                           "continue there, or open the study with the link that browser shows")
-                return token
-            if len(self.tokens) >= limit:
+            elif len(self.tokens) >= limit:
                 raise OverflowError("the study has as many participants as it takes")
-            token = secrets.token_urlsafe(18)
-            _append(self.sessions_path, {"participant": participant, "token_sha256": _token_hash(token)})
-            self.tokens[participant] = _token_hash(token)
-            return token
+            else:
+                token = secrets.token_urlsafe(18)
+                _append(self.sessions_path, {"participant": participant, "token_sha256": _token_hash(token)})
+                self.tokens[participant] = _token_hash(token)
+            return token, sorted(self.answered.get(participant, ()))
 
     def holds(self, participant, token) -> bool:
         known = self.tokens.get(participant) if isinstance(participant, str) else None
@@ -226,8 +226,8 @@ class StudyApp:
         try:
             record = await self._record(request)
             participant = check_participant(record.get("participant"))
-            token = await asyncio.to_thread(self.book.start, participant, record.get("token"),
-                                            self.limits.participants)
+            token, trials = await asyncio.to_thread(self.book.start, participant, record.get("token"),
+                                                    self.limits.participants)
         except Refused as err:
             return _error(err.status, err.message)
         except ValueError as err:
@@ -236,7 +236,6 @@ class StudyApp:
             return _error(403, str(err))
         except OverflowError as err:
             return _error(503, str(err))
-        trials = sorted(self.book.answered.get(participant, ()))
         return web.json_response({"participant": participant, "token": token, "trials": trials},
                                  headers={"Cache-Control": "no-store"})
 
