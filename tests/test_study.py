@@ -92,6 +92,7 @@ def test_tally_excludes_participants_who_fail_a_catch_trial_and_reports_bad_line
     assert result["rows"] == [{"prefer": "gan", "over": "real", "n": 6, "chosen": 6, "percent": 100.0,
                                "ci95": [61.0, 100.0], "participants": 1}]
     assert result["duplicates_left_out"] == 1 and result["fast_answers_left_out"] == 1
+    assert result["answers_per_participant"] == {"bad": 7, "good": 8}
     problems = "\n".join(result["problems"])
     assert "no trial 't9999'" in problems and "another study" in problems and ":19: not a complete JSON" in problems
     assert result["bad_lines_left_out"] == 3

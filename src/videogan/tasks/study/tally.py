@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from ...figures import new_figure, save_figure
@@ -63,6 +63,8 @@ def tally(study_dir: str | Path, extra: list[str | Path] = (), max_catch_failure
             "fast_answers_left_out": fast,
             "fast": f"answered in less than {study.min_response_ms} ms (quicker than the study allows)",
             "participants": len(participants), "excluded_participants": excluded,
+            # to check a paid participant's work before approving it: the completion code proves nothing
+            "answers_per_participant": dict(sorted(Counter(a["participant"] for a in log.answers).items())),
             "exclusion": f"chose noise over a real video in more than {max_catch_failures} catch trial(s)",
             "catch_trials_answered": sum(catch_seen.values()), "rows": rows}
 
