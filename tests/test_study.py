@@ -365,12 +365,20 @@ def serving(study: Path, **limits):
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     assert started.wait(30)
+    async def stop():  # as asyncio.run ends `study serve`: the server, then what its connections left
+        await server.stop()
+        left = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+
     try:
         yield f"http://127.0.0.1:{server.port}/"
     finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(30)
+        loop.close()
 
 
 def _post(url: str, body) -> tuple[int, dict]:
@@ -549,6 +557,9 @@ def test_the_server_limits_bodies_headers_and_slow_clients(guarded_site):
         assert time.monotonic() - started < 5
         slow_body = _exchange(port, b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{", 10)
         assert _status(slow_body) == 408
+        for length in ("abc", "-1", "1, 2", "99999999999999999999"):
+            request = f"POST /api/answer HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{{}}".encode()
+            assert _status(_exchange(port, request)) in (400, 413), length
         for body in (b'{"participant": "p", "x": NaN}', b'{"participant": 1e400}', b"[" * 5000, b"\xff\xfe",
                      b'{"participant": ' + b"9" * 400 + b"}", b'"text"', b"{}"):
             status, refused = _post(url + "api/session", body)
