@@ -194,6 +194,9 @@ def _choose(page, study: Path, tap: bool = False) -> str:
 
 def test_a_participant_answers_leaves_comes_back_and_the_tally_counts_it(study, tmp_path, capsys):
     study = Path(shutil.copytree(study, tmp_path / "site"))  # its own answers.jsonl
+    data = study / "study-data.js"  # as `study make --completion-url` writes it
+    data.write_text(data.read_text().replace('"completion_url": ""',
+                                             '"completion_url": "https://example.org/done?cc={code}&id={pid}"'))
     with chromium() as browser, study_server(study) as url:
         page = Page(browser)
         _begin(page, url + "?pid=tester")
@@ -211,6 +214,8 @@ def test_a_participant_answers_leaves_comes_back_and_the_tally_counts_it(study, 
         _choose(page, study)
         page.page.wait_for_selector("#done:not([hidden])")
         page.screenshot(tmp_path / "study-done.png")
+        code = page.page.inner_text("#code")
+        assert page.page.get_attribute("#continue", "href") == f"https://example.org/done?cc={code}&id=tester"
         assert page.errors == []
         resume = page.page.get_attribute("#resume", "href")
         elsewhere = Page(browser)  # another browser, no localStorage: the id alone is refused (403) ...
