@@ -451,6 +451,11 @@ def test_nobody_answers_in_another_participants_name(study, tmp_path):
         status, refused = _post(url + "api/session", {"participant": "carol"})  # sessions.jsonl stays bounded
         assert status == 503 and "as many participants" in refused["error"]
     assert [json.loads(line)["participant"] for line in (study / "answers.jsonl").read_text().splitlines()] == ["alice"]
+    (study / "answers.jsonl").unlink()  # the study made again in this folder: its ids are free again
+    data = json.loads((study / "study.json").read_text())
+    (study / "study.json").write_text(json.dumps({**data, "id": "remade"}))
+    with serving(study) as url:
+        assert _post(url + "api/session", {"participant": "alice"})[0] == 200
 
 
 def _exchange(port: int, request: bytes, timeout: float = 10.0) -> bytes:

@@ -129,11 +129,12 @@ def draw_trials(names: list[str], per_comparison: int, catch: int, real: str | N
 def page_data(study: dict, instructions: str, completion_url: str) -> dict:
     """What the page needs: the trials' videos, not their sources (the site is what participants see)."""
     settings = study["settings"]
-    minutes = max(1, round(len(study["trials"]) * (clip_ms(settings["frames"], settings["fps"]) + 3000) / 60_000))
+    clip = clip_ms(settings["frames"], settings["fps"])
+    minutes = max(1, round(len(study["trials"]) * (clip + 3000) / 60_000))  # a play-through and a choice each
     text = instructions.replace("{trials}", str(len(study["trials"])))
     text = text.replace("{minutes}", f"{minutes} minute{'s' if minutes > 1 else ''}")
     return {"id": study["id"], "question": study["question"],
-            "settings": {"display_px": settings["display_px"], "clip_ms": clip_ms(settings["frames"], settings["fps"])},
+            "settings": {"display_px": settings["display_px"], "clip_ms": clip},
             "instructions": [p.strip() for p in text.split("\n\n") if p.strip()], "completion_url": completion_url,
             "trials": [{"id": t["id"], "a_video": t["a_video"], "b_video": t["b_video"]} for t in study["trials"]]}
 

@@ -36,7 +36,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from .answers import MAX_RECORD, check_answer, check_participant, parse_record, read_answers, user_agent_hash
 from .manifest import ANSWERS, PAGE_DATA, SITE_FILES, Study, load_study
 
-SESSIONS = "sessions.jsonl"  # participant and a hash of their token, one line each (tokens survive a restart)
+SESSIONS = "sessions.jsonl"  # study, participant and a hash of their token per line (tokens survive a restart)
 # every response: no guessing of content types, no referrer to other sites, nothing from elsewhere
 SAFE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
                 "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -96,6 +96,8 @@ class AnswerBook:
                 continue
             try:
                 record = parse_record(line)
+                if record.get("study") != self.study.id:  # a session of a study made earlier in this folder
+                    continue
                 participant, token_hash = check_participant(record.get("participant")), record.get("token_sha256")
                 if not isinstance(token_hash, str) or len(token_hash) != 64:
                     raise ValueError("token_sha256 must be 64 hex digits")
@@ -117,7 +119,8 @@ class AnswerBook:
                 raise OverflowError("the study has as many participants as it takes")
             else:
                 token = secrets.token_urlsafe(18)
-                _append(self.sessions_path, {"participant": participant, "token_sha256": _token_hash(token)})
+                _append(self.sessions_path, {"study": self.study.id, "participant": participant,
+                                             "token_sha256": _token_hash(token)})
                 self.tokens[participant] = _token_hash(token)
             return token, sorted(self.answered.get(participant, ()))
 
