@@ -18,6 +18,7 @@ from playwright.sync_api import sync_playwright
 
 WAIT_FOR_MEDIA = """() => [...document.querySelectorAll('.choice > *')].every(e =>
     e.tagName === 'IMG' ? e.complete && e.naturalWidth > 0 : e.readyState >= 2)"""
+ANSWERABLE = "#trial[data-state=answerable]"  # the page takes an answer once both videos played through
 
 
 def main() -> None:
@@ -32,9 +33,14 @@ def main() -> None:
         browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1000, "height": 560})
         page.goto(f"{args.url}?pid={args.pid}")
+        page.wait_for_selector("#intro:not([hidden])")
+        if args.screenshots:
+            page.screenshot(path=str(args.screenshots / "study-instructions.png"), full_page=True)
+        page.click("#start")
         answered = 0
         while page.is_hidden("#done"):
             page.wait_for_function(WAIT_FOR_MEDIA)
+            page.wait_for_selector(ANSWERABLE)
             if args.screenshots and answered == 3:
                 page.wait_for_timeout(700)  # a few frames into the loop
                 page.screenshot(path=str(args.screenshots / "study-trial.png"))

@@ -28,10 +28,23 @@ from ...data.video_io import to_uint8, write_video
 from ...eval.sources import VIDEO_SUFFIXES, VideoFolder, open_source
 from ...train.checkpoint import config_of, load_checkpoint
 from ..sample import load_sampler
-from .manifest import CATCH_SOURCE, Trial, study_dict
+from .manifest import CATCH_SOURCE, PAGE_DATA, SITE_FILES, Trial, clip_ms, study_dict
 
 QUESTION = "Which video is more realistic?"
-SITE_FILES = ("index.html", "study.js", "study.css")
+MAX_INSTRUCTIONS = 20_000  # characters: a page of text, not a file given by mistake
+# shown before the first trial; {trials} and {minutes} are filled in (also in a --instructions file)
+INSTRUCTIONS = """In each of the {trials} comparisons you see two short videos side by side. Both play through \
+once before you can answer; then they loop.
+
+Choose the video that looks more realistic: the one more likely to be a real recording. Judge how the scene \
+looks and how it moves. The videos are small on purpose, so do not judge their sharpness. If you cannot \
+tell, go with your first impression.
+
+The study takes about {minutes}. You can stop at any time by closing the page.
+
+Consent: taking part is voluntary. We record your choices, how long each took and an anonymous hash of your \
+browser's name, and nothing else about you. The answers are used for research on video generation. By \
+pressing "I agree, start" you agree to this."""
 
 
 @dataclass(frozen=True)
@@ -113,10 +126,39 @@ def draw_trials(names: list[str], per_comparison: int, catch: int, real: str | N
     return comparisons, [dataclasses.replace(t, id=f"t{i:04d}") for t, i in zip(trials, ids)]
 
 
-def page_data(study: dict) -> dict:
+def page_data(study: dict, instructions: str, completion_url: str) -> dict:
     """What the page needs: the trials' videos, not their sources (the site is what participants see)."""
-    return {"id": study["id"], "question": study["question"], "settings": {"display_px": study["settings"]["display_px"]},
+    settings = study["settings"]
+    clip = clip_ms(settings["frames"], settings["fps"])
+    minutes = max(1, round(len(study["trials"]) * (clip + 3000) / 60_000))  # a play-through and a choice each
+    text = instructions.replace("{trials}", str(len(study["trials"])))
+    text = text.replace("{minutes}", f"{minutes} minute{'s' if minutes > 1 else ''}")
+    return {"id": study["id"], "question": study["question"],
+            "settings": {"display_px": settings["display_px"], "clip_ms": clip},
+            "instructions": [p.strip() for p in text.split("\n\n") if p.strip()], "completion_url": completion_url,
             "trials": [{"id": t["id"], "a_video": t["a_video"], "b_video": t["b_video"]} for t in study["trials"]]}
+
+
+def read_instructions(path: str | Path | None) -> str:
+    """The text of --instructions FILE (paragraphs split by blank lines), or the default."""
+    if path is None:
+        return INSTRUCTIONS
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"--instructions {path}: not UTF-8 text") from None
+    except OSError as err:
+        raise ValueError(f"--instructions {path}: cannot be read ({err.strerror})") from None
+    if not text.strip() or len(text) > MAX_INSTRUCTIONS:
+        raise ValueError(f"--instructions {path}: {len(text)} characters; give 1 to {MAX_INSTRUCTIONS} of text")
+    return text
+
+
+def check_completion_url(url: str) -> str:
+    """Where the page sends a participant who finished: a web address ({code} and {pid} are filled in)."""
+    if url and not re.fullmatch(r"https?://[^\s\"'<>]+", url):
+        raise ValueError(f"--completion-url {url!r}: give an http:// or https:// address without spaces or quotes")
+    return url
 
 
 def _write_clips(folder: Path, videos: np.ndarray, fps: float) -> None:
@@ -153,12 +195,21 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparison: int = 20, catch: int | None = None,
                frames: int | None = None, size: int | None = None, seed: int = 0, fps: float = 8.0,
-               display: int = 256, platform: bool = False, base_url: str = "") -> Path:
+               display: int = 256, platform: bool = False, base_url: str = "", instructions: str | None = None,
+               min_response_ms: float | None = None, completion_url: str = "") -> Path:
     out = Path(out)
-    sources = [parse_source(s) for s in specs]
-    names = [s.name for s in sources]
     if min(videos, per_comparison, display) < 1 or (catch or 0) < 0:
         raise ValueError("--videos, --per-comparison and --display must be positive, --catch 0 or more")
+    for flag, value in (("--frames", frames), ("--size", size)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} {value}: give 1 or more (or leave it out for the first model's)")
+    if not 0 < fps <= 240:  # also refuses NaN
+        raise ValueError(f"--fps {fps}: give a frame rate above 0 and at most 240")
+    if min_response_ms is not None and not 0 <= min_response_ms <= 600_000:
+        raise ValueError(f"--min-response-ms {min_response_ms}: give 0 to 600000 milliseconds")
+    text, completion_url = read_instructions(instructions), check_completion_url(completion_url)
+    sources = [parse_source(s) for s in specs]
+    names = [s.name for s in sources]
     if len(sources) < 2:
         raise ValueError("a study compares at least two sources")
     if len(set(names)) < len(names):
@@ -187,6 +238,7 @@ def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparis
     comparisons, trials = draw_trials(names, per_comparison, catch, real, videos, seed)
     settings = {"videos": videos, "per_comparison": per_comparison, "catch": catch, "frames": frames, "size": size,
                 "seed": seed, "fps": fps, "display_px": display, "catch_folder": folders[CATCH_SOURCE],
+                "min_response_ms": clip_ms(frames, fps) if min_response_ms is None else min_response_ms,
                 "videogan": __version__}
     study = study_dict(secrets.token_hex(6), described, comparisons, trials, QUESTION, settings)
     site = resources.files("videogan.tasks.study") / "site"
@@ -194,7 +246,7 @@ def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparis
         with resources.as_file(site / name) as path:
             shutil.copyfile(path, out / name)
     # a script, not a fetched JSON: browsers refuse fetch() on file:// pages, and the site must work offline
-    _write_atomic(out / "study-data.js", f"window.STUDY = {json.dumps(page_data(study))};\n")
+    _write_atomic(out / PAGE_DATA, f"window.STUDY = {json.dumps(page_data(study, text, completion_url))};\n")
     _write_atomic(out / "study.json", json.dumps(study, indent=1) + "\n")
     if platform:
         _write_atomic(out / "platform.csv", platform_csv(trials, base_url, seed))
@@ -203,7 +255,8 @@ def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparis
 
 def run(args) -> None:
     out = make_study(args.sources, args.out, args.videos, args.per_comparison, args.catch, args.frames, args.size,
-                     args.seed, args.fps, args.display, args.platform_csv, args.base_url)
+                     args.seed, args.fps, args.display, args.platform_csv, args.base_url, args.instructions,
+                     args.min_response_ms, args.completion_url)
     print(f"wrote the study to {out}: open {out / 'index.html'}, or run `videogan study serve {out}`")
 
 
@@ -220,7 +273,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--frames", type=int, default=None, help="frames per video (default: the first model's)")
     parser.add_argument("--size", type=int, default=None, help="real videos' size (default: the first model's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the videos and of the pairs")
-    parser.add_argument("--fps", type=float, default=8.0)
+    parser.add_argument("--fps", type=float, default=8.0, help="frames per second the videos play at")
+    parser.add_argument("--instructions", metavar="FILE", default=None,
+                        help="text shown before the first trial, in place of the default instructions and consent "
+                             "(paragraphs split by blank lines; {trials} and {minutes} are filled in, e.g. '132' and "
+                             "'9 minutes')")
+    parser.add_argument("--min-response-ms", type=float, default=None,
+                        help="answers quicker than this are flagged `fast` and left out of the tally "
+                             "(default: one play-through of a video, frames / fps)")
+    parser.add_argument("--completion-url", default="",
+                        help="where the last page sends a participant, e.g. a recruiting platform's completion "
+                             "link; {code} and {pid} are filled in")
     parser.add_argument("--display", type=int, default=256, help="pixels each video is shown at (enlarged, sharp)")
     parser.add_argument("--platform-csv", action="store_true",
                         help="also write platform.csv, one row per trial, for a crowd platform's template")

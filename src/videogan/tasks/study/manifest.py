@@ -13,6 +13,8 @@ FORMAT = "videogan-study"
 VERSION = 1
 CATCH_SOURCE = "catch:noise"  # the broken video of a catch trial: not a source, never tallied
 ANSWERS = "answers.jsonl"
+SITE_FILES = ("index.html", "study.js", "study.css")  # copied as they are
+PAGE_DATA = "study-data.js"  # the trials' videos, written per study
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Study:
     comparisons: list[tuple[str, str]]  # (a, b): "prefer a over b", Table 1's rows
     trials: dict[str, Trial]
     question: str
+    min_response_ms: float  # an answer quicker than this is flagged `fast` and left out of the tally
 
     @property
     def answers_path(self) -> Path:
@@ -68,5 +71,11 @@ def load_study(folder: str | Path) -> Study:
         raise ValueError(f"{path}: study format version {data.get('version')}, but this videogan reads version "
                          f"{VERSION}: use the videogan version that made it, or make the study again")
     trials = {t["id"]: Trial(**t) for t in data["trials"]}
+    settings = data["settings"]
     return Study(folder, data["id"], data["sources"], [tuple(c) for c in data["comparisons"]], trials,
-                 data["question"])
+                 data["question"], settings.get("min_response_ms", clip_ms(settings["frames"], settings["fps"])))
+
+
+def clip_ms(frames: int, fps: float) -> int:
+    """How long one play-through of a clip takes: the default least time of an answer."""
+    return round(1000 * frames / fps) if fps > 0 else 0

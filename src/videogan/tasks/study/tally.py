@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from ...figures import new_figure, save_figure
@@ -47,7 +47,8 @@ def tally(study_dir: str | Path, extra: list[str | Path] = (), max_catch_failure
             catch_failed[answer["participant"]] += answer["chosen"] != answer["pair"][0]
     participants = sorted({a["participant"] for a in log.answers})
     excluded = sorted(p for p in participants if catch_failed[p] > max_catch_failures)
-    kept = [a for a in log.answers if a["participant"] not in excluded and not a["catch"]]
+    kept = [a for a in log.answers if a["participant"] not in excluded and not a["catch"] and not a["fast"]]
+    fast = sum(a["fast"] and not a["catch"] and a["participant"] not in excluded for a in log.answers)
     rows = []
     for a, b in study.comparisons:
         answers = [x for x in kept if sorted(x["pair"]) == sorted([a, b])]
@@ -58,8 +59,12 @@ def tally(study_dir: str | Path, extra: list[str | Path] = (), max_catch_failure
                      "ci95": [round(100 * low, 1), round(100 * high, 1)],
                      "participants": len({x["participant"] for x in answers})})
     return {"study": study.id, "question": study.question, "answers": len(log.answers),
-            "duplicates_left_out": log.duplicates, "problems": log.problems,
+            "duplicates_left_out": log.duplicates, "bad_lines_left_out": len(log.problems), "problems": log.problems,
+            "fast_answers_left_out": fast,
+            "fast": f"answered in less than {study.min_response_ms} ms (quicker than the study allows)",
             "participants": len(participants), "excluded_participants": excluded,
+            # to check a paid participant's work before approving it: the completion code proves nothing
+            "answers_per_participant": dict(sorted(Counter(a["participant"] for a in log.answers).items())),
             "exclusion": f"chose noise over a real video in more than {max_catch_failures} catch trial(s)",
             "catch_trials_answered": sum(catch_seen.values()), "rows": rows}
 
@@ -100,6 +105,10 @@ def run(args) -> None:
         result["label"] = args.label
     for problem in result["problems"]:
         print(f"warning: {problem}")
+    if result["bad_lines_left_out"]:
+        print(f"note: {result['bad_lines_left_out']} bad answer lines left out (listed above)")
+    if result["fast_answers_left_out"]:
+        print(f"note: {result['fast_answers_left_out']} fast answers left out ({result['fast']})")
     if result["duplicates_left_out"]:
         print(f"note: {result['duplicates_left_out']} duplicate answers (same participant and trial) left out")
     print(format_table(result))

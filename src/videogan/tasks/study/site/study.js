@@ -27,8 +27,12 @@
     try { return JSON.parse(localStorage.getItem(storageKey)) || {}; } catch (e) { return {}; }
   }
   const state = Object.assign({ answers: {}, unsent: [] }, loadState());
-  const urlPid = new URLSearchParams(location.search).get("pid");
-  if (urlPid && urlPid !== state.pid) { state.pid = urlPid; state.answers = {}; state.unsent = []; }
+  const params = new URLSearchParams(location.search);
+  const urlPid = params.get("pid");
+  if (urlPid && urlPid !== state.pid) {
+    Object.assign(state, { pid: urlPid, token: null, answers: {}, unsent: [] });
+  }
+  if (params.get("token")) state.token = params.get("token");  // the link to go on in another browser
   if (!state.pid) {
     const bytes = crypto.getRandomValues(new Uint8Array(8));
     state.pid = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -47,21 +51,27 @@
   const playsMp4 = document.createElement("video").canPlayType('video/mp4; codecs="avc1.640028"') !== "";
   let current = null;
 
-  function showGif(holder, path, onReady) {
+  // onReady: the first frame shows; onPlayed: the clip has played through once
+  function showGif(holder, path, onReady, onPlayed) {
     const img = document.createElement("img");
     img.alt = "";
-    img.addEventListener("load", onReady, { once: true });
+    img.addEventListener("load", () => { onReady(); setTimeout(onPlayed, STUDY.settings.clip_ms); }, { once: true });
     img.src = path + ".gif";
     holder.replaceChildren(img);
   }
-  // H.264 where the browser plays it; the GIF where it cannot (e.g. a Chromium without its proprietary codecs)
-  function showVideo(holder, path, onReady) {
-    if (!playsMp4) return showGif(holder, path, onReady);
+  // H.264 where the browser plays it; the GIF where it cannot (e.g. a Chromium without its proprietary codecs).
+  // The video plays once to its end (so "played through" is what the browser saw), then loops.
+  function showVideo(holder, path, onReady, onPlayed) {
+    if (!playsMp4) return showGif(holder, path, onReady, onPlayed);
     const video = document.createElement("video");
-    Object.assign(video, { muted: true, loop: true, autoplay: true, playsInline: true });
+    Object.assign(video, { muted: true, loop: false, autoplay: true, playsInline: true });
     let settled = false;
-    const fallback = () => { if (!settled) { settled = true; showGif(holder, path, onReady); } };
-    video.addEventListener("loadeddata", () => { if (!settled) { settled = true; onReady(); } }, { once: true });
+    const fallback = () => { if (!settled) { settled = true; showGif(holder, path, onReady, onPlayed); } };
+    video.addEventListener("loadeddata", () => {
+      if (!settled) { settled = true; onReady(); }
+      video.play().catch(() => { video.controls = true; });  // autoplay refused (a phone saving power): a play button
+    }, { once: true });
+    video.addEventListener("ended", () => { onPlayed(); video.loop = true; video.play(); }, { once: true });
     video.addEventListener("error", fallback, { once: true });
     setTimeout(() => { if (video.readyState < 2) fallback(); }, 3000);
     video.src = path + ".mp4";
@@ -87,20 +97,64 @@
     if (!left.length) {
       $("trial").hidden = true;
       $("done").hidden = false;
-      $("code").textContent = fnv(state.pid + ":" + STUDY.id + ":done").toString(16).toUpperCase();
+      const code = fnv(state.pid + ":" + STUDY.id + ":done").toString(16).toUpperCase();
+      $("code").textContent = code;
+      if (STUDY.completion_url) {
+        $("continue").href = STUDY.completion_url.replaceAll("{code}", encodeURIComponent(code))
+          .replaceAll("{pid}", encodeURIComponent(state.pid));
+        $("continue").hidden = false;
+      }
       return;
     }
     const { trial, swap } = left[0];
     const videos = swap ? [trial.b_video, trial.a_video] : [trial.a_video, trial.b_video];
-    let pending = 2;
-    current = { trial, position: done, shownLeft: swap ? "b" : "a", shown: performance.now(), ready: null };
+    let loading = 2, playing = 2;
+    current = { trial, position: done, shownLeft: swap ? "b" : "a", shown: performance.now(), ready: null,
+      answerable: false };
     const shownTrial = current;
-    const ready = () => { if (--pending === 0 && shownTrial === current) current.ready = performance.now(); };
+    const ready = () => { if (--loading === 0 && shownTrial === current) current.ready = performance.now(); };
+    const played = () => { if (--playing === 0 && shownTrial === current) setAnswerable(true); };
     $("trial").hidden = false;
     $("done").hidden = true;
-    showVideo($("left"), videos[0], ready);
-    showVideo($("right"), videos[1], ready);
-    for (const side of ["left", "right"]) $(side).disabled = false;
+    setAnswerable(false);
+    showVideo($("left"), videos[0], ready, played);
+    showVideo($("right"), videos[1], ready, played);
+  }
+
+  // no answer before both videos played through once: a second key press cannot answer a trial unseen
+  function setAnswerable(answerable) {
+    if (current) current.answerable = answerable;
+    $("trial").dataset.state = answerable ? "answerable" : "watching";
+    if (answerable) $("wait").hidden = true;
+  }
+
+  async function post(path, body) {
+    const response = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body) });
+    // read to the end: an unread body is cut off (ERR_ABORTED) when the page unloads
+    return { status: response.status, ok: response.ok, body: await response.json().catch(() => ({})) };
+  }
+
+  // The server gives this participant id a token (a known id only with its token) and says which trials
+  // it already holds: a participant can leave and come back. False when the id is taken elsewhere.
+  async function startSession() {
+    const response = await post("api/session", { participant: state.pid, token: state.token || undefined });
+    if (response.status === 403) { showTaken(response.body.error); return false; }
+    if (!response.ok) return true;
+    state.token = response.body.token;
+    for (const id of response.body.trials) if (!state.answers[id]) state.answers[id] = { trial: id, onServer: true };
+    save();
+    const link = new URL(location.href);
+    link.search = new URLSearchParams({ pid: state.pid, token: state.token }).toString();
+    $("resume").href = link.href;
+    $("resume").hidden = false;
+    return true;
+  }
+
+  function showTaken(message) {
+    $("trial").hidden = true;
+    $("taken").hidden = false;
+    $("taken-reason").textContent = message;
   }
 
   // one answer at a time, oldest first; an answer stays in `unsent` until the server has it
@@ -110,10 +164,11 @@
     sending = true;
     try {
       while (state.unsent.length) {
+        if (!state.token) await startSession();
+        if (!state.token) break;
         const id = state.unsent[0];
-        const response = await fetch("api/answer", { method: "POST", headers: { "Content-Type": "application/json" },
-          body: JSON.stringify(state.answers[id]) });
-        await response.text();  // read to the end: an unread body is cut off (ERR_ABORTED) when the page unloads
+        const response = await post("api/answer", { ...state.answers[id], token: state.token });
+        if (response.status === 403) { state.token = null; break; }  // a new session first, then again
         if (!response.ok && response.status !== 400) break;  // 400: the server will never take it; it stays here
         state.unsent.shift();
         save();
@@ -124,10 +179,10 @@
   }
 
   function choose(side) {
-    if (!current || $(side).disabled) return;
+    if (!current || $("trial").hidden) return;
+    if (!current.answerable) { $("wait").hidden = false; return; }
     const c = current;
     current = null;
-    for (const s of ["left", "right"]) $(s).disabled = true;
     const answer = { study: STUDY.id, participant: state.pid, trial: c.trial.id, shown_left: c.shownLeft,
       choice: side, response_ms: Math.round(performance.now() - (c.ready || c.shown)), position: c.position,
       ua_hash: fnv(navigator.userAgent).toString(16), received: new Date().toISOString() };
@@ -148,7 +203,24 @@
     link.remove();
   }
 
+  // a phone or tablet is tapped; a computer is clicked or answered with the arrow keys
+  const touch = matchMedia("(pointer: coarse)").matches || window.innerWidth <= 600;
+  $("hint").textContent = touch
+    ? "Tap the more realistic video. Both play once before you can answer, then loop."
+    : "Click the more realistic video, or press \u2190 / \u2192. Both play once before you can answer, then loop.";
+  for (const text of STUDY.instructions) {
+    const paragraph = document.createElement("p");
+    paragraph.textContent = text;
+    $("instructions").appendChild(paragraph);
+  }
+  $("start").addEventListener("click", () => {
+    state.consented = new Date().toISOString();
+    save();
+    $("intro").hidden = true;
+    render();
+  });
   $("question").textContent = STUDY.question;
+  $("pid").textContent = state.pid;
   document.documentElement.style.setProperty("--size", STUDY.settings.display_px + "px");
   for (const side of ["left", "right"]) $(side).addEventListener("click", () => choose(side));
   document.addEventListener("keydown", (e) => {
@@ -159,15 +231,13 @@
 
   async function start() {
     if (served) {
-      try {  // a participant back in another browser: the server knows what they answered
-        const response = await fetch("api/answers?participant=" + encodeURIComponent(state.pid));
-        const known = (await response.json()).trials;
-        for (const id of known) if (!state.answers[id]) state.answers[id] = { trial: id, onServer: true };
-        save();
+      try {
+        if (!(await startSession())) return;
       } catch (e) { /* server gone: carry on, answers wait in unsent */ }
       flush();
     }
-    render();
+    if (state.consented || !remaining().length) render();
+    else $("intro").hidden = false;
   }
   start();
 })();
