@@ -25,15 +25,17 @@ def finite_number(value) -> float | None:
 
 
 def metric_numbers(result: dict) -> tuple[dict[str, float | None], list[str]]:
-    """{key: number} for each registered key the result holds (None where it holds null or a non-finite
-    number: not measured), and a note for each value that is no number at all."""
+    """{key: number} for each registered key the result holds (None where it holds null, NaN or infinity:
+    not measured), and a note for each value that is no number, or an integer beyond a float's range."""
     numbers, problems = {}, []
     for key in registered_keys():
         if key not in result:
             continue
         value = result[key]
         numbers[key] = finite_number(value)
-        if numbers[key] is None and not (value is None or isinstance(value, float)):  # float: NaN or inf
+        if isinstance(value, int) and not isinstance(value, bool) and numbers[key] is None:
+            problems.append(f"{key} is an integer beyond a float's range")
+        elif not (value is None or isinstance(value, (int, float))) or isinstance(value, bool):
             problems.append(f"{key} is {str(value)[:40]!r}, not a number")
     return numbers, problems
 

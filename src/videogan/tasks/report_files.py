@@ -92,11 +92,14 @@ def check_config(path: Path, checkpoint: dict | None) -> ConfigCheck:
         return ConfigCheck(None, (), None)
     try:
         text = _text(path)
-        written = _json(path, text) if checkpoint is not None else None
     except ValueError as err:
         return ConfigCheck(None, (), str(err))
     if checkpoint is None:
         return ConfigCheck(text, (), None)
+    try:
+        written = _json(path, text)
+    except ValueError as err:
+        return ConfigCheck(text, (), str(err))
     if not isinstance(written, dict):
         return ConfigCheck(text, (), f"{path}: a JSON {type(written).__name__}, not a config (an object)")
     expected = {**checkpoint["config"], **({"baseline": checkpoint["baseline"]} if "baseline" in checkpoint else {})}

@@ -24,7 +24,9 @@ def read_stats(path: Path) -> tuple[list[dict], list[str]]:
     if not path.exists():
         return [], []
     records, problems = [], []
-    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+    # split at "\n" only: splitlines() also breaks at \v, \f, \x1c-\x1e, \x85, \u2028 and \u2029, which a torn or
+    # garbled line can hold, and its numbers would then not be the file's lines
+    for number, line in enumerate(path.read_text(errors="replace").split("\n"), 1):
         if not line.strip():
             continue
         try:
