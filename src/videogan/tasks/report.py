@@ -54,8 +54,10 @@ def latest_checkpoint(run_dir: Path) -> tuple[dict | None, str | None]:
         config_of(state)
     except FileNotFoundError:
         return None, None
-    except (ValueError, TypeError, AttributeError) as err:  # from_dict of a config that is not one
-        return None, f"{err}" if isinstance(err, ValueError) else f"{run_dir}: a checkpoint's config is not one ({err})"
+    except ValueError as err:
+        return None, str(err)
+    except (TypeError, AttributeError) as err:  # RunConfig.from_dict of sections that are not objects
+        return None, f"{run_dir}: the newest checkpoint's config is not a run's config ({err})"
     return state, None
 
 
@@ -248,8 +250,9 @@ def write_report(run_dir: str | Path, generate_streams: bool = True) -> Path:
     curves = [_figure(p.relative_to(run_dir).as_posix(), t, False) for p, t in draw_curves(records, out, x_range)]
     metrics = [f'<figure class="metric" data-metric="{metric}" data-points="{html.escape(json.dumps(points))}">'
                f"{svg}</figure>" for metric, svg, points in draw_metrics(evaluations, x_range)]
+    plots = curves[:1] + metrics + curves[1:]  # FVD and the other metrics beside the losses
     sections.append("<h2>Training curves and evaluations</h2>" + (
-        f'<div class="grid">{"".join(curves + metrics)}</div>' if curves or metrics
+        f'<div class="grid">{"".join(plots)}</div>' if plots
         else '<p class="empty">no stats.jsonl records yet</p>'))
     if evaluations:
         sections.append("<h2>Evaluations</h2>" + eval_table(evaluations) + "".join(
