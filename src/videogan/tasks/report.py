@@ -244,7 +244,8 @@ def write_report(run_dir: str | Path, generate_streams: bool = True) -> Path:
 
     last = max([checkpoint["iteration"] if checkpoint else 0, *(r["iteration"] for r in records),
                 *(e.iteration for e in evaluations)])
-    x_range = (0, max(last, 1))
+    margin = 0.03 * max(last, 1)  # markers at the first and last iteration drawn whole
+    x_range = (-margin, last + margin)
     sections = [_summary(config, checkpoint, records, evaluations, last_samples + real_figures),
                 _notes(notes)]
     curves = [_figure(p.relative_to(run_dir).as_posix(), t, False) for p, t in draw_curves(records, out, x_range)]

@@ -25,7 +25,7 @@ CURVES = (
 REFERENCES = re.compile(r".*_real|fvd_real_floor")
 
 
-def _axes(figure, title: str, y_label: str, x_range: tuple[int, int]):
+def _axes(figure, title: str, y_label: str, x_range: tuple[float, float]):
     axes = figure.add_subplot()
     axes.set_xlabel("iteration")
     axes.set_ylabel(y_label)
@@ -35,7 +35,7 @@ def _axes(figure, title: str, y_label: str, x_range: tuple[int, int]):
     return axes
 
 
-def draw_curves(records: list[dict], out: Path, x_range: tuple[int, int]) -> list[tuple[Path, str]]:
+def draw_curves(records: list[dict], out: Path, x_range: tuple[float, float]) -> list[tuple[Path, str]]:
     """One PNG per group of statistics the run logged, over `x_range`: [(path, title)]."""
     drawn = []
     for name, title, y_label, keys in CURVES:
@@ -54,7 +54,7 @@ def draw_curves(records: list[dict], out: Path, x_range: tuple[int, int]) -> lis
     return drawn
 
 
-def draw_metrics(evaluations: list[Evaluation], x_range: tuple[int, int]) -> list[tuple[str, str, dict[str, int]]]:
+def draw_metrics(evaluations: list[Evaluation], x_range: tuple[float, float]) -> list[tuple[str, str, dict[str, int]]]:
     """One SVG per registered metric that some evaluation measured: [(metric, svg text, {key: points})].
     Each key's line has the SVG id metric-KEY and one marker per evaluation that measured it."""
     drawn = []
