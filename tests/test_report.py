@@ -241,3 +241,17 @@ def test_a_run_folder_of_bad_files_still_gives_a_page_that_names_them(tiny_run, 
     elif kind == "text":
         assert "the checkpoint's config is what runs" in page and f"<pre>{html.escape(change)}</pre>" in page
     assert "<code>tiny</code>" in page  # the summary comes from the checkpoint, whatever config.json says
+
+
+def test_a_run_before_its_first_checkpoint_gets_a_page_from_its_config_json(tmp_path, capsys):
+    run = tmp_path / "young"
+    run.mkdir()
+    (run / "stats.jsonl").write_text('{"iteration": 5, "loss_d": 1.2, "time": 75.0}\n5\n')
+    (run / "config.json").write_text('{"model": {"frames": 16, "size": 32, "g_width": 16, "d_width": 16}}')
+    page = write_report(run).read_text()
+    assert "5 of 100000 (no checkpoint yet)" in page and "1 min 15 s of training" in page
+    assert f"{run / 'stats.jsonl'}:2: not a whole record" in page
+    (run / "config.json").write_text('{"model": ')
+    page = write_report(run).read_text()
+    assert f"{run / 'config.json'}: not JSON" in page and "<pre>{&quot;model&quot;: </pre>" in page
+    assert f"{run / 'config.json'}: not JSON" in capsys.readouterr().err

@@ -158,7 +158,8 @@ def _notes(notes: list[str]) -> str:
 def _config_section(check: ConfigCheck, checkpoint: dict | None) -> str:
     parts = ["<h2>Config</h2>"]
     if check.problem:
-        parts.append(f'<p class="differs">{html.escape(check.problem)}; the checkpoint\'s config is what runs</p>')
+        runs = "; the checkpoint's config is what runs" if checkpoint else ""
+        parts.append(f'<p class="differs">{html.escape(check.problem)}{runs}</p>')
     if check.differences:
         rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(a)}</td><td>{html.escape(b)}</td></tr>"
                        for k, a, b in check.differences)

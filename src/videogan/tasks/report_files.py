@@ -94,14 +94,14 @@ def check_config(path: Path, checkpoint: dict | None) -> ConfigCheck:
         text = _text(path)
     except ValueError as err:
         return ConfigCheck(None, (), str(err))
-    if checkpoint is None:
-        return ConfigCheck(text, (), None)
     try:
         written = _json(path, text)
     except ValueError as err:
         return ConfigCheck(text, (), str(err))
     if not isinstance(written, dict):
         return ConfigCheck(text, (), f"{path}: a JSON {type(written).__name__}, not a config (an object)")
+    if checkpoint is None:
+        return ConfigCheck(text, (), None)
     expected = {**checkpoint["config"], **({"baseline": checkpoint["baseline"]} if "baseline" in checkpoint else {})}
     ran, says = _fields(expected, expected), _fields(written, expected)
     shown = {key: json.dumps(value) for key, value in says.items()}
