@@ -127,6 +127,13 @@ def test_baseline_sample_and_videogan_sample_and_evaluate(baseline_run, tmp_path
     assert json.loads(out.read_text())["kind"] == "baseline"
 
 
+def test_the_baseline_report_shows_the_real_clips_beside_reconstructions_and_samples(baseline_run):
+    page = (baseline_run / "report.html").read_text()
+    for src in ("samples/real_videos.gif", "samples/0000004_reconstruction_videos.gif", "samples/0000004_gmm_videos.gif"):
+        assert f'src="{src}"' in page
+    assert "the autoencoder baseline (section 3.2)" in page
+
+
 def test_baseline_sample_refuses_a_gan_checkpoint(tmp_path, capsys):
     config = get_preset("tiny")
     path = save_checkpoint(tmp_path / "gan.pt", {"config": config.to_dict(), "iteration": 0,

@@ -207,7 +207,7 @@ def test_torn_stats_line_dropped_and_time_cumulative(run, capsys):
     with open(stats, "a") as f:
         f.write('{"iteration": 5, "time": 12.')  # a torn write: no closing brace, no newline
     code, _, err = _videogan(["train", "--resume", run, "--iterations", "8", "--no-progress"], capsys)
-    assert code == 0 and f"{stats}: line {len(before) + 1} is not a whole record" in err
+    assert code == 0 and f"{stats}:{len(before) + 1}: not a whole record" in err
     records = [json.loads(line) for line in stats.read_text().splitlines()]
     assert [r["iteration"] for r in records] == [r["iteration"] for r in before] + [5, 8]  # the run's log_every 5
     times = [r["time"] for r in records]

@@ -45,3 +45,24 @@ def test_no_tensorboard_package_and_other_ranks_write_nothing(tmp_path, tiny_con
     monkeypatch.undo()
     monkeypatch.setenv("VIDEOGAN_TENSORBOARD", "0")
     assert RunLog(tmp_path / "off").tensorboard is None
+
+
+def test_an_evaluation_of_a_run_goes_to_its_tensorboard_log_beside_the_training_curves(tmp_path, tiny_config):
+    from videogan.cli import main
+    from videogan.eval.results import send_to_tensorboard
+
+    run = tmp_path / "run"
+    train(tiny_config, run, progress=False)
+    assert main(["evaluate", str(run), "--n", "4", "--metrics", "flicker,colour", "--device", "cpu"]) == 0
+    # FVD never comes from so short a clip here: the same path with a result that holds it
+    result = {"checkpoint": str(run / "checkpoints" / "checkpoint-0000004.pt"), "iteration": 4, "fvd": 512.5,
+              "fvd_real_floor": float("nan"), "flicker": "text"}
+    send_to_tensorboard(run / "eval-fvd-4.json", result)
+    # written elsewhere, an evaluation is not the run's: its log is left alone
+    send_to_tensorboard(tmp_path / "eval-6.json", {**result, "iteration": 6})
+    events = _events(run)
+    assert {"eval/flicker", "eval/flicker_real", "eval/colour_w1", "eval/fvd"} <= set(events.Tags()["scalars"])
+    assert "eval/fvd_real_floor" not in events.Tags()["scalars"]  # not measured: nothing plotted
+    assert [e.step for e in events.Scalars("eval/flicker")] == [6]
+    assert [(e.step, e.value) for e in events.Scalars("eval/fvd")] == [(4, 512.5)]
+    assert [e.step for e in events.Scalars("train/loss_d")] == [1, 2, 3, 4, 5, 6]

@@ -24,6 +24,7 @@ from .fvd import BATCH_SIZE, FRAMES, frechet_distance_from_stats
 from .fvd_cli import protocol
 from .i3d import MIN_FRAMES, NUM_CLASSES
 from .metrics import METRICS, NEEDS_I3D, EvalContext, VideoSet, get_metric, real_fvd_stats
+from .results import send_to_tensorboard
 from .sources import dataset_config, open_source, synthetic_spec
 from .weights import CKPT_SHA256, cache_dir, load_i3d
 
@@ -172,6 +173,7 @@ def _run(args) -> None:
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     os.replace(tmp, out)
+    send_to_tensorboard(out, result)
     print(json.dumps(result, indent=2))
     if "fvd_real_floor" in result:
         print(f"FVD {result['fvd']:.1f}; real vs real at the same n, frames and size: {result['fvd_real_floor']:.1f}")

@@ -108,6 +108,19 @@ METRICS: dict[str, Metric] = {
     "builtin_score": builtin_score,
 }
 NEEDS_I3D = {"fvd"}
+# The numbers each metric writes into a result (docs/evaluation.md's table), in the order shown: the report's
+# table and plots and TensorBoard's eval/ tags are made from these, and tests/test_report.py runs every metric
+# to check that it writes exactly these keys. `fvd_real_floor` is written by `evaluate` beside the FVD.
+_BUILTIN = ("builtin_shape_score", "builtin_motion_score", "builtin_named_fraction")
+METRIC_KEYS: dict[str, tuple[str, ...]] = {
+    "fvd": ("fvd", "fvd_real_floor"),
+    "mask_motion": ("mask_on_moving", "mask_on_static", "moving_fraction"),
+    "mask_location": ("mask_motion_correlation", "mask_where_real_moves", "mask_where_real_still"),
+    "flicker": ("flicker", "flicker_real"),
+    "motion_energy": ("motion_energy", "motion_energy_real", "motion_energy_w1"),
+    "colour": ("colour_w1",),
+    "builtin_score": (*_BUILTIN, *(f"{key}_real" for key in _BUILTIN)),
+}
 
 
 def get_metric(name: str) -> Metric:

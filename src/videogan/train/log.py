@@ -14,6 +14,36 @@ import torch
 from .tensorboard import TensorBoardLog, tensorboard_available
 
 
+MAX_ITERATION = 2 ** 53  # any count a float holds exactly: a larger one is a hand-edit, not a run
+
+
+def read_stats(path: Path) -> tuple[list[dict], list[str]]:
+    """stats.jsonl's records, each a JSON object with a whole `iteration` >= 0, and one note "PATH:LINE: ..."
+    per line that is not one (torn by a kill, a full disk or a power loss, or edited by hand): those lines
+    are left out. Every reader of the file (a resume, the report) goes through here."""
+    if not path.exists():
+        return [], []
+    records, problems = [], []
+    # split at "\n" only: splitlines() also breaks at \v, \f, \x1c-\x1e, \x85, \u2028 and \u2029, which a torn or
+    # garbled line can hold, and its numbers would then not be the file's lines
+    for number, line in enumerate(path.read_text(errors="replace").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
+            problems.append(f"{path}:{number}: not a whole record (not JSON: a torn write?)")
+            continue
+        iteration = record.get("iteration") if isinstance(record, dict) else None
+        if not isinstance(record, dict):
+            problems.append(f"{path}:{number}: not a whole record (a JSON {type(record).__name__}, not an object)")
+        elif type(iteration) is not int or not 0 <= iteration <= MAX_ITERATION:  # bool is an int: not one
+            problems.append(f"{path}:{number}: not a whole record (no whole iteration from 0 to 2^53)")
+        else:
+            records.append(record)
+    return records, problems
+
+
 class RunLog:
     def __init__(self, run_dir: Path, enabled: bool = True):
         self.enabled = enabled
@@ -41,30 +71,16 @@ class RunLog:
         if self.tensorboard:
             self.tensorboard.scalars(iteration, clean)
 
-    def _records(self) -> list[dict]:
-        """The records of stats.jsonl; a line that is not a record (torn by a full disk or a power loss) is
-        dropped with a warning."""
-        records = []
-        for number, line in enumerate(self.stats_path.read_text(errors="replace").splitlines(), 1):
-            try:
-                record = json.loads(line) if line.strip() else None
-            except json.JSONDecodeError:
-                record = {}
-            if record is None:
-                continue
-            if not isinstance(record, dict) or not isinstance(record.get("iteration"), int):
-                self.line(f"warning: {self.stats_path}: line {number} is not a whole record (torn write?): dropped")
-                continue
-            records.append(record)
-        return records
-
     def truncate_after(self, iteration: int) -> None:
         """On resume: drop records past the checkpoint, which the resumed run will write again, and go on
         counting `time` from the last record kept."""
         self._purge_step = iteration + 1  # TensorBoard drops its events past the checkpoint too
         if not self.enabled or not self.stats_path.exists():
             return
-        kept = [record for record in self._records() if record["iteration"] <= iteration]
+        records, problems = read_stats(self.stats_path)
+        for problem in problems:
+            self.line(f"warning: {problem}: dropped")
+        kept = [record for record in records if record["iteration"] <= iteration]
         self.earlier_seconds = float(kept[-1].get("time", 0.0)) if kept else 0.0
         self.stats_path.write_text("".join(json.dumps(record) + "\n" for record in kept))
 

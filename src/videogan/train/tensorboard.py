@@ -33,10 +33,11 @@ class TensorBoardLog:
         weakref.finalize(self, self.writer.close)  # closed with the run's log: train() has no close step
         self.videos = importlib.util.find_spec("moviepy") is not None
 
-    def scalars(self, iteration: int, values: dict) -> None:
+    def scalars(self, iteration: int, values: dict, group: str = "train") -> None:
+        """Each number as the scalar GROUP/KEY: train/ for stats.jsonl's, eval/ for `evaluate`'s."""
         for key, value in values.items():
             if isinstance(value, (int, float)):
-                self.writer.add_scalar(f"train/{key}", value, iteration)
+                self.writer.add_scalar(f"{group}/{key}", value, iteration)
         self.writer.flush()
 
     def samples(self, iteration: int, parts: dict[str, torch.Tensor]) -> None:
