@@ -1,4 +1,5 @@
-"""How OpenMP's threads wait on the CPU: set before torch loads its OpenMP runtime (no torch import here).
+"""How OpenMP's threads wait on the CPU: set when videogan is imported, before torch loads its OpenMP runtime
+(no torch import here).
 
 torch's CPU build runs its kernels on GNU OpenMP (libgomp; `torch.__config__.parallel_info()`), whose
 idle threads spin before they sleep: 300,000 times by default. On a machine shared with other jobs a
@@ -15,10 +16,14 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 # a user who sets any of these chose a wait policy themselves; we leave it alone
 WAIT_POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 SPIN_COUNT = "1000"  # libgomp's busy-wait iterations before a waiting thread sleeps
+TORCH_FIRST = ("torch was imported before videogan, so OpenMP keeps its default long spin, which made training "
+               "up to 3x slower on a busy CPU: import videogan before torch, or set GOMP_SPINCOUNT=1000 (or "
+               "OMP_WAIT_POLICY=PASSIVE on a shared machine) in the environment before Python starts")
 
 
 def apply_wait_policy(environ=None) -> bool:
@@ -33,3 +38,13 @@ def apply_wait_policy(environ=None) -> bool:
         raise RuntimeError("apply_wait_policy() must run before torch is imported (OpenMP reads it at load)")
     environ["GOMP_SPINCOUNT"] = SPIN_COUNT
     return True
+
+
+def apply_wait_policy_on_import() -> None:
+    """videogan/__init__.py's step, so that the Python API trains as fast as the `videogan` command: set the
+    policy if torch is not loaded yet; if it is, and the user chose no policy, warn (once: a package's
+    __init__ runs once per process) with what to set."""
+    if "torch" not in sys.modules:
+        apply_wait_policy()
+    elif not any(name in os.environ for name in WAIT_POLICY_VARIABLES):
+        warnings.warn(TORCH_FIRST, RuntimeWarning, stacklevel=2)
