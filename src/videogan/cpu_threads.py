@@ -8,9 +8,9 @@ than a 1-thread one; sleeping at once (OMP_WAIT_POLICY=PASSIVE) costs a wake-up 
 which the small presets' many short kernels pay thousands of times per step. A short spin (GOMP_SPINCOUNT
 =1000, tens of microseconds: the gap between back-to-back kernels) keeps most of the default's speed on a
 quiet machine and most of PASSIVE's on a shared one. Measured side by side on 2 cores (docs/performance.md,
-"OpenMP wait policy"), videos/s of the `demo` preset's step: quiet 178 passive / 234 short spin / 250
-default; with a competing job 95 / 87 / 47. The paper preset: quiet 3.78 / 3.83 / 4.36, loaded 2.13 / 2.00
-/ 1.36.
+"History: how the OpenMP wait policy was chosen"), videos/s of the `demo` preset's step: quiet 156 passive / 195
+short spin / 223 default; with a competing job 105 / 83 / 47. The paper preset: quiet 3.86 / 3.79 / 4.00,
+with the job 1.88 / 1.75 / 1.38.
 """
 from __future__ import annotations
 
