@@ -22,7 +22,7 @@ import warnings
 WAIT_POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 SPIN_COUNT = "1000"  # libgomp's busy-wait iterations before a waiting thread sleeps
 TORCH_FIRST = ("torch was imported before videogan, so OpenMP keeps its default long spin, which made training "
-               "up to 3x slower on a busy CPU: import videogan before torch, or set GOMP_SPINCOUNT=1000 (or "
+               "2-10x slower on a busy CPU: import videogan before torch, or set GOMP_SPINCOUNT=1000 (or "
                "OMP_WAIT_POLICY=PASSIVE on a shared machine) in the environment before Python starts")
 
 
