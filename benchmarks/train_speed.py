@@ -12,7 +12,8 @@
    so that a change in the machine's load hits every contender alike. Contenders:
    - `ours`: our networks and loop body (train/loop.py's iteration) with the thread policy that the
      `videogan` command applies (videogan/cpu_threads.py: GOMP_SPINCOUNT=1000, a short spin);
-   - `ours, OpenMP default`: the same without that policy (what a library user who imports videogan gets);
+   - `ours, OpenMP default`: the same without that policy (what a library user gets who imports torch
+     before videogan and sets no policy);
    - `ours, OMP_WAIT_POLICY=PASSIVE`: threads that sleep at once (the command's policy until 2026-12-04);
      `--spin-count N` adds `ours` with GOMP_SPINCOUNT=N;
    - `ours, channels_last_3d`: `ours` with the 3-D convolutions' weights and the real batch in
@@ -50,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -57,6 +59,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+# torch before videogan on purpose: each process's wait policy is the one its environment names (the
+# contender's, or the user's for --profile), not the one importing videogan would set
+warnings.filterwarnings("ignore", message="torch was imported before videogan", category=RuntimeWarning)
 from videogan.config import get_preset, replace
 from videogan.cpu_threads import WAIT_POLICY_VARIABLES, apply_wait_policy
 from videogan.runtime import Runtime, pick_device

@@ -54,7 +54,7 @@ def test_make_demo_trains_the_demo_preset_and_samples_from_the_average(tmp_path)
                  "--out", str(run)]) == 0
     saved = json.loads((run / "config.json").read_text())
     assert saved["model"]["frames"] == 8 and saved["train"]["ema_half_life"] == 2000.0
-    # the demo's optimisation (docs/results.md 5h): D without BatchNorm under the R1 penalty
+    # the demo's optimisation (docs/notebook.md 7): D without BatchNorm under the R1 penalty
     assert saved["model"]["d_norm"] == "none" and saved["train"]["r1_gamma"] == 1.0
     assert json.loads((run / "stats.jsonl").read_text().splitlines()[-1])["r1"] > 0
     state = torch.load(run / "checkpoints" / "checkpoint-0000002.pt", weights_only=True)

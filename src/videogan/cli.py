@@ -12,7 +12,6 @@ import importlib
 import sys
 
 from . import __version__
-from .cpu_threads import apply_wait_policy
 from .outputs import check_writable
 
 # name: (module whose register() adds the command, help in the command list); tests/test_cli.py checks that
@@ -61,8 +60,6 @@ def build_parser(command: str | None = "all") -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if "torch" not in sys.modules:  # the command modules import torch; OpenMP reads its policy then
-        apply_wait_policy()
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(_command_in(argv)).parse_args(argv)
     try:

@@ -227,10 +227,10 @@ PRESETS: dict[str, RunConfig] = {
         model=dict(frames=16, size=32, g_width=16, d_width=16),
         train=dict(batch_size=32, iterations=5000, log_every=100, sample_every=500, checkpoint_every=500),
     ),
-    # `make demo`: 5 minutes of training on 2 CPU cores (docs/results.md 5f, 5h). Twice the cpu widths on 8-frame
-    # clips at batch 16, sampled from the average of G's weights (5b); not the paper's optimisation: D without
+    # `make demo`: 5 minutes of training on 2 CPU cores (docs/notebook.md 5, 7). Twice the cpu widths on 8-frame
+    # clips at batch 16, sampled from the average of G's weights (notebook 1); not the paper's optimisation: D without
     # BatchNorm under the R1 penalty, Adam 1e-3 / (0, 0.99), which at equal iterations keeps the game level
-    # and the mask off the still scene where the paper's recipe lets D win (5h). Its objects are blobs.
+    # and the mask off the still scene where the paper's recipe lets D win (notebook 7). Its objects are blobs.
     "demo": _preset(
         model=dict(frames=8, size=32, g_width=32, d_width=32, d_norm="none"),
         train=dict(batch_size=16, iterations=2200, lr=1e-3, beta1=0.0, beta2=0.99, r1_gamma=1.0,

@@ -5,7 +5,7 @@ D maximises log D(x) + log(1 - D(G(z))); G uses the non-saturating form, maximis
 Both go through BCE-with-logits, the numerically stable cross entropy section 2.3 asks for.
 
 Not the paper's, off unless asked: the R1 penalty (Mescheder et al. 2018), gamma/2 E|grad_x D(x)|^2 over
-real clips, which keeps D from growing steep around the data (the game D wins in docs/results.md 5f).
+real clips, which keeps D from growing steep around the data (the game D wins in docs/notebook.md 5).
 """
 from __future__ import annotations
 
