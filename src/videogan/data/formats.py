@@ -19,7 +19,9 @@ from torch.utils.data import Dataset
 from ..config import DATA_FORMATS as FORMATS
 from .clips import adapt_clip
 from .decode import VIDEO_EXTENSIONS, count_frames, is_frame_folder, iter_frames, probe
+from .remote import is_url
 from .shards import SHARD_DIR, load_clip, read_manifests
+from .streaming import StreamedShards
 
 log = logging.getLogger(__name__)
 MAX_SKIPS = 100  # consecutive failures before a dataset gives up: the data, not one file, is broken
@@ -243,6 +245,11 @@ def open_dataset(path: str | os.PathLike, data_format: str = "auto", frames: int
     `root` is the folder a VideoGAN list's paths are relative to (default: the list file's folder)."""
     if data_format not in FORMATS:
         raise ValueError(f"unknown data format {data_format!r}; choose from {FORMATS}")
+    if is_url(path):
+        if data_format not in ("auto", "shards") or root is not None:
+            raise ValueError(f"--data {path}: a URL must name prepared shards (--data-format auto or shards, "
+                             f"no --data-root)")
+        return StreamedShards(str(path), frames, size, seed)
     fmt = detect_format(path) if data_format == "auto" else data_format
     if root is not None and fmt != "videogan":
         raise ValueError(f"{path}: --data-root applies to VideoGAN list files only, not to {fmt}")

@@ -27,7 +27,9 @@ from tqdm import tqdm
 
 from ..config import RunConfig
 from ..data import build_dataset
+from ..data.clips import clip_bytes
 from ..data.sampler import EpochDataset, ResumableSampler
+from ..data.streaming import StreamedShards, StreamLoader
 from ..runtime import Runtime, close_runtime, setup_runtime
 from .checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_latest, prune_checkpoints,
                          restore_rng, save_checkpoint)
@@ -173,8 +175,7 @@ def loader_workers(value: str | int, world_size: int = 1) -> int:
 
 
 class _ClipBytes(Dataset):
-    """Clips as 3 t h w uint8: a quarter of float32's bytes through the loader's queues and the copy to
-    the device, where `_on_device` restores [-1, 1] (to 1/255, the precision of video files)."""
+    """Clips as 3 t h w uint8 (`clip_bytes`; `_on_device` restores [-1, 1])."""
 
     def __init__(self, dataset: Dataset):
         self.items = EpochDataset(dataset)
@@ -183,12 +184,16 @@ class _ClipBytes(Dataset):
         return len(self.items)
 
     def __getitem__(self, key) -> torch.Tensor:
-        return self.items[key]["video"].add(1).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+        return clip_bytes(self.items[key]["video"])
 
 
-def _loader(dataset: Dataset, config: RunConfig, runtime: Runtime, start_sample: int) -> DataLoader:
-    sampler = ResumableSampler(len(dataset), config.train.seed, runtime.rank, runtime.world_size, start_sample)
+def _loader(dataset: Dataset, config: RunConfig, runtime: Runtime, start_sample: int,
+            position: dict | None) -> DataLoader | StreamLoader:
     workers = loader_workers(config.train.workers, runtime.world_size)
+    if isinstance(dataset, StreamedShards):  # shards at a URL: read in order, resumed from `position`
+        return StreamLoader(dataset, config.train.batch_size, workers, runtime.rank, runtime.world_size,
+                            runtime.device.type == "cuda", position)
+    sampler = ResumableSampler(len(dataset), config.train.seed, runtime.rank, runtime.world_size, start_sample)
     return DataLoader(_ClipBytes(dataset), batch_size=config.train.batch_size, sampler=sampler, num_workers=workers,
                       drop_last=True, pin_memory=runtime.device.type == "cuda", persistent_workers=workers > 0,
                       prefetch_factor=4 if workers > 0 else None)
@@ -282,25 +287,30 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
         log.line(f"global batch {semantics['global_batch']} = {runtime.world_size} rank(s) x "
                  f"{semantics['batch_per_rank']} clips; BatchNorm statistics over {semantics['batch_norm_clips']} "
                  f"clips; precision {precision}; {workers} loader worker(s)")
-        outcome = _fit(task, config, run_dir, runtime, dataset, iteration, Trainer(runtime, precision), log, progress)
+        position = state.get("data_position") if state is not None else None
+        outcome = _fit(task, config, run_dir, runtime, dataset, iteration, Trainer(runtime, precision), log, progress,
+                       position)
         return outcome, task, config
     finally:
         close_runtime(runtime, finished=sys.exc_info()[0] is None)  # after an error a rank may be alone
 
 
 def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime, dataset: Dataset, iteration: int,
-         trainer: Trainer, log: RunLog, progress: bool) -> Outcome:
+         trainer: Trainer, log: RunLog, progress: bool, position: dict | None) -> Outcome:
     tcfg = config.train
 
     def save() -> Path | None:
         state = checkpoint_state(task, config, iteration, runtime.world_size)
+        if isinstance(loader, StreamLoader):
+            state["data_position"] = loader.position()  # every rank's streams (a collective call)
         if not runtime.is_main:
             return None
         path = save_checkpoint(checkpoint_path(run_dir, iteration), state)
         prune_checkpoints(run_dir, tcfg.keep_checkpoints)
         return path
 
-    data = iter(_loader(dataset, config, runtime, iteration * tcfg.batch_size))
+    loader = _loader(dataset, config, runtime, iteration * tcfg.batch_size, position)
+    data = iter(loader)
     vote = StopVote(runtime)
     bar = tqdm(total=tcfg.iterations, initial=iteration, disable=not (progress and runtime.is_main),
                unit="it", dynamic_ncols=True)
