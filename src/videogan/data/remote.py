@@ -20,7 +20,8 @@ from .shards import SHARD_DIR
 log = logging.getLogger(__name__)
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 CONNECT_TIMEOUT_S = 30.0
-READ_TIMEOUT_S = 60.0  # a server that stops sending for this long fails the shard (then retried)
+READ_TIMEOUT_S = 60.0
+STREAM_READ = 1 << 20  # a server that stops sending for this long fails the shard (then retried)
 
 
 def is_url(path) -> bool:
@@ -93,7 +94,9 @@ def stream_members(fs, shard: str, records: dict[str, dict], skip: int) -> Itera
     seen = 0
     # block_size=0: one streamed GET (fsspec's http otherwise asks for ranges, which not every server has)
     options = {"block_size": 0} if fs.protocol[0] in ("http", "https") else {}
-    with fs.open(f"{shard}.tar", "rb", **options) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+    # reads of STREAM_READ bytes: each is a round trip to fsspec's event loop, tarfile's 10 KB made them many
+    with fs.open(f"{shard}.tar", "rb", **options) as raw, \
+            tarfile.open(fileobj=raw, mode="r|", bufsize=STREAM_READ) as tar:
         for member in tar:
             record = records.get(member.name)
             if record is None or not member.isfile():
