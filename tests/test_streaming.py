@@ -216,3 +216,18 @@ def test_bad_urls_are_one_line_errors(tmp_path):
     out = subprocess.run([sys.executable, "-m", "videogan.cli", "train", "--data", "s3://bucket/prepared",
                           "--preset", "tiny", "--out", str(tmp_path / "run")], capture_output=True, text=True)
     assert out.returncode == 2 and "s3fs" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_two_ranks_with_two_workers_each_train_from_http_and_resume(tmp_path):
+    from test_distributed import _finish, _start_ranks
+
+    write_shards(tmp_path / "prep", shards=8, clip_format="jpeg", frames=8, size=16)
+    run = tmp_path / "run"
+    with serving(tmp_path / "prep") as url:
+        command = ["-m", "videogan.cli", "train", "--data", url, "--preset", "tiny", "--device", "cpu",
+                   "--no-progress", "--workers", "2", "--checkpoint-every", "2"]
+        _finish(_start_ranks([*command, "--iterations", "2", "--out", str(run)]))
+        slots = load_checkpoint(list_checkpoints(run)[-1])["data_position"]["slots"]
+        assert len(slots) == 4 and all(epoch == 0 for epoch, _ in slots)  # every rank's workers, gathered
+        _finish(_start_ranks([*command, "--iterations", "4", "--resume", str(run)]))
+    assert load_checkpoint(list_checkpoints(run)[-1])["iteration"] == 4
