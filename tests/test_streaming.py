@@ -213,6 +213,10 @@ def test_bad_urls_are_one_line_errors(tmp_path):
     with serving(tmp_path) as url:
         with pytest.raises(ValueError, match=rf"cannot list {url}/shards/"):
             build_dataset(DataConfig(data=url), ModelConfig(frames=8, size=16))
+    write_shards(tmp_path)
+    with serving(tmp_path) as url:  # what needs any clip at any time (the future task's fixed clips) is refused
+        with pytest.raises(ValueError, match="read in order only.*give its local path"):
+            build_dataset(DataConfig(data=url), ModelConfig(frames=4, size=8))[0]
     out = subprocess.run([sys.executable, "-m", "videogan.cli", "train", "--data", "s3://bucket/prepared",
                           "--preset", "tiny", "--out", str(tmp_path / "run")], capture_output=True, text=True)
     assert out.returncode == 2 and "s3fs" in out.stderr and "Traceback" not in out.stderr

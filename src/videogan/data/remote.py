@@ -101,6 +101,8 @@ def stream_members(fs, shard: str, records: dict[str, dict], skip: int) -> Itera
             record = records.get(member.name)
             if record is None or not member.isfile():
                 continue
+            if member.size != record["nbytes"]:  # checked before reading: a member may claim any size
+                raise ValueError(f"member {member.name} holds {member.size} bytes, its manifest says {record['nbytes']}")
             seen += 1
             if seen <= skip:
                 continue

@@ -54,6 +54,13 @@ class StreamedShards(IterableDataset):
         self.start: dict[int, tuple[int, int]] = {}  # slot -> (epoch, shards finished)
         self.failed_in_a_row = 0
 
+    def _random_access(self, *index):
+        """What needs any clip at any time (the future task's fixed clips, the baseline's subsets) is refused."""
+        raise ValueError(f"--data {self.url}: streamed shards are read in order only, and this command needs any "
+                         f"clip at any time: copy the prepared folder and give its local path")
+
+    __len__ = __getitem__ = _random_access
+
     def slot_shards(self, epoch: int, slot: int, slots: int) -> list[str]:
         """The shards `slot` of `slots` reads in `epoch`, in reading order."""
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.shards))
