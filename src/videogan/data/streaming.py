@@ -43,6 +43,11 @@ BACKOFF_S = 1.0  # the first retry's pause; each next one doubles it
 MAX_FAILED_IN_A_ROW = 8  # shards skipped one after another before a slot gives up: the source is broken
 
 
+class NoRandomAccess(ValueError, TypeError):
+    """A ValueError for the user's one-line message, and a TypeError, which is what `list()` and other
+    callers of `len()` take as "no length" and go on."""
+
+
 class StreamedShards(IterableDataset):
     """Endless `{"video": 3 t h w uint8, "slot", "epoch", "done"}` items from shards at `url`, adapted to
     `frames` x `size` x `size`; `rank`, `world_size`, `workers` and `start` are set by `StreamLoader`."""
@@ -56,7 +61,7 @@ class StreamedShards(IterableDataset):
 
     def _random_access(self, *index):
         """What needs any clip at any time (the future task's fixed clips, the baseline's subsets) is refused."""
-        raise ValueError(f"--data {self.url}: streamed shards are read in order only, and this command needs any "
+        raise NoRandomAccess(f"--data {self.url}: streamed shards are read in order only, and this command needs any "
                          f"clip at any time: copy the prepared folder and give its local path")
 
     __len__ = __getitem__ = _random_access
