@@ -72,8 +72,13 @@ def write_rotated(path: Path, frames: np.ndarray, degrees: int) -> Path:
 
 
 def top_half_white(frames: int, size: int = 32) -> np.ndarray:
+    """The top half white, the bottom dark with a small grey square moving across it (a picture that never
+    changes would be a frozen stream)."""
     video = np.full((frames, size, size, 3), 20, np.uint8)
     video[:, : size // 2] = 235
+    for t in range(frames):
+        x = t % (size - 4)
+        video[t, size - 6:size - 2, x:x + 4] = 120
     return video
 
 
@@ -87,7 +92,7 @@ SINGLE = {
     "truncated": ("truncated.mp4", lambda p: p.write_bytes(write_video(p, moving_pattern(FRAMES, 32, 32)).read_bytes()[:900]),
                   "skipped", ""),
     "damaged payload": ("damaged.mp4", lambda p: damage_middle(write_video(p, moving_pattern(FRAMES, 32, 32))),
-                        "skipped", "corrupt stream"),
+                        "skipped", "no clip left after cutting"),
     "named pipe": ("pipe.mp4", lambda p: os.mkfifo(p), "skipped", "not a regular file (a named pipe)"),
     "dangling link": ("gone.mp4", lambda p: p.symlink_to(p.parent / "nowhere.mp4"), "skipped", "cannot read"),
     "newline and tab in name": ("bad\nname\t.mp4", lambda p: p.write_bytes(b""), "skipped", "empty file"),

@@ -35,7 +35,8 @@ import numpy as np
 
 from .clip_formats import DEFAULT_FORMAT, FORMATS, JPEG_QUALITY
 from .clips import cut_clips, square
-from .decode import MAX_GAP, VIDEO_EXTENSIONS, DecodeError, iter_parts, probe
+from .decode import VIDEO_EXTENSIONS, DecodeError, iter_parts, probe
+from .defects import FREEZE_FRAMES, FREEZE_LEVEL, Cuts, FreezeLimits
 from .formats import list_videos
 from .labelled import is_ucf_root, list_labelled
 from .scene_filter import SceneFilter
@@ -58,6 +59,8 @@ class Options:
     pad: bool = False
     stabilize: bool = True
     work_side: int = WORK_SIDE  # stabilizer's feature resolution (short side)
+    freeze_frames: int = FREEZE_FRAMES  # defects.py: runs of this many near-identical frames are cut (0: off)
+    freeze_level: float = FREEZE_LEVEL
 
     def __post_init__(self):
         for flag, value in (("--size", self.size), ("--frames", self.frames), ("--stride", self.stride),
@@ -68,6 +71,11 @@ class Options:
             raise ValueError(f"--fps must be in (0, {MAX_FPS:g}], got {self.fps:g}")
         if self.min_frames < 0:
             raise ValueError(f"--min-frames must be 0 or more, got {self.min_frames}")
+        FreezeLimits(self.freeze_frames, self.freeze_level)  # raises for values it cannot work with
+
+    @property
+    def freeze(self) -> FreezeLimits:
+        return FreezeLimits(self.freeze_frames, self.freeze_level)
 
 
 @dataclass(frozen=True)
@@ -126,14 +134,16 @@ def _clip_stats(stats: list[dict]) -> dict:
             "coverage_min": min(s["coverage"] for s in stats)}
 
 
-def _segments(path: Path, fps: float, options: Options):
-    """(segment, frame size size 3, stats) per frame: a new segment at every pause in the timestamps and,
-    when stabilizing, at every stabilization break."""
-    parts = iter_parts(path, fps=fps, short_side=max(2 * options.size, options.work_side))
+def _segments(path: Path, fps: float, options: Options, cuts: Cuts):
+    """(segment, frame size size 3, stats) per frame: a new segment at every pause in the timestamps, at
+    every stretch of damaged or frozen frames cut out (counted in `cuts`) and, when stabilizing, at every
+    stabilization break."""
+    parts = iter_parts(path, fps=fps, short_side=max(2 * options.size, options.work_side), freeze=options.freeze,
+                       cuts=cuts)
     offset = 0  # segments before this part
     for part, group in itertools.groupby(parts, key=lambda item: item[0]):
         frames = (frame for _, frame in group)
-        gap = f"pause of more than {MAX_GAP:g}s between timestamps" if part else ""
+        gap = cuts.reasons[part]
         count = 0
         if options.stabilize:
             for s in Stabilizer(work_side=options.work_side).run(frames):
@@ -153,7 +163,7 @@ def process(source: Source, options: Options, writer: ShardWriter, scenes: Scene
     raises for bad input)."""
     record = {"source": source.id, "label": source.label, "class": source.label_name, "prepared": time.time()}
     path = Path(source.path)
-    total, segments, clips = 0, 0, 0
+    total, segments, clips, cuts = 0, 0, 0, Cuts()
     try:
         if path.suffix.lower() not in VIDEO_EXTENSIONS and not path.is_dir():
             raise DecodeError(f"not a video file (extension {path.suffix or 'none'!r})")
@@ -164,7 +174,7 @@ def process(source: Source, options: Options, writer: ShardWriter, scenes: Scene
                 writer.end_input(result)
                 return result
         fps = options.fps or probe(path).fps
-        stream = _segments(path, fps, options)
+        stream = _segments(path, fps, options, cuts)
 
         def counted():
             nonlocal total, segments
@@ -186,17 +196,20 @@ def process(source: Source, options: Options, writer: ShardWriter, scenes: Scene
         result = {**record, "status": "skipped", "reason": str(err) if expected else f"failed: {type(err).__name__}: {err}"}
         writer.end_input(result, keep_clips=False)
         return result
+    cut = {"cut": cuts.counts()} if cuts.describe() else {}
     if clips == 0:
-        if total <= 1:
+        if cuts.describe():
+            reason = f"no clip left after cutting {cuts.describe()} ({total} frames kept, {segments} segment(s))"
+        elif total <= 1:
             reason = f"{total} frame(s): not a video"
         elif segments > 1:
             reason = (f"no stable segment of --min-frames {options.min_frames} ({total} frames, {segments} segments)"
                       + ("; --no-stabilize keeps them unwarped" if options.stabilize else ""))
         else:
             reason = f"too short: {total} frames at {fps:g} fps < --min-frames {options.min_frames}"
-        result = {**record, "status": "skipped", "reason": reason}
+        result = {**record, "status": "skipped", "reason": reason, **cut}
     else:
-        result = {**record, "status": "ok", "clips": clips, "frames": total, "segments": segments, "fps": fps}
+        result = {**record, "status": "ok", "clips": clips, "frames": total, "segments": segments, "fps": fps, **cut}
     writer.end_input(result)
     return result
 
@@ -244,6 +257,8 @@ def _record_options(out: Path, options: Options) -> None:
         saved = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not the JSON `prepare` writes ({err}); use a new OUT folder") from None
+    # an option newer than OUT's file is taken at its default: a run from before the option resumes
+    saved = {**asdict(Options()), **saved} if isinstance(saved, dict) else saved
     if saved != wanted:
         differ = ", ".join(f"{k} {saved.get(k)!r} there, {v!r} here" for k, v in wanted.items() if saved.get(k) != v)
         raise ValueError(f"{path}: OUT was prepared with other options ({differ}); use a new OUT folder")
@@ -339,6 +354,15 @@ def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: i
     return Outcome(records, unfinished, unreadable, share, skipped_earlier)
 
 
+def cut_summary(records: list[dict]) -> str:
+    """One line totalling the frames cut from the inputs (their records' "cut"), or "" if none were."""
+    cut = [r["cut"] for r in records if "cut" in r]
+    if not cut:
+        return ""
+    total = Cuts(**{key: sum(c.get(key, 0) for c in cut) for key in Cuts().counts()})
+    return f"cut from {len(cut)} input(s): {total.describe()} (per input: the 'cut' of its record in shards/*.jsonl)"
+
+
 def _class_counts(outcome: Outcome) -> list[str]:
     """'CLASS: K kept, S skipped' per class, when the inputs have classes or labels."""
     status = {r["source"]: r["status"] for r in outcome.records}
@@ -358,7 +382,8 @@ def main(args: argparse.Namespace) -> int:
     # `is None`, not `or`: an explicit 0 is the user's choice (and an invalid stride is refused, not replaced)
     options = Options(size=args.size, frames=frames, stride=frames if args.stride is None else args.stride,
                       fps=args.fps, min_frames=frames if args.min_frames is None else args.min_frames,
-                      pad=args.pad, stabilize=not args.no_stabilize, work_side=args.work_side)
+                      pad=args.pad, stabilize=not args.no_stabilize, work_side=args.work_side,
+                      freeze_frames=args.freeze_frames, freeze_level=args.freeze_level)
     if (args.scene_filter is None) != (args.keep is None):
         raise ValueError("--scene-filter and --keep go together: the model, and the scenes to keep")
     scenes = None
@@ -382,6 +407,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"skipped {r['source']!r}: {r['reason']}", file=sys.stderr)
     for s in unfinished:
         print(f"unfinished {s.id!r}: its worker died; re-run to retry", file=sys.stderr)
+    cut = cut_summary(records)
+    if cut:
+        print(cut, file=sys.stderr)
     classes = _class_counts(outcome)
     if classes:
         print("per class:\n" + "\n".join(classes), file=sys.stderr)
@@ -408,6 +436,10 @@ def register(subparsers) -> None:
     p.add_argument("--pad", action="store_true", help="pad short clips to --frames with their last frame")
     p.add_argument("--no-stabilize", action="store_true", help="skip camera stabilization")
     p.add_argument("--work-side", type=int, default=WORK_SIDE, help="short side for stabilization features")
+    p.add_argument("--freeze-frames", type=int, default=FREEZE_FRAMES,
+                   help="cut runs of this many near-identical decoded frames, a stalled stream (0: keep them)")
+    p.add_argument("--freeze-level", type=float, default=FREEZE_LEVEL,
+                   help="frames closer than this mean difference (8-bit levels) count as identical")
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--shard-index", type=int, default=0, help="this job's index in a job array")
     p.add_argument("--num-shards", type=int, default=1, help="jobs sharing the inputs")
