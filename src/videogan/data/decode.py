@@ -15,6 +15,7 @@ import math
 import os
 import re
 import stat
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -90,20 +91,28 @@ def check_regular(path: Path) -> None:
         raise DecodeError("empty file (0 bytes)")
 
 
-def _open_stream(path: Path):
+@contextmanager
+def _opened(path: Path) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """(container, its first video stream), closed on leaving. A name that is not valid UTF-8 (FFmpeg takes
+    names as UTF-8 only) is read through a Python file object."""
     check_regular(path)
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, UnicodeDecodeError) as err:
-        raise DecodeError(f"not a readable video ({_describe(err)})") from None
-    if not container.streams.video:
-        container.close()
-        raise DecodeError("no video stream (audio-only or data file)")
-    stream = container.streams.video[0]
-    # slices only: frame threading drops a packet that fails to decode without a word (a damaged
-    # stretch would pass unseen), and `prepare --workers` runs one process per core anyway
-    stream.thread_type = "SLICE"
-    return container, stream
+    with ExitStack() as stack:
+        try:
+            str(path).encode("utf-8")
+            source = str(path)
+        except UnicodeEncodeError:
+            source = stack.enter_context(open(path, "rb"))
+        try:
+            container = stack.enter_context(av.open(source))
+        except (av.FFmpegError, UnicodeDecodeError) as err:
+            raise DecodeError(f"not a readable video ({_describe(err)})") from None
+        if not container.streams.video:
+            raise DecodeError("no video stream (audio-only or data file)")
+        stream = container.streams.video[0]
+        # slices only: frame threading drops a packet that fails to decode without a word (a damaged
+        # stretch would pass unseen), and `prepare --workers` runs one process per core anyway
+        stream.thread_type = "SLICE"
+        yield container, stream
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -115,8 +124,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         with Image.open(files[0]) as image:
             width, height = image.size
         return VideoInfo(FRAME_FOLDER_FPS, len(files) / FRAME_FOLDER_FPS, width, height)
-    container, stream = _open_stream(path)
-    with container:
+    with _opened(path) as (container, stream):
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if rate and stream.guessed_rate and stream.guessed_rate > 4 * rate:
             rate = stream.guessed_rate  # a long pause drags the average (frames / duration) far below the real rate
@@ -159,8 +167,7 @@ def _decoded(container, stream) -> Iterator[tuple[av.VideoFrame | None, bool]]:
 
 def _timed_frames_file(path: Path, short_side: int | None, start: float
                        ) -> Iterator[tuple[float | None, np.ndarray | None, bool]]:
-    container, stream = _open_stream(path)
-    with container:
+    with _opened(path) as (container, stream):
         width, height = stream.codec_context.width, stream.codec_context.height
         if width * height > MAX_PIXELS:
             raise DecodeError(f"resolution {width}x{height} too large (limit {MAX_PIXELS} pixels)")

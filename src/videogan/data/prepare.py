@@ -47,6 +47,7 @@ from .stabilize import WORK_SIDE, Stabilizer
 OPTIONS_FILE = "prepare.json"
 SKIPPED_FILE = "skipped.jsonl"  # JSON lines: a file name may hold tabs and newlines
 MAX_FPS = 240.0  # a higher --fps only repeats frames (a 46 KB file became 47 MB at 2500)
+MAX_SIDE = 1024  # --size and --work-side: 8x the paper's 128; far larger ones fail in OpenCV on every input
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,11 @@ class Options:
                 raise ValueError(f"{flag} must be positive, got {value}")
         if self.fps is not None and not (math.isfinite(self.fps) and 0 < self.fps <= MAX_FPS):
             raise ValueError(f"--fps must be in (0, {MAX_FPS:g}], got {self.fps:g}")
-        if self.min_frames < 0:
-            raise ValueError(f"--min-frames must be 0 or more, got {self.min_frames}")
+        for flag, value in (("--size", self.size), ("--work-side", self.work_side)):
+            if value > MAX_SIDE:
+                raise ValueError(f"{flag} must be at most {MAX_SIDE} pixels, got {value}")
+        if not 0 <= self.min_frames <= self.frames:
+            raise ValueError(f"--min-frames must be in [0, --frames {self.frames}], got {self.min_frames}")
         FreezeLimits(self.freeze_frames, self.freeze_level)  # raises for values it cannot work with
 
     @property
@@ -107,9 +111,16 @@ def list_sources(src: Path, split: int | None = None, subset: str = "train",
         raise FileNotFoundError(f"{src}: no such file or folder")
     if split is not None and not is_ucf_root(src):
         raise ValueError(f"{src}: --split needs a UCF-101 root (classInd.txt and split lists)")
+    if src.is_file() and src.suffix.lower() in VIDEO_EXTENSIONS:
+        return [Source(src.name, str(src))]  # one video given where its folder could have been
     if src.is_file():
+        try:
+            text = src.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{src}: neither a folder, a video file nor a text list of videos "
+                             "(its bytes are not UTF-8 text)") from None
         sources = []
-        for line in src.read_text().splitlines():
+        for line in text.splitlines():
             parts = line.split()
             if not parts or parts[0].startswith("#"):
                 continue
@@ -184,7 +195,8 @@ def process(source: Source, options: Options, writer: ShardWriter, scenes: Scene
                 yield item
 
         for clip in cut_clips(counted(), options.frames, options.stride, options.min_frames, options.pad):
-            key = f"{hashlib.sha1(source.id.encode()).hexdigest()[:16]}-{clip.start:06d}"
+            # surrogateescape: a file name that is not valid UTF-8 keeps its own bytes
+            key = f"{hashlib.sha1(source.id.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}-{clip.start:06d}"
             writer.add_clip(key, clip.frames, {"source": source.id, "start": clip.start, "fps": fps,
                                                "padded": clip.padded, "label": source.label,
                                                "class": source.label_name, **_clip_stats(clip.stats)})
@@ -318,6 +330,10 @@ def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: i
             raise ValueError(f"{flag} must be positive, got {value}")
     folders: list[tuple[Path, str]] = []
     sources = list_sources(src, split, subset, folders)
+    if not sources:
+        unlisted = f"; {len(folders)} folder(s) could not be listed ({folders[0][1]})" if folders else ""
+        raise ValueError(f"{src}: no inputs found (no video file {'/'.join(VIDEO_EXTENSIONS)} and no folder "
+                         f"of numbered frames){unlisted}")
     unreadable = [{"source": (folder.relative_to(src).as_posix() or ".") + "/", "reason": f"unreadable folder ({why})"}
                   for folder, why in folders]
     with writing(out):
