@@ -246,7 +246,7 @@ def test_stale_temporaries_and_old_views_are_cleaned(tmp_path, capsys):
     (["--work-side", "5000"], "--work-side must be at most 1024 pixels, got 5000"),
     (["--min-frames", "40"], "--min-frames must be in [0, --frames 32], got 40"),
     (["--frames", "8", "--min-frames", "9"], "--min-frames must be in [0, --frames 8], got 9"),
-    (["--freeze-frames", "1"], "--freeze-frames must be 0 (off) or at least 2, got 1"),
+    (["--freeze-frames", "1"], "--freeze-frames must be 0 (off) or in [2, 250], got 1"),
     (["--freeze-level", "inf"], "--freeze-level must be in [0, 255] (8-bit levels), got inf"),
 ])
 def test_absurd_options_are_one_line_errors(tmp_path, capsys, flags, message):

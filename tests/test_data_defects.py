@@ -1,5 +1,6 @@
 """Frozen and damaged footage: cut out of the stream (defects.py), counted per input, never a clip."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -76,13 +77,14 @@ def test_repeats_from_resampling_to_a_higher_rate_are_not_a_freeze(tmp_path):
 
 
 @pytest.mark.parametrize("frames, level, message", [
-    (1, 0.1, "--freeze-frames must be 0 (off) or at least 2, got 1"),
-    (-3, 0.1, "--freeze-frames must be 0 (off) or at least 2, got -3"),
+    (1, 0.1, "--freeze-frames must be 0 (off) or in [2, 250], got 1"),
+    (-3, 0.1, "--freeze-frames must be 0 (off) or in [2, 250], got -3"),
+    (100000, 0.1, "--freeze-frames must be 0 (off) or in [2, 250], got 100000"),
     (12, float("nan"), "--freeze-level must be in [0, 255] (8-bit levels), got nan"),
     (12, -1.0, "--freeze-level must be in [0, 255] (8-bit levels), got -1"),
 ])
 def test_freeze_options_that_cannot_work_are_refused(frames, level, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         FreezeLimits(frames, level)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 FREEZE_FRAMES = 12  # half a second at 25 fps; clean real footage has runs of at most 4 (docs/data.md)
 FREEZE_LEVEL = 0.1  # 8-bit levels; a stalled decoder repeats a frame exactly, a re-encoded freeze stays below 0.03
+MAX_FREEZE_FRAMES = 250  # a run is held in memory until it is long enough to be a freeze: 10 s at 25 fps
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ class FreezeLimits:
     level: float = FREEZE_LEVEL
 
     def __post_init__(self):
-        if self.frames != 0 and self.frames < 2:
-            raise ValueError(f"--freeze-frames must be 0 (off) or at least 2, got {self.frames}")
+        if self.frames != 0 and not 2 <= self.frames <= MAX_FREEZE_FRAMES:
+            raise ValueError(f"--freeze-frames must be 0 (off) or in [2, {MAX_FREEZE_FRAMES}], got {self.frames}")
         if not (math.isfinite(self.level) and 0 <= self.level <= 255):
             raise ValueError(f"--freeze-level must be in [0, 255] (8-bit levels), got {self.level:g}")
 
