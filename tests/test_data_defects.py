@@ -141,3 +141,14 @@ def test_footage_that_is_nothing_but_a_freeze_is_skipped_naming_it(tmp_path, cap
     assert skipped == [{"source": "stuck.mp4", "reason": "no clip left after cutting 40 frozen frames (1 run(s)) "
                                                          "(0 frames kept, 0 segment(s))"}]
     assert main(["prepare", str(tmp_path / "src"), str(tmp_path / "kept"), *ARGS, "--freeze-frames", "0"]) == 0
+
+
+def test_an_out_folder_from_before_the_freeze_options_resumes(tmp_path):
+    write_video(tmp_path / "src" / "a.mp4", moving_pattern(40, 32, 32))
+    out = tmp_path / "out"
+    assert main(["prepare", str(tmp_path / "src"), str(out), *ARGS]) == 0
+    options = json.loads((out / "prepare.json").read_text())
+    older = {k: v for k, v in options.items() if not k.startswith("freeze_")}
+    (out / "prepare.json").write_text(json.dumps(older))  # as a run before these options wrote it
+    assert main(["prepare", str(tmp_path / "src"), str(out), *ARGS]) == 0
+    assert main(["prepare", str(tmp_path / "src"), str(out), *ARGS, "--freeze-frames", "20"]) == 2
