@@ -75,7 +75,7 @@ class Options:
                 raise ValueError(f"{flag} must be at most {MAX_SIDE} pixels, got {value}")
         if not 0 <= self.min_frames <= self.frames:
             raise ValueError(f"--min-frames must be in [0, --frames {self.frames}], got {self.min_frames}")
-        FreezeLimits(self.freeze_frames, self.freeze_level)  # raises for values it cannot work with
+        self.freeze  # raises for values it cannot work with
 
     @property
     def freeze(self) -> FreezeLimits:
