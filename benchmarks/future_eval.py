@@ -36,7 +36,7 @@ from videogan.data import build_dataset
 from videogan.data.video_io import grid, to_uint8, write_png, write_video
 from videogan.eval import diagnostics
 from videogan.tasks.future import load_future_generator, predict
-from videogan.train.checkpoint import config_of, load_checkpoint
+from videogan.checkpoint import config_of, load_checkpoint
 from videogan.train.media import even_frames, still_rows
 
 

@@ -25,8 +25,8 @@ from videogan.data import build_dataset
 from videogan.data.shards import SHARD_DIR, ShardWriter
 from videogan.data.synthetic import MovingObjects
 from videogan.runtime import Runtime
-from videogan.train.loop import GANTask
-from videogan.train.trainer import Trainer, _loader, _on_device, configure_kernels, loader_workers
+from videogan.train.gan import GANTask
+from videogan.train.training_loop import StepContext, training_loader, clips_on_device, configure_kernels, loader_workers
 
 
 def _sync(device) -> None:
@@ -63,7 +63,7 @@ def measure(config, precision: str, iterations: int, device) -> dict:
     runtime = Runtime(device)
     configure_kernels(precision, device)
     task = GANTask(config, runtime, None)
-    trainer = Trainer(runtime, precision)
+    trainer = StepContext(runtime, precision)
     batch = config.train.batch_size
     real = (torch.rand(batch, 3, config.model.frames, config.model.size, config.model.size, device=device) * 2 - 1)
     if config.train.channels_last:
@@ -98,7 +98,7 @@ def iteration_flops(config, device) -> float:
     period = lazy_period(config)
     with FlopCounterMode(display=False) as counter:
         for iteration in range(period):
-            task.step(real, iteration, Trainer(runtime, "fp32"))
+            task.step(real, iteration, StepContext(runtime, "fp32"))
     return counter.get_total_flops() / period
 
 
@@ -114,11 +114,11 @@ def loader_rate(config, device, batches: int = 30) -> float:
         writer.close()
         data_config = replace(config, data={"data": tmp}, train={"workers": "auto"})
         dataset = build_dataset(data_config.data, data_config.model)
-        loader = iter(_loader(dataset, data_config, Runtime(device), 0))
-        _on_device(next(loader), device, False)  # workers started
+        loader = iter(training_loader(dataset, data_config, Runtime(device), 0))
+        clips_on_device(next(loader), device, False)  # workers started
         start = time.perf_counter()
         for _ in range(batches):
-            _on_device(next(loader), device, False)
+            clips_on_device(next(loader), device, False)
         _sync(device)
         rate = batches * config.train.batch_size / (time.perf_counter() - start)
         del loader  # its workers stop before their shards are deleted

@@ -28,7 +28,7 @@
    The speed is the median over rounds; `ours/peer` is the median of the per-round ratios. Then the
    `ours` contenders on a small preset (`--small-preset`, default `cpu` at its batch; 10 iterations per
    round), whose many small kernels are where threads that sleep at once cost the most.
-2. The presets through the real loop (`videogan.train.loop.train`, its data loader, the built-in
+2. The presets through the real loop (`videogan.train.gan.train`, its data loader, the built-in
    dataset), each in its own process with the CLI's thread policy: it/s, videos/s, peak memory, MFU.
 
 MFU = FLOPs of one iteration (torch.utils.flop_counter) x iterations/s / the measured float32 peak of a
@@ -60,8 +60,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from videogan.config import get_preset, replace
 from videogan.cpu_threads import WAIT_POLICY_VARIABLES, apply_wait_policy
 from videogan.runtime import Runtime, pick_device
-from videogan.train.loop import GANTask, train
-from videogan.train.trainer import Trainer
+from videogan.train.gan import GANTask, train
+from videogan.train.training_loop import StepContext
 
 from gpu_train_speed import iteration_flops, lazy_period  # this folder: the loop's FLOPs, counted one way
 
@@ -83,7 +83,7 @@ def our_step(preset: str, batch: int, seed: int = 0, channels_last: bool = False
                                                 "device": "cpu"})
     runtime = Runtime(torch.device("cpu"))
     task = GANTask(config, runtime, dataset=None)  # the video task reads no clip at construction
-    trainer = Trainer(runtime, "fp32")
+    trainer = StepContext(runtime, "fp32")
     model = config.model
     real = torch.rand(batch, 3, model.frames, model.size, model.size, generator=torch.Generator().manual_seed(seed))
     real = real * 2 - 1  # b 3 t h w

@@ -10,7 +10,7 @@ from videogan.data import MovingObjects
 from videogan.models import CodeMixture, VideoDiscriminator, VideoEncoder, VideoGenerator
 from videogan.tasks.baseline import BaselineConfig, autoencoder_loss, init_autoencoder
 from videogan.tasks.sample import load_sampler
-from videogan.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from videogan.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 
 TINY = ["--preset", "tiny", "--device", "cpu", "--no-progress", "--gmm-components", "4", "--gmm-clips", "12"]
 

@@ -14,8 +14,8 @@ from videogan.models.describe import describe
 from videogan.tasks.future import load_future_generator, load_image, output_names, predict
 from videogan.tasks.sample import load_generator
 from videogan.tasks.units import highlight, selectivity
-from videogan.train.checkpoint import load_checkpoint, save_checkpoint
-from videogan.train.loop import init_networks, train
+from videogan.checkpoint import load_checkpoint, save_checkpoint
+from videogan.train.gan import init_networks, train
 from videogan.train.loss import VideoGANLoss, first_frame_loss
 
 

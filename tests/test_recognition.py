@@ -12,15 +12,15 @@ import torch
 from videogan.cli import build_parser, main
 from videogan.config import get_preset, replace
 from videogan.models import VideoDiscriminator
-from videogan.tasks import recognition
+from videogan.cli import recognize as recognize_command
 from videogan.tasks.recognition import probe as probe_module
 from videogan.tasks.recognition import sweep as sweep_module
 from videogan.tasks.recognition.config import PRESETS, random_init_model
 from videogan.tasks.recognition.data import LabelledVideos, covering_clips, load_labelled, nested_subsets
-from videogan.tasks.recognition.finetune import build_classifier, finetune, summarize, train_classifier
+from videogan.tasks.recognition.finetune import build_classifier, finetune, summarize, train_action_classifier
 from videogan.tasks.recognition.probe import C_GRID, extract_features
-from videogan.train.checkpoint import load_checkpoint, save_checkpoint
-from videogan.train.loop import train
+from videogan.checkpoint import load_checkpoint, save_checkpoint
+from videogan.train.gan import train
 from videos import moving_pattern, write_video
 
 TINY = PRESETS["tiny"]
@@ -57,7 +57,7 @@ def test_freezing_trains_only_the_head(gan_checkpoint, synthetic, frozen):
     train_set, _ = synthetic
     model, _ = build_classifier(gan_checkpoint, 5, TINY.finetune)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    train_classifier(model, train_set, TINY.finetune, torch.device("cpu"), frozen=frozen)
+    train_action_classifier(model, train_set, TINY.finetune, torch.device("cpu"), frozen=frozen)
     after = model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert {"head.1.weight", "head.1.bias"} <= changed
@@ -248,7 +248,7 @@ def test_probe_random_init_says_what_to_do(tmp_path, capsys):
 def test_paper_preset_is_the_released_recipe():
     args = build_parser().parse_args(["recognize", "finetune", "--preset", "paper", "--init", "random",
                                       "--out", "unused"])
-    cfg = recognition._config(args).finetune
+    cfg = recognize_command._config(args).finetune
     assert (cfg.batch_size, cfg.iterations, cfg.lr, cfg.beta1, cfg.beta2, cfg.dropout) == \
         (256, 1000, 2e-4, 0.5, 0.999, 0.5)
     model = random_init_model("paper")  # random init has the paper's network: 32 frames of 64x64

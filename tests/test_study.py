@@ -16,7 +16,7 @@ from videogan.config import get_preset, replace
 from videogan.tasks.study.make import make_study, parse_source
 from videogan.tasks.study.manifest import load_study
 from videogan.tasks.study.tally import tally, wilson_interval
-from videogan.train.loop import train
+from videogan.train.gan import train
 
 
 @pytest.fixture(scope="module")

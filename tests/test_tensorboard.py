@@ -9,7 +9,7 @@ import pytest
 from videogan.config import replace
 from videogan.train import tensorboard as tensorboard_module
 from videogan.train.log import RunLog
-from videogan.train.loop import train
+from videogan.train.gan import train
 
 
 def _events(run_dir):

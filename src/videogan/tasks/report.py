@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 
 from ..figures import new_figure, save_figure
-from ..train.checkpoint import list_checkpoints
-from .sample import generate, load_sampler, write_grids
+from ..checkpoint import list_checkpoints
+from ..models.sampler import generate, load_sampler
+from ..train.media import write_grids
 
 # (file, title, y label, the stats.jsonl keys drawn: a regular expression)
 CURVES = (
@@ -168,15 +169,3 @@ def write_report(run_dir: str | Path, generate_streams: bool = True) -> Path:
     tmp.write_text(page)
     os.replace(tmp, path)
     return path
-
-
-def run(args) -> None:
-    print(f"wrote {write_report(args.run, not args.no_streams)}")
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("report", help="a static HTML page of a run: curves, samples, streams, config")
-    parser.add_argument("run", help="run folder")
-    parser.add_argument("--no-streams", action="store_true",
-                        help="do not draw the final streams from the latest checkpoint")
-    parser.set_defaults(func=run)

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from .answers import check_answer, read_answers, user_agent_hash
-from .manifest import ANSWERS, Study, load_study
+from .manifest import Study, load_study
 
 MAX_BODY = 16_384
 
@@ -112,25 +112,3 @@ def make_server(study_dir: str | Path, host: str = "127.0.0.1", port: int = 8000
     server = ThreadingHTTPServer((host, port), partial(handler, directory=str(study.folder)))
     server.book = book
     return server
-
-
-def run(args) -> None:
-    server = make_server(args.study, args.host, args.port)
-    host, port = server.server_address[:2]
-    book = server.book
-    print(f"serving {args.study} at http://{host}:{port}/ ({book.count()} answers so far in "
-          f"{Path(args.study) / ANSWERS}); Ctrl-C stops", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        print(f"stopped: {book.count()} answers in {Path(args.study) / ANSWERS}")
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("study", help="study folder (from `videogan study make`)")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (0.0.0.0 opens the study to your network)")
