@@ -5,7 +5,7 @@ from torch import nn
 
 from videogan.cli import main
 from videogan.config import get_preset, replace
-from videogan.tasks.sample import load_generator, load_sampler
+from videogan.models.sampler import load_generator, load_sampler
 from videogan.checkpoint import load_checkpoint
 from videogan.train.ema import GeneratorAverage
 from videogan.train.gan import train

@@ -12,7 +12,7 @@ from videogan.eval import diagnostics
 from videogan.models import FutureGenerator, VideoDiscriminator, VideoGenerator
 from videogan.models.describe import describe
 from videogan.tasks.future import load_future_generator, load_image, output_names, predict
-from videogan.tasks.sample import load_generator
+from videogan.models.sampler import load_generator
 from videogan.tasks.units import highlight, selectivity
 from videogan.checkpoint import load_checkpoint, save_checkpoint
 from videogan.train.gan import init_networks, train

@@ -199,6 +199,7 @@ def _fit_mixture(task: BaselineTask, config: RunConfig, bcfg: BaselineConfig, ru
                  progress: bool) -> Path:
     """The mixture over training codes: the part of the model that replaces the GAN's N(0, I)."""
     log, iteration = RunLog(run_dir), outcome.iteration
+    log.continue_time()
     if outcome.stop == "deadline":
         log.line(f"--max-minutes {config.train.max_minutes} reached at iteration {iteration}: fitting the mixture")
         task.write_samples(run_dir / "samples", iteration)

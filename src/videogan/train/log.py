@@ -58,6 +58,12 @@ class RunLog:
             records.append(record)
         return records
 
+    def continue_time(self) -> None:
+        """Count `time` on from the last record of stats.jsonl: a log opened after the loop's has finished
+        (the baseline's mixture fit) would otherwise start again at zero."""
+        records = self._records() if self.enabled and self.stats_path.exists() else []
+        self.earlier_seconds = float(records[-1].get("time", 0.0)) if records else 0.0
+
     def truncate_after(self, iteration: int) -> None:
         """On resume: drop records past the checkpoint, which the resumed run will write again, and go on
         counting `time` from the last record kept."""
