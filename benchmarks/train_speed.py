@@ -10,7 +10,7 @@
    lives in its own process, so each has its own OpenMP settings, and the processes take turns: round
    after round, each runs `--iterations` training iterations while the others wait, in a rotating order,
    so that a change in the machine's load hits every contender alike. Contenders:
-   - `ours`: our networks and loop body (train/loop.py's iteration) with the thread policy that the
+   - `ours`: our networks and loop body (train/gan.py's iteration) with the thread policy that the
      `videogan` command applies (videogan/cpu_threads.py: GOMP_SPINCOUNT=1000, a short spin);
    - `ours, OpenMP default`: the same without that policy (what a library user who imports videogan gets);
    - `ours, OMP_WAIT_POLICY=PASSIVE`: threads that sleep at once (the command's policy until 2026-12-04);
@@ -77,13 +77,13 @@ def _adam(params) -> torch.optim.Adam:
 
 
 def our_step(preset: str, batch: int, seed: int = 0, channels_last: bool = False):
-    """Our iteration: the training loop's own step (train/loop.py's GANTask, with the loop's
+    """Our iteration: the training loop's own step (train/gan.py's GANTask, with the loop's
     `--channels-last` conversion) on a fixed synthetic real batch."""
     config = replace(get_preset(preset), train={"batch_size": batch, "seed": seed, "channels_last": channels_last,
                                                 "device": "cpu"})
     runtime = Runtime(torch.device("cpu"))
     task = GANTask(config, runtime, dataset=None)  # the video task reads no clip at construction
-    trainer = StepContext(runtime, "fp32")
+    context = StepContext(runtime, "fp32")
     model = config.model
     real = torch.rand(batch, 3, model.frames, model.size, model.size, generator=torch.Generator().manual_seed(seed))
     real = real * 2 - 1  # b 3 t h w
@@ -92,7 +92,7 @@ def our_step(preset: str, batch: int, seed: int = 0, channels_last: bool = False
     iterations = itertools.count()
 
     def step() -> tuple[float, float]:
-        stats = task.step(real, next(iterations), trainer)
+        stats = task.step(real, next(iterations), context)
         return float(stats["loss_d"]), float(stats["loss_g"])
     return step
 
