@@ -15,8 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
-from videogan.eval.evaluate import evaluate
 from videogan.checkpoint import list_checkpoints
+from videogan.eval.evaluate import evaluate
 
 BUILTIN = ("builtin_score", "flicker", "mask_motion", "motion_energy", "colour")
 # per metric: the numbers of the table (every number is in the JSON)

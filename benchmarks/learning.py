@@ -21,12 +21,12 @@ from pathlib import Path
 
 import torch
 
+from videogan.checkpoint import list_checkpoints, load_checkpoint
 from videogan.config import get_preset, replace
 from videogan.data.synthetic import MovingObjects
 from videogan.eval import diagnostics
 from videogan.eval.builtin_score import builtin_scores
 from videogan.models.sampler import generate, load_generator
-from videogan.checkpoint import list_checkpoints, load_checkpoint
 from videogan.train.gan import train
 
 

@@ -4,13 +4,13 @@ import pytest
 import torch
 from videos import video_distance
 
+from videogan.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from videogan.cli import main
 from videogan.config import get_preset
 from videogan.data import MovingObjects
 from videogan.models import CodeMixture, VideoDiscriminator, VideoEncoder, VideoGenerator
-from videogan.tasks.baseline import BaselineConfig, autoencoder_loss, init_autoencoder
 from videogan.models.sampler import load_sampler
-from videogan.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from videogan.tasks.baseline import BaselineConfig, autoencoder_loss, init_autoencoder
 from videogan.train.log import RunLog
 
 TINY = ["--preset", "tiny", "--device", "cpu", "--no-progress", "--gmm-components", "4", "--gmm-clips", "12"]

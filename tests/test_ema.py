@@ -3,10 +3,10 @@ tools that sample from it by default (--raw for the trained G)."""
 import torch
 from torch import nn
 
+from videogan.checkpoint import load_checkpoint
 from videogan.cli import main
 from videogan.config import get_preset, replace
 from videogan.models.sampler import load_generator, load_sampler
-from videogan.checkpoint import load_checkpoint
 from videogan.train.ema import GeneratorAverage
 from videogan.train.gan import train
 

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 import torch
 
+from videogan.checkpoint import load_checkpoint, save_checkpoint
 from videogan.cli import build_parser, main
+from videogan.cli import recognize as recognize_command
 from videogan.config import get_preset, replace
 from videogan.models import VideoDiscriminator
-from videogan.cli import recognize as recognize_command
 from videogan.tasks.recognition import probe as probe_module
 from videogan.tasks.recognition import sweep as sweep_module
 from videogan.tasks.recognition.config import PRESETS, random_init_model
 from videogan.tasks.recognition.data import LabelledVideos, covering_clips, load_labelled, nested_subsets
 from videogan.tasks.recognition.finetune import build_classifier, finetune, summarize, train_action_classifier
 from videogan.tasks.recognition.probe import C_GRID, extract_features
-from videogan.checkpoint import load_checkpoint, save_checkpoint
 from videogan.train.gan import train
 from videos import moving_pattern, write_video
 

@@ -8,8 +8,8 @@ import pytest
 
 from videogan.config import replace
 from videogan.train import tensorboard as tensorboard_module
-from videogan.train.log import RunLog
 from videogan.train.gan import train
+from videogan.train.log import RunLog
 
 
 def _events(run_dir):

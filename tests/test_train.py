@@ -5,13 +5,13 @@ import time
 import pytest
 import torch
 
+from videogan.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from videogan.config import replace
 from videogan.models import VideoGenerator
-from videogan.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from videogan.train.gan import GANTask, init_networks, train
 from videogan.runtime import Runtime
-from videogan.train.training_loop import NonFiniteLoss, StepContext, run_task
+from videogan.train.gan import GANTask, init_networks, train
 from videogan.train.loss import VideoGANLoss
+from videogan.train.training_loop import NonFiniteLoss, StepContext, run_task
 
 
 def _stats(run_dir):

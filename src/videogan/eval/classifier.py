@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.synthetic import MOTIONS, SHAPES
 from ..checkpoint import content_hash
+from ..data.synthetic import MOTIONS, SHAPES
 from ..outputs import atomic_write
 from .weights import WeightsError, read_weights_file
 

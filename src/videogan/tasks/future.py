@@ -15,13 +15,13 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..checkpoint import config_of, load_checkpoint
 from ..data.clips import square
 from ..data.synthetic import to_model_range
 from ..data.video_io import to_uint8, write_png, write_video
 from ..models import FutureGenerator
-from ..checkpoint import config_of, load_checkpoint
-from ..train.media import stream_videos
 from ..models.sampler import generate, restore_generator
+from ..train.media import stream_videos
 
 
 def load_future_generator(checkpoint: str | Path, device: torch.device | str = "cpu",

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from ..figures import new_figure, save_figure
 from ..checkpoint import list_checkpoints
+from ..figures import new_figure, save_figure
 from ..models.sampler import generate, load_sampler
 from ..train.media import write_grids
 

@@ -25,12 +25,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from ..checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_latest, prune_checkpoints,
+                         restore_rng, save_checkpoint)
 from ..config import RunConfig
 from ..data import build_dataset
 from ..data.sampler import EpochDataset, ResumableSampler
 from ..runtime import Runtime, close_runtime, setup_runtime
-from ..checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_latest, prune_checkpoints,
-                         restore_rng, save_checkpoint)
 from .distributed import StopVote, average_buffers, average_gradients
 from .log import RunLog
 from .run_dir import resume_hint

@@ -11,11 +11,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ...checkpoint import config_of, load_checkpoint
 from ...config import ModelConfig
 from ...data.sampler import EpochDataset, ResumableSampler
 from ...models import VideoDiscriminator
 from ...models.init import init_weights
-from ...checkpoint import config_of, load_checkpoint
 from .config import FinetuneConfig
 from .data import LabelledVideos, covering_clips
 

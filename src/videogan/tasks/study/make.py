@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from ... import __version__
+from ...checkpoint import config_of, load_checkpoint
 from ...data.video_io import to_uint8, write_video
 from ...eval.sources import VIDEO_SUFFIXES, VideoFolder, open_source
-from ...checkpoint import config_of, load_checkpoint
 from ...models.sampler import load_sampler
 from .manifest import CATCH_SOURCE, Trial, study_dict
 
