@@ -14,7 +14,6 @@ from .config_flags import add_config_arguments
 from .runs import resolve_run
 from .sample import add_sample_arguments
 
-
 _BASELINE_FLAGS = {f.name: f for f in dataclasses.fields(BaselineConfig)}
 
 
@@ -31,7 +30,7 @@ def _run_train(args) -> int:
         path = train_baseline(config, bcfg, run_dir, resume=state is not None, progress=not args.no_progress,
                               state=state)
     if path is not None:  # rank 0
-        from .report import write_report
+        from ..tasks.report import write_report  # matplotlib: only once training has finished
 
         print(f"checkpoint: {path}\nreport: {write_report(run_dir)}")
     return 0

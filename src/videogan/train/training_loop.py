@@ -1,4 +1,4 @@
-"""The one training loop behind every model the project trains: the GAN (video and future tasks, loop.py)
+"""The one training loop behind every model the project trains: the GAN (video and future tasks, gan.py)
 and the autoencoder baseline (tasks/baseline.py).
 
 What differs between them is a `TrainingTask`: its networks, optimisers and one iteration's step. The
@@ -59,7 +59,7 @@ class TrainingTask(Protocol):
 
     def write_samples(self, out_dir: Path, iteration: int) -> dict:
         """Progress samples (rank 0 only; BatchNorm statistics already averaged over the ranks); returns
-        their streams as `media.generate` gives them (for TensorBoard)."""
+        their streams as `models.sampler.generate` gives them (for TensorBoard)."""
 
     def checkpoint_extras(self) -> dict:
         """Further plain-data checkpoint entries (e.g. the baseline's `kind`)."""
@@ -282,7 +282,8 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
         log.line(f"global batch {semantics['global_batch']} = {runtime.world_size} rank(s) x "
                  f"{semantics['batch_per_rank']} clips; BatchNorm statistics over {semantics['batch_norm_clips']} "
                  f"clips; precision {precision}; {workers} loader worker(s)")
-        outcome = _fit(task, config, run_dir, runtime, dataset, iteration, StepContext(runtime, precision), log, progress)
+        context = StepContext(runtime, precision)
+        outcome = _fit(task, config, run_dir, runtime, dataset, iteration, context, log, progress)
         return outcome, task, config
     finally:
         close_runtime(runtime, finished=sys.exc_info()[0] is None)  # after an error a rank may be alone
