@@ -245,6 +245,25 @@ def test_probe_random_init_says_what_to_do(tmp_path, capsys):
     assert "`videogan recognize finetune --init random`" in err
 
 
+@pytest.mark.parametrize("task", ["finetune", "split", "probe", "sweep"])
+def test_recognition_flags_have_help_and_ranges(task):
+    parser = build_parser("recognize")._subparsers._group_actions[0].choices["recognize"]
+    sub = parser._subparsers._group_actions[0].choices[task]
+    flags = [a for a in sub._actions if a.dest.count(".") == 1]
+    assert len(flags) == 20 and all(a.help for a in flags)
+    assert "(>= 0.0, < 1.0)" in " ".join(sub.format_help().split())
+
+
+@pytest.mark.parametrize("flag, value, field", [("--dropout", "1.5", "dropout"), ("--eval-batch", "0", "eval_batch"),
+                                                ("--split", "4", "split"), ("--device", "gpu", "device")])
+def test_out_of_range_recognition_flags_are_one_line_errors(flag, value, field, tmp_path, capsys):
+    assert main(["recognize", "finetune", "--preset", "tiny", "--init", "random", flag, value,
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("videogan recognize: error: ") and field in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_paper_preset_is_the_released_recipe():
     args = build_parser().parse_args(["recognize", "finetune", "--preset", "paper", "--init", "random",
                                       "--out", "unused"])
