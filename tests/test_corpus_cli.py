@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import torch
 
+from videogan.checkpoint import list_checkpoints
 from videogan.cli import COMMANDS, build_parser, main
+from videogan.cli.runs import clip_size_note
 from videogan.config import ConfigError, DataConfig, RunConfig, TrainConfig, get_preset
 from videogan.eval import evaluate as evaluate_module
-from videogan.train.checkpoint import list_checkpoints
-from videogan.train.run_dir import clip_size_note
 
 TINY = ["--preset", "tiny", "--iterations", "4", "--checkpoint-every", "2", "--sample-every", "100",
         "--device", "cpu", "--no-progress"]

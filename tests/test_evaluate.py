@@ -7,7 +7,7 @@ import torch
 from videogan.cli import main
 from videogan.config import replace
 from videogan.eval import diagnostics
-from videogan.train.loop import train
+from videogan.train.gan import train
 
 
 def test_mask_motion_on_hand_made_videos():
@@ -180,7 +180,7 @@ def test_evaluate_errors(tmp_path, tiny_config, capsys):
 def test_builtin_dataset_specs_carry_its_options_and_evaluate_holds_out_the_runs_own(tmp_path, tiny_config):
     from videogan.eval.evaluate import default_real_data, evaluate
     from videogan.eval.sources import dataset_config, open_source
-    from videogan.train.checkpoint import load_checkpoint
+    from videogan.checkpoint import load_checkpoint
 
     config = dataset_config("synthetic:7,max_objects=1,object_scale=2")
     assert (config.data_seed, config.max_objects, config.object_scale) == (7, 1, 2.0)

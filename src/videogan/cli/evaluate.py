@@ -1,0 +1,70 @@
+"""`videogan evaluate CHECKPOINT`: FVD and the diagnostics of a generator against real videos."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..checkpoint import load_checkpoint
+from ..eval.evaluate import evaluate
+from ..eval.fvd import BATCH_SIZE, FRAMES
+from ..eval.metrics import METRICS
+from ..eval.results import metric_numbers
+from ..outputs import check_writable
+from ..train.tensorboard import TensorBoardLog, tensorboard_available
+from .sample import RAW_HELP
+
+
+def send_to_tensorboard(out: Path, result: dict) -> None:
+    """A result written into the run folder it evaluates (beside its checkpoints/, where the report reads
+    it) goes to RUN/tb too, as eval/KEY at its iteration: FVD beside the training curves."""
+    checkpoint = Path(result["checkpoint"]).resolve()
+    run_dir = Path(out).resolve().parent
+    in_its_run = checkpoint.parent.name == "checkpoints" and checkpoint.parent.parent == run_dir
+    if not in_its_run or type(result.get("iteration")) is not int or not tensorboard_available():
+        return
+    numbers = {key: value for key, value in metric_numbers(result)[0].items() if value is not None}
+    log = TensorBoardLog(run_dir)
+    log.scalars(result["iteration"], numbers, group="eval")
+    log.close()
+
+
+def _run(args) -> None:
+    metrics = tuple(args.metrics.split(",")) if args.metrics else tuple(METRICS)
+    state = load_checkpoint(args.checkpoint)  # the one a run folder resolves to, and the default output's name
+    out = Path(args.out) if args.out else Path(state["path"]).parent.parent / f"eval-{state['iteration']}.json"
+    check_writable(out, is_file=True)
+    result = evaluate(state["path"], args.data, args.n, metrics, args.frames, args.seed, args.device,
+                      args.batch_size, args.cache_dir, not args.no_cache, args.raw, args.floor_data)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, out)
+    send_to_tensorboard(out, result)
+    print(json.dumps(result, indent=2))
+    if "fvd_real_floor" in result:
+        print(f"FVD {result['fvd']:.1f}; real vs real at the same n, frames and size: {result['fvd_real_floor']:.1f}")
+    print(f"wrote {out}")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("evaluate", help="FVD and diagnostics of a generator against real videos")
+    parser.add_argument("checkpoint", help="checkpoint file or run folder (its latest checkpoint)")
+    parser.add_argument("--data", default=None,
+                        help="real videos: a folder of video files, synthetic[:SEED][,max_objects=N][,object_scale=S] "
+                             "(the built-in dataset), or a prepared dataset (default: the run's data; for the "
+                             "built-in dataset, held-out videos with the run's options)")
+    parser.add_argument("--floor-data", default=None,
+                        help="the real-vs-real floor's second set (default: other videos of --data): e.g. real "
+                             "clips of other people or scenes than --data")
+    parser.add_argument("--n", type=int, default=2048, help="videos per set")
+    parser.add_argument("--frames", type=int, default=FRAMES, help="frames FVD looks at (the first ones, >= 9)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated codes and of the real subset")
+    parser.add_argument("--metrics", default=None, help=f"comma-separated subset of {','.join(METRICS)}")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="videos per I3D pass")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--cache-dir", default=None, help="weights and cached statistics (default: ~/.cache/videogan)")
+    parser.add_argument("--no-cache", action="store_true", help="recompute the real set's FVD statistics")
+    parser.add_argument("--out", default=None, help="result JSON (default: RUN_DIR/eval-ITERATION.json)")
+    parser.add_argument("--raw", action="store_true", help=RAW_HELP)
+    parser.set_defaults(func=_run, out_is_file=True)
