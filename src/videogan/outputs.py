@@ -4,6 +4,8 @@ Light on purpose (no torch): the command line checks every command's `--out` bef
 """
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -38,3 +40,39 @@ def check_writable(path: str | os.PathLike, is_file: bool = False, what: str = "
         raise OutputError(f"{path}: {what} cannot be written: {existing} does not accept new files "
                           f"({err.strerror or err})") from None
     return path
+
+
+def finite_json(result: dict) -> dict:
+    """`result` with every NaN or infinite float replaced by None, and a `null_reasons` entry for each,
+    keyed by its path (`fvd`, `batches[2].rate`): strict JSON parsers reject the bare `NaN` that
+    `json.dumps` writes by default, and a reader should learn why a number is missing."""
+    reasons = dict(result.get("null_reasons", {}))
+
+    def clean(value, path: str):
+        if isinstance(value, float) and not math.isfinite(value):
+            reasons[path] = f"computed as {value} (not a number a JSON file can hold)"
+            return None
+        if isinstance(value, dict):
+            return {key: clean(item, f"{path}.{key}" if path else str(key)) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(item, f"{path}[{index}]") for index, item in enumerate(value)]
+        return value
+
+    cleaned = clean({key: value for key, value in result.items() if key != "null_reasons"}, "")
+    return {**cleaned, "null_reasons": reasons} if reasons else cleaned
+
+
+def write_result_json(path: str | os.PathLike, result: dict) -> str:
+    """Write a result JSON atomically (temporary file, then rename) as strict JSON: NaN and infinities become
+    null with a reason (`finite_json`). Returns the text written."""
+    path = Path(path)
+    text = json.dumps(finite_json(result), indent=2, allow_nan=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return text
