@@ -7,10 +7,11 @@ from hypothesis import strategies as st
 
 from videogan.outputs import write_result_json
 
-numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers() | st.sampled_from([math.nan, math.inf, -math.inf])
+numbers = st.floats() | st.integers() | st.sampled_from([math.nan, math.inf, -math.inf])  # floats: NaN and inf too
 keys = st.text("abcdefgh_", min_size=1, max_size=6)
 values = st.recursive(numbers | st.text(max_size=5) | st.booleans() | st.none(),
-                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4), max_leaves=20)
+                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+                      max_leaves=20)
 
 
 def _strict(text: str):

@@ -141,13 +141,13 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
     chosen = tuple(metrics) if metrics else tuple(METRICS)
     for name in chosen:
         get_metric(name)
-    result = {}
+    notes = {}  # what was left out or chosen, and why
     if NEEDS_I3D & set(chosen) and min(frames, model.frames) < MIN_FRAMES:
         why = f"FVD needs at least {MIN_FRAMES} frames; the model makes {model.frames} (--frames {frames})"
         if metrics:
             raise ValueError(f"{state['path']}: {why}")
         chosen = tuple(name for name in chosen if name not in NEEDS_I3D)
-        result["fvd_skipped"] = why
+        notes["fvd_skipped"] = why
     wants_i3d = bool(NEEDS_I3D & set(chosen))
     if n is not None and n < (2 if wants_i3d else 1):
         raise ValueError(f"--n {n}: give at least {2 if wants_i3d else 1} videos per set"
@@ -165,7 +165,7 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
     n, note = fitting_n(n, counts)
     if note:
         print(f"videogan: note: {note}", file=sys.stderr)
-        result["n_note"] = note
+        notes["n_note"] = note
     if wants_i3d and n < 2:
         raise ValueError(f"{data}: holds {n} video; FVD fits a Gaussian to each set and needs at least 2")
     source = open_source(data, model.frames, n, seed, model.size)
@@ -180,13 +180,15 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
             print(f"videogan: warning: the floor's second real set shares {shared:.0%} of its videos with the "
                   f"first ({data} holds fewer than 2 x {n}), which lowers the floor; give "
                   f"--floor-data, real videos the first set does not hold", file=sys.stderr)
-        real_stats, floor_stats = (cached_stats(d, frames, cache) for d in (described, floor.describe()))
+        floor_described = floor.describe()
+        real_stats, floor_stats = (cached_stats(d, frames, cache) for d in (described, floor_described))
     real = VideoSet(list(source))
     fake = generated_set(checkpoint, n, seed, dev, raw=raw)
     context = EvalContext(i3d=load_i3d(dev, weights_dir) if wants_i3d else None, frames=frames,
                           batch_size=batch_size, real_description=described)
     if wants_i3d:
-        context = dataclasses.replace(context, progress=Progress(n * (1 + (real_stats is None) + (floor_stats is None))))
+        to_embed = n * (1 + (real_stats is None) + (floor_stats is None))  # generated, and real sets not cached
+        context = dataclasses.replace(context, progress=Progress(to_embed))
         if real_stats is None:
             real_stats = real_fvd_stats(real, context)
             store_stats(described, frames, cache, real_stats)
@@ -194,17 +196,17 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
     result = {"checkpoint": state["path"], "iteration": state.get("iteration"), "arch": model.arch,
               "kind": state.get("kind", "gan"),
               "generator_weights": "average" if "generator_ema" in state and not raw else "trained",
-              "n": n, "real": described, "metrics": list(chosen), **result}
+              "n": n, "real": described, "metrics": list(chosen), **notes}
     for name in chosen:
         result.update(get_metric(name)(fake, real, context))
     if wants_i3d:
         result.update(protocol(frames, seed, dev))
         if floor_stats is None:
             floor_stats = real_fvd_stats(VideoSet(list(floor)), context, "floor")
-            store_stats(floor.describe(), frames, cache, floor_stats)
+            store_stats(floor_described, frames, cache, floor_stats)
         context.progress.close()
         result.update(fvd_real_floor=frechet_distance_from_stats(*floor_stats, *real_stats),
-                      real_floor=floor.describe(), real_floor_shared=shared)
+                      real_floor=floor_described, real_floor_shared=shared)
     return result
 
 

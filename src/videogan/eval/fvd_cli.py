@@ -55,7 +55,8 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the subset drawn when --n is below the total")
     parser.add_argument("--size", type=int, default=64, help="frame size a dataset renders at before the resize")
     parser.add_argument("--batch-size", type=int, default=None,
-                        help=f"videos per I3D pass (default: {fvd_lib.CPU_BATCH_SIZE} on the CPU, {fvd_lib.BATCH_SIZE} on a GPU)")
+                        help=f"videos per I3D pass (default: {fvd_lib.CPU_BATCH_SIZE} on the CPU, "
+                             f"{fvd_lib.BATCH_SIZE} on a GPU)")
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
     parser.add_argument("--cache-dir", default=None, help="weights folder (default: $VIDEOGAN_CACHE or ~/.cache/videogan)")
     parser.add_argument("--out", default=None, help="also write the JSON result to this file")
