@@ -142,10 +142,9 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
     for name in chosen:
         get_metric(name)
     notes = {}  # what was left out or chosen, and why
-    if NEEDS_I3D & set(chosen) and min(frames, model.frames) < MIN_FRAMES:
-        why = f"FVD needs at least {MIN_FRAMES} frames; the model makes {model.frames} (--frames {frames})"
-        if metrics:
-            raise ValueError(f"{state['path']}: {why}")
+    too_few_frames = min(frames, model.frames) < MIN_FRAMES
+    why = f"FVD needs at least {MIN_FRAMES} frames; the model makes {model.frames} (--frames {frames})"
+    if NEEDS_I3D & set(chosen) and too_few_frames and not metrics:  # the defaults: all that can be measured
         chosen = tuple(name for name in chosen if name not in NEEDS_I3D)
         notes["fvd_skipped"] = why
     wants_i3d = bool(NEEDS_I3D & set(chosen))
@@ -157,6 +156,8 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
     cache = cache_dir(weights_dir) if wants_i3d and use_cache else None
     if cache is not None:
         check_writable(cache / "fvd_stats", what="FVD statistics cache (or use --no-cache)")
+    if wants_i3d and too_few_frames:
+        raise ValueError(f"{state['path']}: {why}")
     dev = pick_device(device)
     data = data or default_real_data(state)
     counts = {data: count_videos(data, model.frames, model.size)}

@@ -110,7 +110,7 @@ class Progress:
 
     def __init__(self, total: int, file=None):
         self.total, self.file = total, file or sys.stderr
-        self.bar = tqdm(total=total, unit="video", file=self.file, dynamic_ncols=True)
+        self.bar = tqdm(total=total, desc="I3D", unit="video", file=self.file, dynamic_ncols=True)
         self.estimated = False
 
     def stage(self, name: str) -> Progress:
