@@ -71,11 +71,11 @@ def _full_float32():
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
-@torch.inference_mode()
 def batch_size_for(device: torch.device) -> int:
     return CPU_BATCH_SIZE if device.type == "cpu" else BATCH_SIZE
 
 
+@torch.inference_mode()
 def embed(videos: torch.Tensor, model: InceptionI3d, batch_size: int | None = None) -> np.ndarray:
     """b 3 t 224 224 float in [-1, 1] (t >= 9) -> b 400 float64 FVD embeddings, on the model's device."""
     device = next(model.parameters()).device

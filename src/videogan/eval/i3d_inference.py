@@ -1,6 +1,6 @@
 """The I3D in its inference form: the function `InceptionI3d` computes, in fewer and cheaper passes.
 
-`for_inference(model)` rewrites a loaded I3D; the logits move by float32 rounding only (at most 3e-5 on logits of
+`for_inference(model)` rewrites a loaded I3D; the logits move by float32 rounding only (about 3e-5 on logits of
 magnitude ~10, tests/test_i3d.py). Each change comes from a profile of the forward on 2 CPU cores
 (docs/performance.md, "Faster I3D"):
 
