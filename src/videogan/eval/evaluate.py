@@ -5,6 +5,7 @@ weights), so scoring many checkpoints against one dataset embeds the real videos
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -172,6 +173,7 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
     source = open_source(data, model.frames, n, seed, model.size)
     described = source.describe()  # a prepared dataset's fingerprint reads every file's metadata: once
     frames = min(frames, model.frames)
+    real_stats = floor_stats = None
     if wants_i3d:
         # what the FVD means: the distance between two real sets of the same n, frames and size
         floor = (open_source(floor_data, model.frames, n, seed + 1, model.size) if floor_data
@@ -185,27 +187,25 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
         real_stats, floor_stats = (cached_stats(d, frames, cache) for d in (described, floor_described))
     real = VideoSet(list(source))
     fake = generated_set(checkpoint, n, seed, dev, raw=raw)
-    context = EvalContext(i3d=load_i3d(dev, weights_dir) if wants_i3d else None, frames=frames,
-                          batch_size=batch_size, real_description=described)
-    if wants_i3d:
-        to_embed = n * (1 + (real_stats is None) + (floor_stats is None))  # generated, and real sets not cached
-        context = dataclasses.replace(context, progress=Progress(to_embed))
-        if real_stats is None:
-            real_stats = real_fvd_stats(real, context)
-            store_stats(described, frames, cache, real_stats)
-        context = dataclasses.replace(context, real_stats=real_stats)
     result = {"checkpoint": state["path"], "iteration": state.get("iteration"), "arch": model.arch,
               "kind": state.get("kind", "gan"),
               "generator_weights": "average" if "generator_ema" in state and not raw else "trained",
               "n": n, "real": described, "metrics": list(chosen), **notes}
-    for name in chosen:
-        result.update(get_metric(name)(fake, real, context))
-    if wants_i3d:
-        result.update(protocol(frames, seed, dev))
-        if floor_stats is None:
+    to_embed = n * (1 + (real_stats is None) + (floor_stats is None))  # generated, and real sets not cached
+    with Progress(to_embed) if wants_i3d else contextlib.nullcontext() as progress:
+        context = EvalContext(i3d=load_i3d(dev, weights_dir) if wants_i3d else None, frames=frames,
+                              batch_size=batch_size, real_description=described, progress=progress)
+        if wants_i3d and real_stats is None:
+            real_stats = real_fvd_stats(real, context)
+            store_stats(described, frames, cache, real_stats)
+        context = dataclasses.replace(context, real_stats=real_stats)
+        for name in chosen:
+            result.update(get_metric(name)(fake, real, context))
+        if wants_i3d and floor_stats is None:
             floor_stats = real_fvd_stats(VideoSet(list(floor)), context, "floor")
             store_stats(floor_described, frames, cache, floor_stats)
-        context.progress.close()
+    if wants_i3d:
+        result.update(protocol(frames, seed, dev))
         result.update(fvd_real_floor=frechet_distance_from_stats(*floor_stats, *real_stats),
                       real_floor=floor_described, real_floor_shared=shared)
     return result

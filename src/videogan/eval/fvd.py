@@ -129,6 +129,12 @@ class Progress:
     def close(self) -> None:
         self.bar.close()
 
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()  # an error's message then starts on a line of its own
+
 
 def embed_videos(videos: Iterable[np.ndarray], model: InceptionI3d, frames: int = FRAMES,
                  batch_size: int | None = None, progress: Progress | None = None) -> np.ndarray:

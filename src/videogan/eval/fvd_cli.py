@@ -34,10 +34,9 @@ def _run(args) -> None:
                              "at least 2")
     device = pick_device(args.device)
     model = load_i3d(device, args.cache_dir)
-    progress = fvd_lib.Progress(sum(len(source) for source in sources))
-    embeddings = [fvd_lib.embed_videos(source, model, args.frames, args.batch_size, progress.stage(name))
-                  for name, source in zip("AB", sources)]
-    progress.close()
+    with fvd_lib.Progress(sum(len(source) for source in sources)) as progress:
+        embeddings = [fvd_lib.embed_videos(source, model, args.frames, args.batch_size, progress.stage(name))
+                      for name, source in zip("AB", sources)]
     result = {"metric": "fvd", "fvd": fvd_lib.frechet_distance(*embeddings),
               "a": sources[0].describe(), "b": sources[1].describe(), **protocol(args.frames, args.seed, device)}
     print(write_result_json(args.out, result) if args.out else json.dumps(finite_json(result), indent=2) + "\n",
