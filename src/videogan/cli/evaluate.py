@@ -1,16 +1,14 @@
 """`videogan evaluate CHECKPOINT`: FVD and the diagnostics of a generator against real videos."""
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from ..checkpoint import load_checkpoint
-from ..eval.evaluate import evaluate
-from ..eval.fvd import BATCH_SIZE, FRAMES
+from ..eval.evaluate import DEFAULT_N, evaluate
+from ..eval.fvd import BATCH_SIZE, CPU_BATCH_SIZE, FRAMES
 from ..eval.metrics import METRICS
 from ..eval.results import metric_numbers
-from ..outputs import check_writable
+from ..outputs import check_writable, write_result_json
 from ..train.tensorboard import TensorBoardLog, tensorboard_available
 from .sample import RAW_HELP
 
@@ -30,19 +28,15 @@ def send_to_tensorboard(out: Path, result: dict) -> None:
 
 
 def _run(args) -> None:
-    metrics = tuple(args.metrics.split(",")) if args.metrics else tuple(METRICS)
+    metrics = tuple(args.metrics.split(",")) if args.metrics else None
     state = load_checkpoint(args.checkpoint)  # the one a run folder resolves to, and the default output's name
     out = Path(args.out) if args.out else Path(state["path"]).parent.parent / f"eval-{state['iteration']}.json"
     check_writable(out, is_file=True)
     result = evaluate(state["path"], args.data, args.n, metrics, args.frames, args.seed, args.device,
                       args.batch_size, args.cache_dir, not args.no_cache, args.raw, args.floor_data)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    print(write_result_json(out, result), end="")
     send_to_tensorboard(out, result)
-    print(json.dumps(result, indent=2))
-    if "fvd_real_floor" in result:
+    if result.get("fvd") is not None and result.get("fvd_real_floor") is not None:
         print(f"FVD {result['fvd']:.1f}; real vs real at the same n, frames and size: {result['fvd_real_floor']:.1f}")
     print(f"wrote {out}")
 
@@ -57,11 +51,14 @@ def register(subparsers) -> None:
     parser.add_argument("--floor-data", default=None,
                         help="the real-vs-real floor's second set (default: other videos of --data): e.g. real "
                              "clips of other people or scenes than --data")
-    parser.add_argument("--n", type=int, default=2048, help="videos per set")
+    parser.add_argument("--n", type=int, default=None,
+                        help=f"videos per set (default: {DEFAULT_N}, the paper-style protocol, or all the real data "
+                             "holds if fewer)")
     parser.add_argument("--frames", type=int, default=FRAMES, help="frames FVD looks at (the first ones, >= 9)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated codes and of the real subset")
     parser.add_argument("--metrics", default=None, help=f"comma-separated subset of {','.join(METRICS)}")
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="videos per I3D pass")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help=f"videos per I3D pass (default: {CPU_BATCH_SIZE} on the CPU, {BATCH_SIZE} on a GPU)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--cache-dir", default=None, help="weights and cached statistics (default: ~/.cache/videogan)")
     parser.add_argument("--no-cache", action="store_true", help="recompute the real set's FVD statistics")

