@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 
 from ..data.video_io import to_uint8
-from ..outputs import check_writable
+from ..files import check_not_an_input, check_writable, write_atomic
 from ..runtime import pick_device
 from ..tasks.sample import RAW_HELP, load_sampler
 from ..train.checkpoint import config_of, load_checkpoint
@@ -93,10 +92,7 @@ def cached_real_stats(described: dict, context: EvalContext, real: VideoSet, cac
         except ValueError as err:
             print(f"videogan: warning: {err}; computing them again", file=sys.stderr)
     stats = real_fvd_stats(real, context)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, mu=stats[0], sigma=stats[1], sha256=_stats_sha256(*stats))
-    os.replace(tmp, path)
+    write_atomic(path, lambda f: np.savez(f, mu=stats[0], sigma=stats[1], sha256=_stats_sha256(*stats)))
     return stats
 
 
@@ -166,12 +162,10 @@ def _run(args) -> None:
     state = load_checkpoint(args.checkpoint)  # the one a run folder resolves to, and the default output's name
     out = Path(args.out) if args.out else Path(state["path"]).parent.parent / f"eval-{state['iteration']}.json"
     check_writable(out, is_file=True)
+    check_not_an_input(out, inputs=[state["path"]])
     result = evaluate(state["path"], args.data, args.n, metrics, args.frames, args.seed, args.device,
                       args.batch_size, args.cache_dir, not args.no_cache, args.raw, args.floor_data)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_atomic(out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     if "fvd_real_floor" in result:
         print(f"FVD {result['fvd']:.1f}; real vs real at the same n, frames and size: {result['fvd_real_floor']:.1f}")

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from .. import __version__
+from ..files import write_atomic
 from ..runtime import pick_device
 from . import fvd as fvd_lib
 from .i3d import MIN_FRAMES
@@ -22,10 +22,7 @@ def protocol(frames: int, seed: int, device) -> dict:
 
 
 def _write_json(path: Path, result: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(result, indent=2) + "\n")
 
 
 def _run(args) -> None:

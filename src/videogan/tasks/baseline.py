@@ -28,12 +28,13 @@ from ..data.sampler import EpochDataset, ResumableSampler
 from ..models import CodeMixture, VideoEncoder, VideoGenerator
 from ..models.autoencoder import COVARIANCE_TYPES
 from ..runtime import Runtime, pick_device
+from ..stop_signals import ignore_stop_signals
 from ..train.checkpoint import checkpoint_path, prune_checkpoints, save_checkpoint
 from ..train.distributed import with_sync_batchnorm
 from ..train.log import RunLog
 from ..train.loop import resolve_run
-from ..train.run_dir import removed_if_start_fails
 from ..train.media import generate, write_grids
+from ..train.run_dir import writing_run
 from ..train.trainer import Trainer, adam, checkpoint_state, latest_state, loader_workers, prepare_networks, run_task
 from .sample import VideoSampler, add_sample_arguments, load_sampler, write_samples
 
@@ -107,7 +108,8 @@ def encode(encoder: VideoEncoder, decoder: VideoGenerator, clips, config: RunCon
            progress: bool = True) -> tuple[torch.Tensor, float]:
     """Codes n z_dim of the clips (eval mode: BatchNorm running statistics, as at sampling time) and the
     mean reconstruction loss over them."""
-    loader = DataLoader(clips, batch_size=config.train.batch_size, num_workers=loader_workers(config.train.workers))
+    loader = DataLoader(clips, batch_size=config.train.batch_size, num_workers=loader_workers(config.train.workers),
+                        worker_init_fn=ignore_stop_signals)
     codes, total = [], 0.0
     for batch in tqdm(loader, desc="encoding clips for the mixture", unit="batch", disable=not progress,
                       dynamic_ncols=True):
@@ -234,15 +236,15 @@ def _baseline_config(args, saved: dict | None) -> BaselineConfig:
 
 
 def _run_train(args) -> int:
-    run_dir, config, state = resolve_run(args)
-    bcfg = _baseline_config(args, state.get("baseline") if state else None)
-    with removed_if_start_fails(run_dir):
+    with writing_run(args):
+        run_dir, config, state = resolve_run(args)
+        bcfg = _baseline_config(args, state.get("baseline") if state else None)
         path = train_baseline(config, bcfg, run_dir, resume=state is not None, progress=not args.no_progress,
                               state=state)
-    if path is not None:  # rank 0
-        from .report import write_report
+        if path is not None:  # rank 0
+            from .report import write_report
 
-        print(f"checkpoint: {path}\nreport: {write_report(run_dir)}")
+            print(f"checkpoint: {path}\nreport: {write_report(run_dir)}")
     return 0
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 from pathlib import Path
 
 import torch
 
 from ..figures import new_figure, save_figure
+from ..files import write_atomic
 from ..train.checkpoint import list_checkpoints
 from .sample import generate, load_sampler, write_grids
 
@@ -163,11 +163,7 @@ def write_report(run_dir: str | Path, generate_streams: bool = True) -> Path:
                else "no training statistics yet")
     page = PAGE.format(title=html.escape(f"videogan run: {run_dir.resolve().name}"), summary=html.escape(summary),
                        sections="\n".join(sections))
-    path = run_dir / "report.html"
-    tmp = path.with_name(f".report.html.tmp{os.getpid()}")
-    tmp.write_text(page)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(run_dir / "report.html", page)
 
 
 def run(args) -> None:

@@ -11,7 +11,6 @@ unit's largest value over all images; the rest of the image is darkened.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from torch import nn
 
 from ..data.decode import IMAGE_EXTENSIONS
 from ..data.video_io import grid, to_uint8, write_png
+from ..files import write_atomic
 from ..runtime import pick_device
 from .future import FutureGenerator, load_future_generator, load_image
 
@@ -99,10 +99,8 @@ def run(args) -> None:
     png = out / f"units-layer{args.layer}.png"
     write_png(png, picture, scale)
     meta = out / f"units-layer{args.layer}.json"
-    tmp = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"checkpoint": str(args.checkpoint), "layer": args.layer, "images": len(files),
-                               "units": rows}, indent=2) + "\n")
-    os.replace(tmp, meta)
+    write_atomic(meta, json.dumps({"checkpoint": str(args.checkpoint), "layer": args.layer, "images": len(files),
+                                   "units": rows}, indent=2) + "\n")
     print(f"wrote {png} and {meta}")
 
 

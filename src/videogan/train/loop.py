@@ -21,7 +21,7 @@ from .distributed import with_sync_batchnorm
 from .ema import GeneratorAverage
 from .loss import VideoGANLoss
 from .media import generate, write_grids
-from .run_dir import clip_size_note, prepare_run_dir, removed_if_start_fails
+from .run_dir import clip_size_note, prepare_run_dir, writing_run
 from .trainer import Trainer, adam, latest_state, prepare_networks, run_task
 
 
@@ -109,8 +109,9 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress
 
 
 def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
-    """(run folder, config, latest checkpoint or None) for `--out NEW` or `--resume RUN_DIR`; flags given
-    on the command line apply on top of the preset, or of the saved config when resuming."""
+    """(run folder, config, latest checkpoint or None) for `--out NEW` or `--resume RUN_DIR` (one of them
+    given: `writing_run`); flags given on the command line apply on top of the preset, or of the saved config
+    when resuming."""
     if args.resume:
         run_dir = Path(args.resume)
         if not list_checkpoints(run_dir):
@@ -118,8 +119,6 @@ def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
         prepare_run_dir(run_dir)
         state = load_latest(run_dir, set_aside=True)
         return run_dir, config_from_args(args, base=config_of(state)), state
-    if args.out is None:
-        raise ValueError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
     run_dir = Path(args.out)
     if list_checkpoints(run_dir):
         raise ValueError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose "
@@ -132,13 +131,13 @@ def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
 
 
 def run(args) -> int:
-    run_dir, config, state = resolve_run(args)
-    with removed_if_start_fails(run_dir):
+    with writing_run(args):
+        run_dir, config, state = resolve_run(args)
         last = train(config, run_dir, resume=state is not None, progress=not args.no_progress, state=state)
-    if last is not None:  # rank 0
-        from ..tasks.report import write_report  # the CLI's step, above the loop's layer
+        if last is not None:  # rank 0
+            from ..tasks.report import write_report  # the CLI's step, above the loop's layer
 
-        print(f"report: {write_report(run_dir)}")
+            print(f"report: {write_report(run_dir)}")
     return 0
 
 

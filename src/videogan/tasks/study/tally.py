@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections import defaultdict
 from pathlib import Path
 
 from ...figures import new_figure, save_figure
+from ...files import write_atomic
 from .answers import read_answers
 from .manifest import load_study
 
@@ -105,9 +105,7 @@ def run(args) -> None:
     print(format_table(result))
     folder = Path(args.study)
     path = folder / "tally.json"
-    tmp = path.with_name(f".tally.json.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(result, indent=2) + "\n")
     title = f'"{result["question"]}"' + (f"\n{args.label}" if args.label else "")
     chart = preference_bars(folder / "tally.png", result["rows"], title)
     print(f"wrote {path} and {chart}")
