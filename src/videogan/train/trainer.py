@@ -241,7 +241,11 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
         iteration = 0
         if state is not None:  # loaded into the task before anything in the run folder changes
             for key, module in {**task.networks, **task.optimizers}.items():
-                module.load_state_dict(state[key])
+                try:
+                    module.load_state_dict(state[key])
+                except (KeyError, RuntimeError, ValueError, TypeError) as err:  # torch's words span lines
+                    detail = " ".join(str(err).split())[:300]
+                    raise ValueError(f"{state['path']}: its {key} does not fit this run ({detail})") from None
             restore_rng(state["rng"]["global"])
             iteration = state["iteration"]
         if runtime.is_main:
