@@ -319,3 +319,15 @@ def test_two_prepares_into_one_out_the_second_stops_but_array_jobs_share_it(tmp_
         holder.wait()
     with pytest.raises(FolderBusy, match="in use"), hold_folder(out, "x", ".held"), hold_folder(out, "x", ".held"):
         pass
+
+
+def test_a_file_system_without_locks_is_written_with_a_note(tmp_path, monkeypatch, capsys):
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with hold_folder(tmp_path, "test folder"):
+        pass
+    assert "this file system has no locks (no locks available)" in capsys.readouterr().err

@@ -28,7 +28,7 @@ class OutputError(Exception):
     working on is not recorded as done."""
 
 
-def _reason(err: OSError) -> str:
+def os_reason(err: OSError) -> str:
     text = err.strerror or str(err)
     return text[:1].lower() + text[1:]
 
@@ -39,7 +39,7 @@ def writing(path: str | os.PathLike):
     try:
         yield
     except OSError as err:
-        raise OutputError(f"{path}: cannot write: {_reason(err)}") from err
+        raise OutputError(f"{path}: cannot write: {os_reason(err)}") from err
 
 
 def temporary_name(path: str | os.PathLike) -> Path:
@@ -108,7 +108,7 @@ class AtomicFile:
             return
         self.discard()
         if isinstance(error, OSError):
-            raise OutputError(f"{self.path}: cannot write: {_reason(error)}") from error
+            raise OutputError(f"{self.path}: cannot write: {os_reason(error)}") from error
 
 
 def write_atomic(path: str | os.PathLike, content: str | bytes | memoryview | Callable[[BinaryIO], object]) -> Path:
@@ -145,7 +145,7 @@ def _sync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -178,7 +178,7 @@ def remove_stale_temporaries(folder: str | os.PathLike, quiet: bool = False) -> 
         return 0
     for path in folder.iterdir():
         pid = _writer_pid(path.name, host) if ".tmp" in path.name else None
-        if pid is None or (pid != os.getpid() and _alive(pid)) or not path.is_file():
+        if pid is None or (pid != os.getpid() and process_alive(pid)) or not path.is_file():
             continue
         try:
             size = path.stat().st_size

@@ -12,6 +12,7 @@ host only (docs/data.md).
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -21,7 +22,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .atomic import OutputError, _alive, writing
+from .atomic import OutputError, os_reason, process_alive, writing
 
 
 class FolderBusy(OutputError):
@@ -45,7 +46,7 @@ def describe_holder(holder: dict) -> str:
 
 def _dead_here(holder: dict) -> bool:
     pid = holder.get("pid")
-    return holder.get("host") == socket.gethostname() and isinstance(pid, int) and not _alive(pid)
+    return holder.get("host") == socket.gethostname() and isinstance(pid, int) and not process_alive(pid)
 
 
 def current_holder(path: str | os.PathLike) -> dict | None:
@@ -60,14 +61,25 @@ def current_holder(path: str | os.PathLike) -> dict | None:
     return None
 
 
+# flock's answers where a file system has no locks (Lustre mounted `noflock`, NFS without its lock daemon)
+NO_LOCKS = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL)
+
+
 def _try_lock(path: Path) -> int | None:
-    """An open descriptor of `path` holding its lock, or None when another process holds it."""
+    """An open descriptor of `path` holding its lock (or, on a file system without locks, not holding
+    one: with a note), or None when another process holds it."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None
+    except OSError as err:
+        if err.errno not in NO_LOCKS:
+            os.close(fd)
+            raise
+        print(f"videogan: note: {path}: this file system has no locks ({os_reason(err)}); make sure no other "
+              f"process writes into {path.parent}", file=sys.stderr)
     return fd
 
 
