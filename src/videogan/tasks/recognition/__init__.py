@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ...config import add_config_arguments, config_from_args
 from ...data.labelled import is_ucf_root
+from ...files import write_atomic
 from ...runtime import pick_device
 from ...train.checkpoint import save_checkpoint
 from .config import PRESETS as RECOGNITION_PRESETS, RecognitionConfig, get_recognition_preset, random_init_model
@@ -25,7 +26,7 @@ def _config(args) -> RecognitionConfig:
 def _write_result(out: Path, result: dict, config: RecognitionConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "result.json"
-    path.write_text(json.dumps({**result, "config": config.to_dict()}, indent=2))
+    write_atomic(path, json.dumps({**result, "config": config.to_dict()}, indent=2))
     return path
 
 
@@ -90,7 +91,7 @@ def write_split(train: LabelledVideos, test: LabelledVideos, root: str | Path, o
             rows.append({"video": str(target), "class": videos.classes[label], "group": group})
         listing[side] = rows
     path = out / "split.json"
-    path.write_text(json.dumps(listing, indent=2) + "\n")
+    write_atomic(path, json.dumps(listing, indent=2) + "\n")
     return path
 
 
