@@ -331,3 +331,13 @@ def test_a_file_system_without_locks_is_written_with_a_note(tmp_path, monkeypatc
     with hold_folder(tmp_path, "test folder"):
         pass
     assert "this file system has no locks (no locks available)" in capsys.readouterr().err
+
+
+def test_a_lock_file_planted_as_a_symlink_is_refused_and_its_target_untouched(tmp_path):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ".videogan.lock").symlink_to(precious)
+    with pytest.raises(OutputError, match="cannot write"), hold_folder(tmp_path / "out", "test folder"):
+        pass
+    assert precious.read_text() == "keep me"

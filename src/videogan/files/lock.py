@@ -68,7 +68,9 @@ NO_LOCKS = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL)
 def _try_lock(path: Path) -> int | None:
     """An open descriptor of `path` holding its lock (or, on a file system without locks, not holding
     one: with a note), or None when another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    # no symlinks: a link planted in a shared folder would have the holder's line (and its emptying at the end)
+    # written into the file it points to
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
