@@ -199,7 +199,7 @@ def test_stale_temporaries_removed_on_resume(run, capsys):
     stale = run / "checkpoints" / ".checkpoint-0000006.pt.tmp999999999"
     stale.write_bytes(b"\0" * 4096)
     code, _, err = _videogan(["train", "--resume", run, "--iterations", "5", "--no-progress"], capsys)
-    assert code == 0 and not stale.exists() and "removed 1 unfinished checkpoint write" in err
+    assert code == 0 and not stale.exists() and "removed 1 unfinished write" in err
 
 
 def test_torn_stats_line_dropped_and_time_cumulative(run, capsys):

@@ -5,7 +5,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from videogan.outputs import write_result_json
+from videogan.files import write_result_json
 
 numbers = st.floats() | st.integers() | st.sampled_from([math.nan, math.inf, -math.inf])  # floats: NaN and inf too
 keys = st.text("abcdefgh_", min_size=1, max_size=6)

@@ -4,6 +4,8 @@ import time
 
 import pytest
 import torch
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from videogan.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from videogan.config import replace
@@ -168,3 +170,81 @@ def test_r1_step_runs_under_torch_flop_counter(tiny_config):
     with FlopCounterMode(display=False) as counter:
         stats = task.step(torch.rand(4, 3, 8, 16, 16) * 2 - 1, 0, StepContext(Runtime(torch.device("cpu")), "fp32"))
     assert "r1" in stats and counter.get_total_flops() > 0
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A tiny run of 2 iterations with its checkpoint, stats.jsonl and config.json (copied by each test)."""
+    from videogan.config import get_preset
+
+    run = tmp_path_factory.mktemp("trained") / "run"
+    config = replace(get_preset("tiny"), train={"iterations": 2, "log_every": 1, "checkpoint_every": 2,
+                                                "sample_every": 100, "device": "cpu"})
+    train(config, run, progress=False)
+    return run
+
+
+def _forged_copy(run, tmp_path, **fields):
+    """A copy of `run` whose checkpoint holds `fields` instead (its sha256 made to match: a forged file)."""
+    import shutil
+
+    from videogan.train.checkpoint import HASH_KEY, with_hash
+
+    copy = tmp_path / "run"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(run, copy)
+    path = list_checkpoints(copy)[-1]
+    state = torch.load(path, weights_only=True)
+    state.pop(HASH_KEY)
+    torch.save(with_hash({**state, **fields}), path)
+    return copy
+
+
+def _files(run) -> dict:
+    """Every file of the run and its content, but the lock file (left empty, as a finished run leaves it)."""
+    return {p.relative_to(run): p.read_bytes() for p in sorted(run.rglob("*"))
+            if p.is_file() and p.name != ".videogan.lock"}
+
+
+BAD_COUNTERS = st.one_of(st.integers(max_value=-1), st.floats(allow_nan=True), st.text(max_size=5), st.booleans(),
+                         st.none(), st.lists(st.integers(), max_size=2))
+
+
+@given(field=st.sampled_from(["iteration", "world_size"]), value=BAD_COUNTERS)
+@example(field="iteration", value=-5)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_resume_from_a_checkpoint_with_bad_counters_changes_nothing(trained_run, tmp_path, field, value):
+    from videogan.cli import main
+
+    if field == "world_size" and isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return
+    run = _forged_copy(trained_run, tmp_path, **{field: value})
+    before = _files(run)
+    assert main(["train", "--resume", str(run), "--iterations", "4", "--no-progress"]) == 2
+    assert _files(run) == before  # stats.jsonl, config.json and the checkpoint as they were
+
+
+def test_a_resume_with_another_presets_checkpoint_is_one_line_and_changes_nothing(trained_run, tmp_path, capsys):
+    from videogan.cli import main
+    from videogan.config import get_preset
+
+    other = get_preset("tiny")
+    other = replace(other, model={"g_width": other.model.g_width * 2}).to_dict()
+    run = _forged_copy(trained_run, tmp_path, config=other)  # the weights are the small preset's
+    before = _files(run)
+    assert main(["train", "--resume", str(run), "--iterations", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "its generator does not fit this run (Error(s) in loading state_dict" in err[-1]
+    assert _files(run) == before
+
+
+def test_max_minutes_shorter_than_an_iteration_says_so_and_one_iteration_is_saved(tmp_path, capsys):
+    from videogan.cli import main
+
+    args = ["train", "--preset", "tiny", "--device", "cpu", "--no-progress", "--iterations", "100"]
+    assert main([*args, "--max-minutes", "1e-9", "--out", str(tmp_path / "none")]) == 0
+    assert "stopped before its first iteration (--max-minutes 1e-09): nothing new to save; this run has no " \
+           "checkpoint" in capsys.readouterr().err
+    assert main([*args, "--max-minutes", "0.0001", "--out", str(tmp_path / "one")]) == 0  # 6 ms: one iteration
+    saved = load_checkpoint(tmp_path / "one")["iteration"]
+    assert saved >= 1 and f"stopped at iteration {saved} (--max-minutes 0.0001): saving" in capsys.readouterr().err

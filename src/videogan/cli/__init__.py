@@ -14,7 +14,7 @@ import sys
 
 from .. import __version__
 from ..errors import UserError
-from ..outputs import check_writable
+from ..files import OutputError, check_not_an_input, check_writable
 
 # name: (module whose register() adds the command, help in the command list); tests/test_cli.py checks that
 # each help matches the one its module registers
@@ -62,10 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(_command_in(argv)).parse_args(argv)
     try:
         if getattr(args, "out", None):  # every command's output, before it starts working
-            check_writable(args.out, is_file=getattr(args, "out_is_file", False))
+            is_file = getattr(args, "out_is_file", False)
+            check_writable(args.out, is_file=is_file)
+            if is_file:  # every other string argument may name a file the command reads
+                given = [value for name, value in vars(args).items() if name != "out" and isinstance(value, str)]
+                check_not_an_input(args.out, inputs=given)
         return int(args.func(args) or 0)
-    except (UserError, OSError, ValueError) as err:
-        # ValueError covers ConfigError and the clear errors raised by loaders and checkpoints; OSError a
-        # full disk or a folder that became read-only.
+    except (UserError, OutputError, OSError, ValueError) as err:
+        # ValueError covers ConfigError and the clear errors raised by loaders and checkpoints; OutputError and
+        # OSError a full disk, a folder that became read-only, another writer holding the folder.
         print(f"videogan {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -9,7 +9,7 @@ from ..models.sampler import load_sampler
 from ..runtime import pick_device
 from ..tasks.baseline import LOSSES, BaselineConfig, train_baseline
 from ..tasks.sample import write_samples
-from ..train.run_dir import removed_if_start_fails
+from ..train.run_dir import writing_run
 from .config_flags import add_config_arguments
 from .runs import resolve_run
 from .sample import add_sample_arguments
@@ -24,15 +24,15 @@ def _baseline_config(args, saved: dict | None) -> BaselineConfig:
 
 
 def _run_train(args) -> int:
-    run_dir, config, state = resolve_run(args)
-    bcfg = _baseline_config(args, state.get("baseline") if state else None)
-    with removed_if_start_fails(run_dir):
+    with writing_run(args):
+        run_dir, config, state = resolve_run(args)
+        bcfg = _baseline_config(args, state.get("baseline") if state else None)
         path = train_baseline(config, bcfg, run_dir, resume=state is not None, progress=not args.no_progress,
                               state=state)
-    if path is not None:  # rank 0
-        from ..tasks.report import write_report  # matplotlib: only once training has finished
+        if path is not None:  # rank 0
+            from ..tasks.report import write_report  # matplotlib: only once training has finished
 
-        print(f"checkpoint: {path}\nreport: {write_report(run_dir)}")
+            print(f"checkpoint: {path}\nreport: {write_report(run_dir)}")
     return 0
 
 

@@ -8,7 +8,7 @@ from ..eval.evaluate import DEFAULT_N, evaluate
 from ..eval.fvd import BATCH_SIZE, CPU_BATCH_SIZE, FRAMES
 from ..eval.metrics import METRICS
 from ..eval.results import metric_numbers
-from ..outputs import check_writable, write_result_json
+from ..files import check_not_an_input, check_writable, write_result_json
 from ..train.tensorboard import TensorBoardLog, tensorboard_available
 from .sample import RAW_HELP
 
@@ -32,6 +32,7 @@ def _run(args) -> None:
     state = load_checkpoint(args.checkpoint)  # the one a run folder resolves to, and the default output's name
     out = Path(args.out) if args.out else Path(state["path"]).parent.parent / f"eval-{state['iteration']}.json"
     check_writable(out, is_file=True)
+    check_not_an_input(out, inputs=[state["path"]])
     result = evaluate(state["path"], args.data, args.n, metrics, args.frames, args.seed, args.device,
                       args.batch_size, args.cache_dir, not args.no_cache, args.raw, args.floor_data)
     print(write_result_json(out, result), end="")

@@ -8,7 +8,7 @@ from ..eval.fvd import protocol
 from ..eval.i3d import MIN_FRAMES
 from ..eval.sources import open_source
 from ..eval.weights import load_i3d
-from ..outputs import finite_json, write_result_json
+from ..files import finite_json, write_result_json
 from ..runtime import pick_device
 
 

@@ -57,6 +57,10 @@ def main(args: argparse.Namespace) -> int:
     clips = sum(r.get("clips", 0) for r in records)
     for r in skipped + outcome.unreadable:
         print(f"skipped {r['source']!r}: {r['reason']}", file=sys.stderr)
+    if outcome.stopped:  # not a failure: the scheduler's time is up, a re-run goes on
+        print(f"stopped by {outcome.stopped}: finished inputs are published; {len(unfinished)} input(s) of this "
+              f"share are left for a re-run of the same command", file=sys.stderr)
+        unfinished = []
     for s in unfinished:
         print(f"unfinished {s.id!r}: its worker died; re-run to retry", file=sys.stderr)
     classes = _class_counts(outcome)

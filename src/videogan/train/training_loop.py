@@ -12,7 +12,6 @@ import dataclasses
 import json
 import math
 import os
-import signal
 import sys
 import time
 from contextlib import nullcontext
@@ -30,7 +29,9 @@ from ..checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoi
 from ..config import RunConfig
 from ..data import build_dataset
 from ..data.sampler import EpochDataset, ResumableSampler
+from ..files import write_atomic
 from ..runtime import Runtime, close_runtime, setup_runtime
+from ..stop_signals import StopNow, StopRequest, ignore_stop_signals
 from .distributed import StopVote, average_buffers, average_gradients
 from .log import RunLog
 from .run_dir import resume_hint
@@ -92,32 +93,6 @@ class TrainingOutcome:
     iteration: int
     checkpoint: Path | None  # the latest checkpoint (None on ranks > 0)
     stop: str | None  # None: --iterations reached; "signal" (Ctrl-C / SIGTERM) or "deadline" (--max-minutes)
-
-
-class _StopRequest:
-    """Turns Ctrl-C / SIGTERM into a flag the loop checks between iterations, so a checkpoint is
-    written from a consistent state instead of mid-step."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:  # a second Ctrl-C means "now"
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def adam(params, cfg) -> torch.optim.Adam:
@@ -191,7 +166,7 @@ def training_loader(dataset: Dataset, config: RunConfig, runtime: Runtime, start
     workers = loader_workers(config.train.workers, runtime.world_size)
     return DataLoader(_ClipBytes(dataset), batch_size=config.train.batch_size, sampler=sampler, num_workers=workers,
                       drop_last=True, pin_memory=runtime.device.type == "cuda", persistent_workers=workers > 0,
-                      prefetch_factor=4 if workers > 0 else None)
+                      prefetch_factor=4 if workers > 0 else None, worker_init_fn=ignore_stop_signals)
 
 
 def clips_on_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
@@ -259,20 +234,24 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
         workers = loader_workers(config.train.workers, runtime.world_size)  # a bad value fails before any write
         log = RunLog(run_dir, enabled=runtime.is_main)
         semantics = batch_semantics(config, runtime)
-        if runtime.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "config.json").write_text(json.dumps(
-                {**config.to_dict(), "distributed": semantics, **(config_extras or {})}, indent=2, sort_keys=True))
         precision = resolve_precision(config.train.precision, runtime.device)
         configure_kernels(precision, runtime.device)
         dataset = build_dataset(config.data, config.model)
         task = make_task(config, runtime, dataset)
         iteration = 0
-        if state is not None:
+        if state is not None:  # loaded into the task before anything in the run folder changes
             for key, module in {**task.networks, **task.optimizers}.items():
-                module.load_state_dict(state[key])
+                try:
+                    module.load_state_dict(state[key])
+                except (KeyError, RuntimeError, ValueError, TypeError) as err:  # torch's words span lines
+                    detail = " ".join(str(err).split())[:300]
+                    raise ValueError(f"{state['path']}: its {key} does not fit this run ({detail})") from None
             restore_rng(state["rng"]["global"])
             iteration = state["iteration"]
+        if runtime.is_main:
+            write_atomic(run_dir / "config.json", json.dumps(
+                {**config.to_dict(), "distributed": semantics, **(config_extras or {})}, indent=2, sort_keys=True))
+        if state is not None:
             log.truncate_after(iteration)
             log.line(f"resumed {state['path']} at iteration {iteration}")
         if iteration >= config.train.iterations:
@@ -308,13 +287,22 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
     tick, counts, tick_start, tick_iters, waited = {}, {}, time.perf_counter(), 0, 0.0
     last_saved, saved_at, warned, stop = None, iteration, False, None
     deadline = time.time() + 60 * tcfg.max_minutes if tcfg.max_minutes > 0 else float("inf")
-    with _StopRequest() as request:
+    started_at = iteration
+    with StopRequest() as request:
+        # one process may give up waiting for its batch; ranks must not, or they would disagree on the next
+        # collective (a rank's stop reaches the others through the vote)
+        waiting = request.interruptible if not runtime.distributed else nullcontext
         while iteration < tcfg.iterations:
-            stop = vote.agree(signal=request.requested, deadline=time.time() >= deadline)
+            stop = vote.agree(signal=bool(request.requested), deadline=time.time() >= deadline)
             if stop:
                 break
             wait_start = time.perf_counter()
-            batch = next(data)  # b 3 t h w uint8
+            try:
+                with waiting():
+                    batch = next(data)  # b 3 t h w uint8
+            except StopNow:
+                stop = "signal"
+                break
             waited += time.perf_counter() - wait_start
             stats = task.step(clips_on_device(batch, runtime.device, tcfg.channels_last), iteration, context)
             iteration += 1
@@ -346,11 +334,14 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
                 log.samples(iteration, task.write_samples(run_dir / "samples", iteration))
             if checkpoint_due:
                 last_saved, saved_at = save(), iteration
+        cause = (request.requested or "a stop signal") if stop == "signal" else f"--max-minutes {tcfg.max_minutes:g}"
         if saved_at != iteration:  # stopped early: keep the progress
-            cause = "Ctrl-C / SIGTERM" if stop == "signal" else "--max-minutes"
             log.line(f"stopped at iteration {iteration} ({cause}): saving a checkpoint")
             _average_task_buffers(task, runtime)
             last_saved = save()
+        elif stop and iteration == started_at:
+            log.line(f"stopped before its first iteration ({cause}): nothing new to save"
+                     + ("" if started_at else "; this run has no checkpoint, start it again with the same command"))
     bar.close()
     if last_saved is None and runtime.is_main:
         last_saved = list_checkpoints(run_dir)[-1] if list_checkpoints(run_dir) else None

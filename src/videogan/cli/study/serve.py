@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import asyncio
 
+from ...files import hold_folder
 from ...tasks.study.serve import StudyServer, check_address, serve_until_stopped
 
 
 def run(args) -> None:
     check_address(args.host, args.port)
-    asyncio.run(serve_until_stopped(StudyServer(args.study, args.host, args.port), args.study))
+    with hold_folder(args.study, "study folder (its answers.jsonl)"):  # one server appends the answers
+        asyncio.run(serve_until_stopped(StudyServer(args.study, args.host, args.port), args.study))
 
 
 def add_arguments(parser) -> None:

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from ...files import write_atomic
 from ...tasks.study.tally import format_table, preference_bars, tally
 
 
@@ -23,9 +23,7 @@ def run(args) -> None:
     print(format_table(result))
     folder = Path(args.study)
     path = folder / "tally.json"
-    tmp = path.with_name(f".tally.json.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(result, indent=2) + "\n")
     title = f'"{result["question"]}"' + (f"\n{args.label}" if args.label else "")
     chart = preference_bars(folder / "tally.png", result["rows"], title)
     print(f"wrote {path} and {chart}")

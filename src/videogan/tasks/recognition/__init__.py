@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ...files import write_atomic
 from .data import LabelledVideos
 
 
@@ -26,5 +27,5 @@ def write_split(train: LabelledVideos, test: LabelledVideos, root: str | Path, o
             rows.append({"video": str(target), "class": videos.classes[label], "group": group})
         listing[side] = rows
     path = out / "split.json"
-    path.write_text(json.dumps(listing, indent=2) + "\n")
+    write_atomic(path, json.dumps(listing, indent=2) + "\n")
     return path

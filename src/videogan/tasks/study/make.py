@@ -12,7 +12,6 @@ import dataclasses
 import io
 import itertools
 import json
-import os
 import re
 import secrets
 import shutil
@@ -27,6 +26,7 @@ from ... import __version__
 from ...checkpoint import config_of, load_checkpoint
 from ...data.video_io import to_uint8, write_video
 from ...eval.sources import VIDEO_SUFFIXES, VideoFolder, open_source
+from ...files import write_atomic
 from ...models.sampler import load_sampler
 from .manifest import CATCH_SOURCE, PAGE_DATA, SITE_FILES, Trial, clip_ms, study_dict
 
@@ -187,12 +187,6 @@ def platform_csv(trials: list[Trial], base_url: str, seed: int) -> str:
     return text.getvalue()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparison: int = 20, catch: int | None = None,
                frames: int | None = None, size: int | None = None, seed: int = 0, fps: float = 8.0,
                display: int = 256, platform: bool = False, base_url: str = "", instructions: str | None = None,
@@ -246,8 +240,8 @@ def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparis
         with resources.as_file(site / name) as path:
             shutil.copyfile(path, out / name)
     # a script, not a fetched JSON: browsers refuse fetch() on file:// pages, and the site must work offline
-    _write_atomic(out / PAGE_DATA, f"window.STUDY = {json.dumps(page_data(study, text, completion_url))};\n")
-    _write_atomic(out / "study.json", json.dumps(study, indent=1) + "\n")
+    write_atomic(out / PAGE_DATA, f"window.STUDY = {json.dumps(page_data(study, text, completion_url))};\n")
+    write_atomic(out / "study.json", json.dumps(study, indent=1) + "\n")
     if platform:
-        _write_atomic(out / "platform.csv", platform_csv(trials, base_url, seed))
+        write_atomic(out / "platform.csv", platform_csv(trials, base_url, seed))
     return out
