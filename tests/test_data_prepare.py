@@ -192,7 +192,7 @@ def test_output_errors_stop_the_run_and_leave_the_input_to_retry(tmp_path, monke
     args = ["prepare", str(src), str(out), *ARGS, "--no-stabilize", "--shard-clips", "1"]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "shards/0000-" in err and "cannot write (No space left on device)" in err
+    assert "shards/0000-" in err and "cannot write: no space left on device" in err
     _, inputs = read_manifests(out / "shards")
     assert [(r["source"], r["status"]) for r in inputs] == [("v0.mp4", "ok")]  # v1 is not recorded as skipped
     assert not list(out.rglob("*.tmp"))  # the torn shard is removed, not left for a reader
