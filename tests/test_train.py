@@ -188,7 +188,7 @@ def _forged_copy(run, tmp_path, **fields):
     """A copy of `run` whose checkpoint holds `fields` instead (its sha256 made to match: a forged file)."""
     import shutil
 
-    from videogan.train.checkpoint import HASH_KEY, with_hash
+    from videogan.checkpoint import HASH_KEY, with_hash
 
     copy = tmp_path / "run"
     shutil.rmtree(copy, ignore_errors=True)
