@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from videogan.data.decode import VIDEO_EXTENSIONS, _timed_frames_file
+from videogan.data.decode import VIDEO_EXTENSIONS, timed_frames_file
 from videogan.data.defects import FREEZE_FRAMES, FREEZE_LEVEL, Cuts, FreezeLimits, difference, screen
 
 ROOT = Path(__file__).parents[1]
@@ -70,7 +70,7 @@ def main() -> None:
         files = videos([group])
         total, cuts, runs = 0, Cuts(), {level: 0 for level in LEVELS}
         for path in files:
-            decoded = list(_timed_frames_file(path, args.side, 0.0))
+            decoded = list(timed_frames_file(path, args.side, 0.0))
             total += len(decoded)
             list(screen(iter(decoded), FreezeLimits(), cuts))
             for level, run in longest_runs([frame for _, frame, _ in decoded if frame is not None]).items():
@@ -78,12 +78,12 @@ def main() -> None:
 
         def decode_only():
             for path in files:
-                for _ in _timed_frames_file(path, args.side, 0.0):
+                for _ in timed_frames_file(path, args.side, 0.0):
                     pass
 
         def decode_and_check():
             for path in files:
-                for _ in screen(_timed_frames_file(path, args.side, 0.0), FreezeLimits(), Cuts()):
+                for _ in screen(timed_frames_file(path, args.side, 0.0), FreezeLimits(), Cuts()):
                     pass
 
         plain = checked = float("inf")

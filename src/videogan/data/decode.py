@@ -165,7 +165,7 @@ def _decoded(container, stream) -> Iterator[tuple[av.VideoFrame | None, bool]]:
             yield frame, damaged
 
 
-def _timed_frames_file(path: Path, short_side: int | None, start: float
+def timed_frames_file(path: Path, short_side: int | None, start: float
                        ) -> Iterator[tuple[float | None, np.ndarray | None, bool]]:
     with _opened(path) as (container, stream):
         width, height = stream.codec_context.width, stream.codec_context.height
@@ -231,7 +231,7 @@ def iter_parts(path: str | os.PathLike, fps: float | None = None, short_side: in
     path = Path(path)
     rate = float(fps) if fps else probe(path).fps
     max_gap = max(MAX_GAP, 4 / rate)
-    timed = _timed_frames_folder if path.is_dir() else _timed_frames_file
+    timed = _timed_frames_folder if path.is_dir() else timed_frames_file
     part, origin, pending, next_slot, last_time, step = 0, None, None, 0, None, 1.0 / rate
 
     def last_slots():  # the pending frame lasts as long as the interval before it
