@@ -15,8 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
+from videogan.checkpoint import list_checkpoints
 from videogan.eval.evaluate import evaluate
-from videogan.train.checkpoint import list_checkpoints
 
 BUILTIN = ("builtin_score", "flicker", "mask_motion", "motion_energy", "colour")
 # per metric: the numbers of the table (every number is in the JSON)

@@ -30,7 +30,7 @@ from videogan.data.decode import iter_frames  # noqa: E402
 from videogan.data.formats import open_dataset  # noqa: E402
 from videogan.data.prepare import Options, run  # noqa: E402
 from videogan.data.stabilize import Stabilizer  # noqa: E402
-from videogan.train.trainer import loader_workers  # noqa: E402
+from videogan.train.training_loop import loader_workers  # noqa: E402
 from train_speed import measure  # noqa: E402  (this script's folder)
 
 TRAINING_BATCH = {"cpu": 32, "paper": 8}  # paper on a CPU: a small batch (videos/s hardly depends on it)

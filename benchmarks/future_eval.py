@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from videogan.checkpoint import config_of, load_checkpoint
 from videogan.config import DataConfig, RunConfig
 from videogan.data import build_dataset
 from videogan.data.video_io import grid, to_uint8, write_png, write_video
 from videogan.eval import diagnostics
 from videogan.tasks.future import load_future_generator, predict
-from videogan.train.checkpoint import config_of, load_checkpoint
 from videogan.train.media import even_frames, still_rows
 
 

@@ -5,7 +5,7 @@ loader delivers from prepared shards next to what the GPU consumes. benchmarks/g
 
 One line per setting: it/s, videos/s, peak GPU memory, achieved TFLOP/s and MFU, the model FLOP rate as
 a share of the peak of (a) a large matmul and (b) one of the paper's Conv3d layers, both timed in this run
-at the same precision. The iterations are the training loop's own step (trainer.py, loop.py's GANTask) on
+at the same precision. The iterations are the training loop's own step (training_loop.py, gan.py's GANTask) on
 batches already on the GPU, so the loader is measured separately (`--loader`).
 """
 from __future__ import annotations
@@ -25,8 +25,9 @@ from videogan.data import build_dataset
 from videogan.data.shards import SHARD_DIR, ShardWriter
 from videogan.data.synthetic import MovingObjects
 from videogan.runtime import Runtime
-from videogan.train.loop import GANTask
-from videogan.train.trainer import Trainer, _loader, _on_device, configure_kernels, loader_workers
+from videogan.train.gan import GANTask
+from videogan.train.training_loop import (StepContext, clips_on_device, configure_kernels, loader_workers,
+                                         training_loader)
 
 
 def _sync(device) -> None:
@@ -63,19 +64,19 @@ def measure(config, precision: str, iterations: int, device) -> dict:
     runtime = Runtime(device)
     configure_kernels(precision, device)
     task = GANTask(config, runtime, None)
-    trainer = Trainer(runtime, precision)
+    context = StepContext(runtime, precision)
     batch = config.train.batch_size
     real = (torch.rand(batch, 3, config.model.frames, config.model.size, config.model.size, device=device) * 2 - 1)
     if config.train.channels_last:
         real = real.contiguous(memory_format=torch.channels_last_3d)
     for i in range(4):  # warm-up: cuDNN's algorithm search, compilation
-        task.step(real, i, trainer)
+        task.step(real, i, context)
     _sync(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     for i in range(iterations):
-        task.step(real, 4 + i, trainer)
+        task.step(real, 4 + i, context)
     _sync(device)
     seconds = (time.perf_counter() - start) / iterations
     memory = torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else float("nan")
@@ -98,7 +99,7 @@ def iteration_flops(config, device) -> float:
     period = lazy_period(config)
     with FlopCounterMode(display=False) as counter:
         for iteration in range(period):
-            task.step(real, iteration, Trainer(runtime, "fp32"))
+            task.step(real, iteration, StepContext(runtime, "fp32"))
     return counter.get_total_flops() / period
 
 
@@ -114,11 +115,11 @@ def loader_rate(config, device, batches: int = 30) -> float:
         writer.close()
         data_config = replace(config, data={"data": tmp}, train={"workers": "auto"})
         dataset = build_dataset(data_config.data, data_config.model)
-        loader = iter(_loader(dataset, data_config, Runtime(device), 0))
-        _on_device(next(loader), device, False)  # workers started
+        loader = iter(training_loader(dataset, data_config, Runtime(device), 0))
+        clips_on_device(next(loader), device, False)  # workers started
         start = time.perf_counter()
         for _ in range(batches):
-            _on_device(next(loader), device, False)
+            clips_on_device(next(loader), device, False)
         _sync(device)
         rate = batches * config.train.batch_size / (time.perf_counter() - start)
         del loader  # its workers stop before their shards are deleted

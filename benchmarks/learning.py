@@ -21,13 +21,13 @@ from pathlib import Path
 
 import torch
 
+from videogan.checkpoint import list_checkpoints, load_checkpoint
 from videogan.config import get_preset, replace
 from videogan.data.synthetic import MovingObjects
 from videogan.eval import diagnostics
 from videogan.eval.builtin_score import builtin_scores
-from videogan.tasks.sample import generate, load_generator
-from videogan.train.checkpoint import list_checkpoints, load_checkpoint
-from videogan.train.loop import train
+from videogan.models.sampler import generate, load_generator
+from videogan.train.gan import train
 
 
 def real_videos(frames: int, size: int, n: int, seed: int) -> dict:

@@ -10,7 +10,7 @@
    lives in its own process, so each has its own OpenMP settings, and the processes take turns: round
    after round, each runs `--iterations` training iterations while the others wait, in a rotating order,
    so that a change in the machine's load hits every contender alike. Contenders:
-   - `ours`: our networks and loop body (train/loop.py's iteration) with the thread policy that the
+   - `ours`: our networks and loop body (train/gan.py's iteration) with the thread policy that the
      `videogan` command applies (videogan/cpu_threads.py: GOMP_SPINCOUNT=1000, a short spin);
    - `ours, OpenMP default`: the same without that policy (what a library user gets who imports torch
      before videogan and sets no policy);
@@ -29,7 +29,7 @@
    The speed is the median over rounds; `ours/peer` is the median of the per-round ratios. Then the
    `ours` contenders on a small preset (`--small-preset`, default `cpu` at its batch; 10 iterations per
    round), whose many small kernels are where threads that sleep at once cost the most.
-2. The presets through the real loop (`videogan.train.loop.train`, its data loader, the built-in
+2. The presets through the real loop (`videogan.train.gan.train`, its data loader, the built-in
    dataset), each in its own process with the CLI's thread policy: it/s, videos/s, peak memory, MFU.
 
 MFU = FLOPs of one iteration (torch.utils.flop_counter) x iterations/s / the measured float32 peak of a
@@ -65,8 +65,8 @@ warnings.filterwarnings("ignore", message="torch was imported before videogan", 
 from videogan.config import get_preset, replace
 from videogan.cpu_threads import WAIT_POLICY_VARIABLES, apply_wait_policy
 from videogan.runtime import Runtime, pick_device
-from videogan.train.loop import GANTask, train
-from videogan.train.trainer import Trainer
+from videogan.train.gan import GANTask, train
+from videogan.train.training_loop import StepContext
 
 from gpu_train_speed import iteration_flops, lazy_period  # this folder: the loop's FLOPs, counted one way
 
@@ -82,13 +82,13 @@ def _adam(params) -> torch.optim.Adam:
 
 
 def our_step(preset: str, batch: int, seed: int = 0, channels_last: bool = False):
-    """Our iteration: the training loop's own step (train/loop.py's GANTask, with the loop's
+    """Our iteration: the training loop's own step (train/gan.py's GANTask, with the loop's
     `--channels-last` conversion) on a fixed synthetic real batch."""
     config = replace(get_preset(preset), train={"batch_size": batch, "seed": seed, "channels_last": channels_last,
                                                 "device": "cpu"})
     runtime = Runtime(torch.device("cpu"))
     task = GANTask(config, runtime, dataset=None)  # the video task reads no clip at construction
-    trainer = Trainer(runtime, "fp32")
+    context = StepContext(runtime, "fp32")
     model = config.model
     real = torch.rand(batch, 3, model.frames, model.size, model.size, generator=torch.Generator().manual_seed(seed))
     real = real * 2 - 1  # b 3 t h w
@@ -97,7 +97,7 @@ def our_step(preset: str, batch: int, seed: int = 0, channels_last: bool = False
     iterations = itertools.count()
 
     def step() -> tuple[float, float]:
-        stats = task.step(real, next(iterations), trainer)
+        stats = task.step(real, next(iterations), context)
         return float(stats["loss_d"]), float(stats["loss_g"])
     return step
 

@@ -4,13 +4,14 @@ import pytest
 import torch
 from videos import video_distance
 
+from videogan.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from videogan.cli import main
 from videogan.config import get_preset
 from videogan.data import MovingObjects
 from videogan.models import CodeMixture, VideoDiscriminator, VideoEncoder, VideoGenerator
+from videogan.models.sampler import load_sampler
 from videogan.tasks.baseline import BaselineConfig, autoencoder_loss, init_autoencoder
-from videogan.tasks.sample import load_sampler
-from videogan.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from videogan.train.log import RunLog
 
 TINY = ["--preset", "tiny", "--device", "cpu", "--no-progress", "--gmm-components", "4", "--gmm-clips", "12"]
 
@@ -83,6 +84,14 @@ def test_baseline_is_the_two_stream_video_autoencoder_only(tmp_path, capsys, fla
     assert not (tmp_path / "run").exists()  # refused before any training
 
 
+def test_a_log_opened_after_training_counts_time_on(tmp_path):
+    (tmp_path / "stats.jsonl").write_text(json.dumps({"iteration": 4, "time": 100.0}) + "\n")
+    log = RunLog(tmp_path)
+    log.continue_time()
+    log.record(4, {"gmm_clips": 12})
+    assert 100.0 <= json.loads((tmp_path / "stats.jsonl").read_text().splitlines()[-1])["time"] < 160
+
+
 def test_checkpoint_holds_the_mixture_as_plain_tensors(baseline_run):
     path = list_checkpoints(baseline_run)[-1]
     state = torch.load(path, weights_only=True)  # plain data: no code runs on load
@@ -108,6 +117,8 @@ def test_checkpoint_holds_the_mixture_as_plain_tensors(baseline_run):
         load_sampler(early)
     stats = [json.loads(line) for line in (baseline_run / "stats.jsonl").read_text().splitlines()]
     assert stats[-1]["gmm_clips"] == 12 and stats[-1]["loss_rec_eval"] > 0
+    # the mixture's record counts time on from the training's, not from zero
+    assert stats[-1]["time"] >= stats[-2]["time"] + stats[-1]["gmm_seconds"] - 0.05
     assert json.loads((baseline_run / "config.json").read_text())["baseline"]["gmm_components"] == 4
 
 

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import torch
 
+from videogan.checkpoint import list_checkpoints
 from videogan.cli import COMMANDS, build_parser, main
+from videogan.cli.runs import clip_size_note
 from videogan.config import ConfigError, DataConfig, RunConfig, TrainConfig, get_preset
 from videogan.eval import evaluate as evaluate_module
-from videogan.train.checkpoint import list_checkpoints
-from videogan.train.run_dir import clip_size_note
 
 TINY = ["--preset", "tiny", "--iterations", "4", "--checkpoint-every", "2", "--sample-every", "100",
         "--device", "cpu", "--no-progress"]
@@ -119,10 +119,11 @@ def test_out_at_or_below_a_file_or_unwritable(command, where, trained, tmp_path,
 
 @pytest.mark.parametrize("args, expected", [
     (["evaluate", "{run}", "--n", "4", "--out", UNWRITABLE + ".json"], "cannot be written"),
-    (["evaluate", "{run}", "--n", "4", "--cache-dir", UNWRITABLE], "FVD statistics cache (or use --no-cache)"),
+    (["evaluate", "{run}", "--n", "4", "--metrics", "fvd", "--cache-dir", UNWRITABLE],
+     "FVD statistics cache (or use --no-cache)"),
     (["fvd", "synthetic", "synthetic:2", "--n", "4", "--out", UNWRITABLE + ".json"], "cannot be written"),
     (["recognize", "probe", "--init", "{run}", "--out", UNWRITABLE], "cannot be written"),
-    (["evaluate", "{run}", "--n", "0"], "--n 0: give at least 2 videos"),
+    (["evaluate", "{run}", "--n", "0", "--metrics", "fvd"], "--n 0: give at least 2 videos"),
     (["fvd", "synthetic", "synthetic:2", "--n", "1"], "--n 1: FVD fits a Gaussian"),
     (["sample", "{run}", "--n", "0", "--out", "{tmp}/s"], "--n 0: give at least 1 video"),
     (["sample", "{run}", "--n", "-3", "--out", "{tmp}/s"], "--n -3: give at least 1 video"),
@@ -198,7 +199,7 @@ def test_stale_temporaries_removed_on_resume(run, capsys):
     stale = run / "checkpoints" / ".checkpoint-0000006.pt.tmp999999999"
     stale.write_bytes(b"\0" * 4096)
     code, _, err = _videogan(["train", "--resume", run, "--iterations", "5", "--no-progress"], capsys)
-    assert code == 0 and not stale.exists() and "removed 1 unfinished checkpoint write" in err
+    assert code == 0 and not stale.exists() and "removed 1 unfinished write" in err
 
 
 def test_torn_stats_line_dropped_and_time_cumulative(run, capsys):
@@ -229,13 +230,11 @@ def test_resume_with_unwritable_subfolder_fails_before_training(run, capsys):
     ("wrong shape", "expected (400,) and (400, 400)"),
     ("no hash", "unreadable FVD statistics"),  # written before the hash: recomputed once
 ])
-def test_bad_fvd_cache_is_named_and_recomputed(damage, expected, tmp_path, capsys, monkeypatch):
+def test_bad_fvd_cache_is_named_and_recomputed(damage, expected, tmp_path, capsys):
     rng = np.random.default_rng(0)
     good = (rng.standard_normal(400), np.eye(400))
-    monkeypatch.setattr(evaluate_module, "real_fvd_stats", lambda real, context: good)
-    context = evaluate_module.EvalContext(i3d=None, frames=16, batch_size=8)
     described = {"kind": "test", "damage": damage}
-    evaluate_module.cached_real_stats(described, context, None, tmp_path)  # writes the cache
+    evaluate_module.store_stats(described, 16, tmp_path, good)  # writes the cache
     path = evaluate_module.stats_path(described, 16, tmp_path)
     with np.load(path) as saved:
         mu, sigma, digest = saved["mu"], saved["sigma"], saved["sha256"]
@@ -256,9 +255,9 @@ def test_bad_fvd_cache_is_named_and_recomputed(damage, expected, tmp_path, capsy
         evaluate_module.read_cached_stats(path)
     assert expected in str(err.value)
     capsys.readouterr()
-    stats = evaluate_module.cached_real_stats(described, context, None, tmp_path)
+    assert evaluate_module.cached_stats(described, 16, tmp_path) is None  # evaluate computes them again
     assert "computing them again" in capsys.readouterr().err and str(path) in str(err.value)
-    np.testing.assert_array_equal(stats[0], good[0])
+    evaluate_module.store_stats(described, 16, tmp_path, good)
     np.testing.assert_array_equal(evaluate_module.read_cached_stats(path)[0], good[0])  # rewritten whole
 
 

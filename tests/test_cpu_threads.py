@@ -28,7 +28,7 @@ def _fresh_python(code: str, **environ: str) -> subprocess.CompletedProcess:
 def test_importing_videogan_first_sets_it_before_torch_loads():
     # the Python API: `import videogan` (any submodule) before torch sets the policy that torch then reads
     out = _fresh_python("import os, sys\nimport videogan.config\nloaded = 'torch' in sys.modules\n"
-                        "import torch, videogan.train.loop\nprint(loaded, os.environ.get('GOMP_SPINCOUNT'))")
+                        "import torch, videogan.train.gan\nprint(loaded, os.environ.get('GOMP_SPINCOUNT'))")
     assert out.stdout.split() == ["False", "1000"]
     assert out.stderr == ""
 

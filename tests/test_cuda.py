@@ -10,8 +10,8 @@ import torch
 
 from videogan.config import get_preset, replace
 from videogan.runtime import Runtime
-from videogan.train.loop import GANTask, init_networks, train
-from videogan.train.trainer import Trainer, _on_device, configure_kernels
+from videogan.train.gan import GANTask, init_networks, train
+from videogan.train.training_loop import StepContext, clips_on_device, configure_kernels
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -45,7 +45,7 @@ def test_the_r1_penalty_runs_on_cuda(precision, d_norm):
     runtime = Runtime(torch.device("cuda"))
     configure_kernels(precision, runtime.device)
     task = GANTask(config, runtime, None)
-    stats = task.step(torch.rand(4, 3, 8, 16, 16, device="cuda") * 2 - 1, 0, Trainer(runtime, precision))
+    stats = task.step(torch.rand(4, 3, 8, 16, 16, device="cuda") * 2 - 1, 0, StepContext(runtime, precision))
     assert torch.isfinite(stats["r1"]) and stats["r1"] > 0 and torch.isfinite(stats["loss_d"])
 
 
@@ -54,7 +54,7 @@ def test_the_r1_penalty_runs_on_cuda(precision, d_norm):
 def test_codes_and_clips_are_the_same_on_cuda_and_cpu():
     config = get_preset("tiny")
     video = torch.randint(0, 256, (4, 3, 8, 16, 16), dtype=torch.uint8)  # b 3 t h w
-    on_cpu, on_gpu = (_on_device(video, torch.device(d), False) for d in ("cpu", "cuda"))
+    on_cpu, on_gpu = (clips_on_device(video, torch.device(d), False) for d in ("cpu", "cuda"))
     assert torch.equal(on_cpu, on_gpu.cpu())
     tasks = [GANTask(config, Runtime(torch.device(d)), None) for d in ("cpu", "cuda")]
     z_cpu, z_gpu = (task.inputs(real, 7)[0] for task, real in zip(tasks, (on_cpu, on_gpu)))
@@ -71,7 +71,7 @@ def test_discriminator_two_forwards_then_one_backward_on_cudnn_batchnorm():
         configure_kernels(precision, runtime.device)
         task = GANTask(config, runtime, None)
         real = torch.rand(4, 3, 8, 16, 16, device="cuda") * 2 - 1
-        stats = task.step(real, 0, Trainer(runtime, precision))
+        stats = task.step(real, 0, StepContext(runtime, precision))
         assert all(torch.isfinite(v) for v in stats.values()), precision
 
 
@@ -89,12 +89,12 @@ def test_a_training_step_never_makes_the_host_wait_for_the_gpu():
     config = _tiny_on_cuda()
     runtime = Runtime(torch.device("cuda"))
     configure_kernels("tf32", runtime.device)
-    task, trainer = GANTask(config, runtime, None), Trainer(runtime, "tf32")
+    task, trainer = GANTask(config, runtime, None), StepContext(runtime, "tf32")
     batch = torch.randint(0, 256, (4, 3, 8, 16, 16), dtype=torch.uint8).pin_memory()  # as the loader delivers it
-    task.step(_on_device(batch, runtime.device, False), 0, trainer)  # first step: allocations, algorithm choice
+    task.step(clips_on_device(batch, runtime.device, False), 0, trainer)  # first step: allocations, algorithm choice
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        task.step(_on_device(batch, runtime.device, False), 1, trainer)
+        task.step(clips_on_device(batch, runtime.device, False), 1, trainer)
     finally:
         torch.cuda.set_sync_debug_mode("default")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from videogan.train.checkpoint import list_checkpoints
+from videogan.checkpoint import list_checkpoints
 
 TINY = ["--preset", "tiny", "--device", "cpu", "--no-progress", "--log-every", "1"]
 
@@ -58,8 +58,8 @@ def _wait_for(condition, procs, timeout: float = 120) -> None:
 def _rank_worker(run_dir: str, iterations: int, resume: bool, out: str) -> None:
     """One rank of a tiny GAN run through the library; saves its weights and the codes it drew."""
     from videogan.config import get_preset, replace
-    from videogan.train.loop import GANTask
-    from videogan.train.trainer import latest_state, run_task
+    from videogan.train.gan import GANTask
+    from videogan.train.training_loop import latest_state, run_task
 
     drawn = {}
 

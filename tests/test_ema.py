@@ -3,12 +3,12 @@ tools that sample from it by default (--raw for the trained G)."""
 import torch
 from torch import nn
 
+from videogan.checkpoint import load_checkpoint
 from videogan.cli import main
 from videogan.config import get_preset, replace
-from videogan.tasks.sample import load_generator, load_sampler
-from videogan.train.checkpoint import load_checkpoint
+from videogan.models.sampler import load_generator, load_sampler
 from videogan.train.ema import GeneratorAverage
-from videogan.train.loop import train
+from videogan.train.gan import train
 
 
 def test_half_life_is_counted_in_videos():

@@ -7,7 +7,7 @@ import torch
 from videogan.cli import main
 from videogan.config import replace
 from videogan.eval import diagnostics
-from videogan.train.loop import train
+from videogan.train.gan import train
 
 
 def test_mask_motion_on_hand_made_videos():
@@ -82,8 +82,11 @@ def test_evaluate_diagnostics_only(run16, tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["n"] == 6 and result["arch"] == "two_stream" and result["iteration"] == 1
     assert result["real"]["data_seed"] == 1235  # held-out videos of the built-in generator
-    for key in ("mask_on_moving", "flicker", "flicker_real", "motion_energy_w1", "colour_w1"):
+    for key in ("flicker", "flicker_real", "motion_energy_w1", "colour_w1"):
         assert isinstance(result[key], float)
+    # a generator after one iteration may move no pixel: the mask's mean over moving pixels is then 0/0,
+    # written as null with the reason
+    assert isinstance(result["mask_on_moving"], float) or "nan" in result["null_reasons"]["mask_on_moving"]
     assert "fvd" not in result
 
 
@@ -108,6 +111,9 @@ def test_evaluate_fvd_caches_the_real_statistics(run16, tmp_path, monkeypatch, c
         results.append(json.loads(out.read_text()))
     # the real set and the floor's second real set, each computed once: the second run read them
     assert len(list((cache / "fvd_stats").glob("*.npz"))) == 2 and len(computed) == 2
+    # an estimate from the first batch before the rest: 9 videos (real, generated, floor), then 3 (generated)
+    err = capsys.readouterr().err
+    assert "I3D embeds 9 videos; the first batch took" in err and "I3D embeds 3 videos; the first batch took" in err
     assert results[0]["real_floor"]["data_seed"] == 1236 and results[0]["fvd_real_floor"] > 0
     assert results[0]["real_floor_shared"] == 0
     assert results[0]["fvd"] == pytest.approx(results[1]["fvd"]) and results[0]["fvd"] > 0
@@ -177,10 +183,53 @@ def test_evaluate_errors(tmp_path, tiny_config, capsys):
     assert "unknown metric" in capsys.readouterr().err
 
 
+def test_a_tiny_run_gets_every_metric_but_fvd_and_the_reason(tmp_path, tiny_config, capsys):
+    """The tiny preset makes 8 frames, one fewer than I3D takes: the default metrics leave FVD out and say why."""
+    train(replace(tiny_config, train={"iterations": 1}), tmp_path / "tiny", progress=False)
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", str(tmp_path / "tiny"), "--n", "2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert "fvd" not in result["metrics"] and "fvd" not in result and "fvd_real_floor" not in result
+    assert "at least 9 frames" in result["fvd_skipped"] and "makes 8" in result["fvd_skipped"]
+    assert isinstance(result["flicker"], float) and isinstance(result["colour_w1"], float)
+
+
+def test_a_small_test_set_sets_n_or_fails_before_any_work(tmp_path, tiny_config, capsys, monkeypatch):
+    from videos import moving_pattern, write_video
+
+    from videogan.eval import evaluate as evaluate_module
+
+    train(replace(tiny_config, train={"iterations": 1}), tmp_path / "tiny", progress=False)
+    for s in range(3):
+        write_video(tmp_path / "test" / f"{s}.mp4", moving_pattern(8, 16, 16, seed=s))
+    out = tmp_path / "eval.json"
+    common = ["evaluate", str(tmp_path / "tiny"), "--data", str(tmp_path / "test"), "--metrics", "flicker,colour",
+              "--out", str(out)]
+    assert main(common) == 0  # no --n: the default 2048, or all the data holds
+    result = json.loads(out.read_text())
+    assert result["n"] == 3 and "holds 3 videos, fewer than the default --n 2048: n = 3" in result["n_note"]
+    assert "n = 3" in capsys.readouterr().err
+    # an --n the data cannot give: an error with the n that fits, before any video is generated
+    monkeypatch.setattr(evaluate_module, "generated_set", lambda *a, **k: pytest.fail("work started"))
+    assert main([*common, "--n", "5"]) == 2
+    assert "--n 5" in (err := capsys.readouterr().err) and "holds 3 videos; give --n 3 or fewer" in err
+
+
+def test_fitting_n_takes_the_smallest_source():
+    from videogan.eval.evaluate import DEFAULT_N, fitting_n
+
+    assert fitting_n(None, {"synthetic:1235": 1_000_000}) == (DEFAULT_N, None)
+    assert fitting_n(64, {"a": 100, "--floor-data b": 64}) == (64, None)
+    n, note = fitting_n(None, {"a": 3000, "--floor-data b": 300})
+    assert n == 300 and note.startswith("--floor-data b holds 300 videos")
+    with pytest.raises(ValueError, match="--n 301: --floor-data b holds 300 videos; give --n 300 or fewer"):
+        fitting_n(301, {"a": 3000, "--floor-data b": 300})
+
+
 def test_builtin_dataset_specs_carry_its_options_and_evaluate_holds_out_the_runs_own(tmp_path, tiny_config):
     from videogan.eval.evaluate import default_real_data, evaluate
     from videogan.eval.sources import dataset_config, open_source
-    from videogan.train.checkpoint import load_checkpoint
+    from videogan.checkpoint import load_checkpoint
 
     config = dataset_config("synthetic:7,max_objects=1,object_scale=2")
     assert (config.data_seed, config.max_objects, config.object_scale) == (7, 1, 2.0)

@@ -6,16 +6,16 @@ import torch
 from PIL import Image
 from videos import read_video
 
+from videogan.checkpoint import load_checkpoint, save_checkpoint
 from videogan.cli import main
 from videogan.config import ConfigError, ModelConfig, get_preset, replace
 from videogan.eval import diagnostics
 from videogan.models import FutureGenerator, VideoDiscriminator, VideoGenerator
 from videogan.models.describe import describe
+from videogan.models.sampler import load_generator
 from videogan.tasks.future import load_future_generator, load_image, output_names, predict
-from videogan.tasks.sample import load_generator
 from videogan.tasks.units import highlight, selectivity
-from videogan.train.checkpoint import load_checkpoint, save_checkpoint
-from videogan.train.loop import init_networks, train
+from videogan.train.gan import init_networks, train
 from videogan.train.loss import VideoGANLoss, first_frame_loss
 
 

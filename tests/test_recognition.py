@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 import torch
 
+from videogan.checkpoint import load_checkpoint, save_checkpoint
 from videogan.cli import build_parser, main
+from videogan.cli import recognize as recognize_command
 from videogan.config import get_preset, replace
 from videogan.models import VideoDiscriminator
-from videogan.tasks import recognition
 from videogan.tasks.recognition import probe as probe_module
 from videogan.tasks.recognition import sweep as sweep_module
 from videogan.tasks.recognition.config import PRESETS, random_init_model
 from videogan.tasks.recognition.data import LabelledVideos, covering_clips, load_labelled, nested_subsets
-from videogan.tasks.recognition.finetune import build_classifier, finetune, summarize, train_classifier
+from videogan.tasks.recognition.finetune import build_classifier, finetune, summarize, train_action_classifier
 from videogan.tasks.recognition.probe import C_GRID, extract_features
-from videogan.train.checkpoint import load_checkpoint, save_checkpoint
-from videogan.train.loop import train
+from videogan.train.gan import train
 from videos import moving_pattern, write_video
 
 TINY = PRESETS["tiny"]
@@ -57,7 +57,7 @@ def test_freezing_trains_only_the_head(gan_checkpoint, synthetic, frozen):
     train_set, _ = synthetic
     model, _ = build_classifier(gan_checkpoint, 5, TINY.finetune)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    train_classifier(model, train_set, TINY.finetune, torch.device("cpu"), frozen=frozen)
+    train_action_classifier(model, train_set, TINY.finetune, torch.device("cpu"), frozen=frozen)
     after = model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert {"head.1.weight", "head.1.bias"} <= changed
@@ -245,10 +245,29 @@ def test_probe_random_init_says_what_to_do(tmp_path, capsys):
     assert "`videogan recognize finetune --init random`" in err
 
 
+@pytest.mark.parametrize("task", ["finetune", "split", "probe", "sweep"])
+def test_recognition_flags_have_help_and_ranges(task):
+    parser = build_parser("recognize")._subparsers._group_actions[0].choices["recognize"]
+    sub = parser._subparsers._group_actions[0].choices[task]
+    flags = [a for a in sub._actions if a.dest.count(".") == 1]
+    assert len(flags) == 20 and all(a.help for a in flags)
+    assert "(>= 0.0, < 1.0)" in " ".join(sub.format_help().split())
+
+
+@pytest.mark.parametrize("flag, value, field", [("--dropout", "1.5", "dropout"), ("--eval-batch", "0", "eval_batch"),
+                                                ("--split", "4", "split"), ("--device", "gpu", "device")])
+def test_out_of_range_recognition_flags_are_one_line_errors(flag, value, field, tmp_path, capsys):
+    assert main(["recognize", "finetune", "--preset", "tiny", "--init", "random", flag, value,
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("videogan recognize: error: ") and field in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_paper_preset_is_the_released_recipe():
     args = build_parser().parse_args(["recognize", "finetune", "--preset", "paper", "--init", "random",
                                       "--out", "unused"])
-    cfg = recognition._config(args).finetune
+    cfg = recognize_command._config(args).finetune
     assert (cfg.batch_size, cfg.iterations, cfg.lr, cfg.beta1, cfg.beta2, cfg.dropout) == \
         (256, 1000, 2e-4, 0.5, 0.999, 0.5)
     model = random_init_model("paper")  # random init has the paper's network: 32 frames of 64x64

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import torch
 
+from videogan.checkpoint import content_hash
 from videogan.cli import main
 from videogan.config import get_preset, replace
 from videogan.data.synthetic import MOTIONS, SHAPES
 from videogan.eval.builtin_score import inception_score, named_confidently, scores, shape_distribution
 from videogan.eval.classifier import BuiltinClassifier, ClassifierConfig, load_classifier, resample, save_classifier
 from videogan.eval.weights import WeightsError
-from videogan.train.checkpoint import content_hash
-from videogan.train.loop import train
+from videogan.train.gan import train
 
 
 def test_score_of_uniform_one_hot_and_collapsed_tables():

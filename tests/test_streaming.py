@@ -17,8 +17,8 @@ from videogan.data import build_dataset, remote, streaming
 from videogan.data.remote import open_filesystem
 from videogan.data.shards import SHARD_DIR, ShardWriter
 from videogan.data.streaming import StreamedShards, StreamLoader
-from videogan.train.checkpoint import list_checkpoints, load_checkpoint
-from videogan.train.loop import train
+from videogan.checkpoint import list_checkpoints, load_checkpoint
+from videogan.train.gan import train
 
 SHARDS, CLIPS_PER_SHARD = 6, 3  # 18 clips; 6 shards over 2 ranks x 2 workers: slots with 1 and with 2 shards
 

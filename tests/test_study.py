@@ -26,7 +26,7 @@ from videogan.tasks.study.answers import read_answers
 from videogan.tasks.study.manifest import load_study
 from videogan.tasks.study.serve import Limits, StudyServer
 from videogan.tasks.study.tally import tally, wilson_interval
-from videogan.train.loop import train
+from videogan.train.gan import train
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pytest
 
 from videogan.config import replace
 from videogan.train import tensorboard as tensorboard_module
+from videogan.train.gan import train
 from videogan.train.log import RunLog
-from videogan.train.loop import train
 
 
 def _events(run_dir):
@@ -49,7 +49,7 @@ def test_no_tensorboard_package_and_other_ranks_write_nothing(tmp_path, tiny_con
 
 def test_an_evaluation_of_a_run_goes_to_its_tensorboard_log_beside_the_training_curves(tmp_path, tiny_config):
     from videogan.cli import main
-    from videogan.eval.results import send_to_tensorboard
+    from videogan.cli.evaluate import send_to_tensorboard
 
     run = tmp_path / "run"
     train(tiny_config, run, progress=False)

@@ -4,14 +4,16 @@ import time
 
 import pytest
 import torch
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+from videogan.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from videogan.config import replace
 from videogan.models import VideoGenerator
-from videogan.train.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from videogan.train.loop import GANTask, init_networks, train
 from videogan.runtime import Runtime
-from videogan.train.trainer import NonFiniteLoss, Trainer, run_task
+from videogan.train.gan import GANTask, init_networks, train
 from videogan.train.loss import VideoGANLoss
+from videogan.train.training_loop import NonFiniteLoss, StepContext, run_task
 
 
 def _stats(run_dir):
@@ -95,8 +97,8 @@ def test_missing_and_corrupt_checkpoints_are_clear_errors(tmp_path):
 
 def test_a_non_finite_loss_stops_the_run_without_saving(tmp_path, tiny_config):
     class Diverging(GANTask):
-        def step(self, real, iteration, trainer):
-            stats = super().step(real, iteration, trainer)
+        def step(self, real, iteration, context):
+            stats = super().step(real, iteration, context)
             return {**stats, "loss_d": stats["loss_d"] * float("nan")} if iteration == 2 else stats
 
     with pytest.raises(NonFiniteLoss, match="iteration 3: losses are not finite"):
@@ -114,14 +116,14 @@ def test_bf16_with_channels_last_trains_with_float32_weights_and_finite_losses(t
 
 def test_a_slow_loader_is_logged_per_tick_and_warned_about(tmp_path, tiny_config, monkeypatch, capsys):
     from videogan.data import MovingObjects
-    from videogan.train import trainer
+    from videogan.train import training_loop
 
     class Slow(MovingObjects):
         def __getitem__(self, index):
             time.sleep(0.25)
             return super().__getitem__(index)
 
-    monkeypatch.setattr(trainer, "build_dataset", lambda data, model: Slow(model.frames, model.size))
+    monkeypatch.setattr(training_loop, "build_dataset", lambda data, model: Slow(model.frames, model.size))
     train(replace(tiny_config, train={"iterations": 3}), tmp_path, progress=False)
     assert all(r["data_wait_s"] >= 1.0 for r in _stats(tmp_path))  # 4 clips of 0.25 s per iteration
     assert "the loader is the bottleneck" in capsys.readouterr().err
@@ -150,7 +152,7 @@ def test_lazy_r1_runs_every_r1_every_steps_and_its_statistic_averages_over_those
                      train={"iterations": 4, "log_every": 4, "r1_gamma": 1.0, "r1_every": 2})
     runtime = Runtime(torch.device("cpu"))
     task = GANTask(config, runtime, dataset=None)
-    trainer = Trainer(runtime, "fp32")
+    trainer = StepContext(runtime, "fp32")
     real = torch.rand(4, 3, 8, 16, 16) * 2 - 1
     assert ["r1" in task.step(real, it, trainer) for it in range(4)] == [True, False, True, False]
     train(config, tmp_path, progress=False)
@@ -166,5 +168,83 @@ def test_r1_step_runs_under_torch_flop_counter(tiny_config):
     config = replace(tiny_config, model={"d_norm": "none"}, train={"r1_gamma": 1.0})
     task = GANTask(config, Runtime(torch.device("cpu")), dataset=None)
     with FlopCounterMode(display=False) as counter:
-        stats = task.step(torch.rand(4, 3, 8, 16, 16) * 2 - 1, 0, Trainer(Runtime(torch.device("cpu")), "fp32"))
+        stats = task.step(torch.rand(4, 3, 8, 16, 16) * 2 - 1, 0, StepContext(Runtime(torch.device("cpu")), "fp32"))
     assert "r1" in stats and counter.get_total_flops() > 0
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A tiny run of 2 iterations with its checkpoint, stats.jsonl and config.json (copied by each test)."""
+    from videogan.config import get_preset
+
+    run = tmp_path_factory.mktemp("trained") / "run"
+    config = replace(get_preset("tiny"), train={"iterations": 2, "log_every": 1, "checkpoint_every": 2,
+                                                "sample_every": 100, "device": "cpu"})
+    train(config, run, progress=False)
+    return run
+
+
+def _forged_copy(run, tmp_path, **fields):
+    """A copy of `run` whose checkpoint holds `fields` instead (its sha256 made to match: a forged file)."""
+    import shutil
+
+    from videogan.checkpoint import HASH_KEY, with_hash
+
+    copy = tmp_path / "run"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(run, copy)
+    path = list_checkpoints(copy)[-1]
+    state = torch.load(path, weights_only=True)
+    state.pop(HASH_KEY)
+    torch.save(with_hash({**state, **fields}), path)
+    return copy
+
+
+def _files(run) -> dict:
+    """Every file of the run and its content, but the lock file (left empty, as a finished run leaves it)."""
+    return {p.relative_to(run): p.read_bytes() for p in sorted(run.rglob("*"))
+            if p.is_file() and p.name != ".videogan.lock"}
+
+
+BAD_COUNTERS = st.one_of(st.integers(max_value=-1), st.floats(allow_nan=True), st.text(max_size=5), st.booleans(),
+                         st.none(), st.lists(st.integers(), max_size=2))
+
+
+@given(field=st.sampled_from(["iteration", "world_size"]), value=BAD_COUNTERS)
+@example(field="iteration", value=-5)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_resume_from_a_checkpoint_with_bad_counters_changes_nothing(trained_run, tmp_path, field, value):
+    from videogan.cli import main
+
+    if field == "world_size" and isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return
+    run = _forged_copy(trained_run, tmp_path, **{field: value})
+    before = _files(run)
+    assert main(["train", "--resume", str(run), "--iterations", "4", "--no-progress"]) == 2
+    assert _files(run) == before  # stats.jsonl, config.json and the checkpoint as they were
+
+
+def test_a_resume_with_another_presets_checkpoint_is_one_line_and_changes_nothing(trained_run, tmp_path, capsys):
+    from videogan.cli import main
+    from videogan.config import get_preset
+
+    other = get_preset("tiny")
+    other = replace(other, model={"g_width": other.model.g_width * 2}).to_dict()
+    run = _forged_copy(trained_run, tmp_path, config=other)  # the weights are the small preset's
+    before = _files(run)
+    assert main(["train", "--resume", str(run), "--iterations", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "its generator does not fit this run (Error(s) in loading state_dict" in err[-1]
+    assert _files(run) == before
+
+
+def test_max_minutes_shorter_than_an_iteration_says_so_and_one_iteration_is_saved(tmp_path, capsys):
+    from videogan.cli import main
+
+    args = ["train", "--preset", "tiny", "--device", "cpu", "--no-progress", "--iterations", "100"]
+    assert main([*args, "--max-minutes", "1e-9", "--out", str(tmp_path / "none")]) == 0
+    assert "stopped before its first iteration (--max-minutes 1e-09): nothing new to save; this run has no " \
+           "checkpoint" in capsys.readouterr().err
+    assert main([*args, "--max-minutes", "0.0001", "--out", str(tmp_path / "one")]) == 0  # 6 ms: one iteration
+    saved = load_checkpoint(tmp_path / "one")["iteration"]
+    assert saved >= 1 and f"stopped at iteration {saved} (--max-minutes 0.0001): saving" in capsys.readouterr().err

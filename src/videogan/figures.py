@@ -5,10 +5,11 @@ pyplot state, no display needed, safe in threads and on headless machines.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from matplotlib.figure import Figure
+
+from .files import write_atomic
 
 
 def new_figure(width: float = 6.4, height: float = 4.4) -> Figure:
@@ -17,9 +18,4 @@ def new_figure(width: float = 6.4, height: float = 4.4) -> Figure:
 
 def save_figure(figure: Figure, path: str | Path) -> Path:
     """PNG, written atomically (a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    figure.savefig(tmp, format="png")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, lambda f: figure.savefig(f, format="png"))

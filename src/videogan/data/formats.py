@@ -207,15 +207,21 @@ class VideoFiles(ClipDataset):
 
 
 def list_videos(root: Path, unreadable: list[tuple[Path, str]] | None = None) -> list[tuple[Path, int]]:
-    """Video files and frame folders under `root`, recursively, in a stable order, unlabelled. Folders that
+    """Video files and frame folders under `root`, recursively, in a stable order, unlabelled. Links to
+    folders are followed, each real folder listed once (a link to an ancestor would loop). Folders that
     cannot be listed are appended to `unreadable` as (folder, reason) if it is given, else skipped."""
-    found = []
+    found, seen = [], set()
 
     def report(err: OSError) -> None:
         if unreadable is not None:
             unreadable.append((Path(err.filename), err.strerror or str(err)))
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=report):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=report, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames.clear()
+            continue
+        seen.add(real)
         dirnames.sort()
         if is_frame_folder(dirpath):
             found.append((Path(dirpath), -1))

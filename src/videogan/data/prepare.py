@@ -10,42 +10,47 @@ regular files and folders are inputs (a named pipe is skipped, not opened); a fo
 is reported in the summary and skipped.jsonl and makes the exit status 1, and is looked at again by every
 run. A re-run skips the inputs complete shards already record (`--retry-skipped` tries the skipped ones
 again) and deletes temporaries that killed runs of this host left. `--shard-index i --num-shards n` takes
-every n-th input from the i-th, so a cluster job array can share one OUT folder. `--scene-filter MODEL.pt
+every n-th input from the i-th, so a cluster job array can share one OUT folder: each job holds the lock
+of its own share, and jobs of another --num-shards are refused while one runs. Ctrl-C or SIGTERM (to the
+whole process group, as schedulers send it) stops every worker after its current input and publishes what
+is done; a re-run of the same command goes on from there. `--scene-filter MODEL.pt
 --keep SCENES` prepares only the inputs whose scene a classifier puts in SCENES (scene_filter.py); the others
 are skipped, naming their scene. Clips are stored as `--clip-format` (clip_formats.py).
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import itertools
 import json
 import math
 import multiprocessing as mp
-import os
 import sys
 import time
 import uuid
 from collections import Counter
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .clip_formats import DEFAULT_FORMAT, FORMATS, JPEG_QUALITY
+from .clip_formats import DEFAULT_FORMAT
 from .clips import cut_clips, square
-from .decode import MAX_GAP, VIDEO_EXTENSIONS, DecodeError, iter_parts, probe
+from .decode import VIDEO_EXTENSIONS, DecodeError, iter_parts, probe
+from .defects import FREEZE_FRAMES, FREEZE_LEVEL, Cuts, FreezeLimits
 from .formats import list_videos
 from .labelled import is_ucf_root, list_labelled
+from ..files import (AtomicFile, FolderBusy, OutputError, current_holder, describe_holder, hold_folder,
+                     remove_stale_temporaries, write_atomic, writing)
+from ..stop_signals import StopRequest, ignore_stop_signals
 from .scene_filter import SceneFilter
-from .shards import (SHARD_DIR, OutputError, ShardWriter, completed_shards, read_manifests,
-                     remove_stale_temporaries, write_atomic, write_temporary, writing)
+from .shards import SHARD_DIR, ShardWriter, completed_shards, read_manifests
 from .stabilize import WORK_SIDE, Stabilizer
 
 OPTIONS_FILE = "prepare.json"
 SKIPPED_FILE = "skipped.jsonl"  # JSON lines: a file name may hold tabs and newlines
 MAX_FPS = 240.0  # a higher --fps only repeats frames (a 46 KB file became 47 MB at 2500)
+MAX_SIDE = 1024  # --size and --work-side: 8x the paper's 128; far larger ones fail in OpenCV on every input
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class Options:
     pad: bool = False
     stabilize: bool = True
     work_side: int = WORK_SIDE  # stabilizer's feature resolution (short side)
+    freeze_frames: int = FREEZE_FRAMES  # defects.py: runs of this many near-identical frames are cut (0: off)
+    freeze_level: float = FREEZE_LEVEL
 
     def __post_init__(self):
         for flag, value in (("--size", self.size), ("--frames", self.frames), ("--stride", self.stride),
@@ -66,8 +73,16 @@ class Options:
                 raise ValueError(f"{flag} must be positive, got {value}")
         if self.fps is not None and not (math.isfinite(self.fps) and 0 < self.fps <= MAX_FPS):
             raise ValueError(f"--fps must be in (0, {MAX_FPS:g}], got {self.fps:g}")
-        if self.min_frames < 0:
-            raise ValueError(f"--min-frames must be 0 or more, got {self.min_frames}")
+        for flag, value in (("--size", self.size), ("--work-side", self.work_side)):
+            if value > MAX_SIDE:
+                raise ValueError(f"{flag} must be at most {MAX_SIDE} pixels, got {value}")
+        if not 0 <= self.min_frames <= self.frames:
+            raise ValueError(f"--min-frames must be in [0, --frames {self.frames}], got {self.min_frames}")
+        self.freeze  # raises for values it cannot work with
+
+    @property
+    def freeze(self) -> FreezeLimits:
+        return FreezeLimits(self.freeze_frames, self.freeze_level)
 
 
 @dataclass(frozen=True)
@@ -99,9 +114,16 @@ def list_sources(src: Path, split: int | None = None, subset: str = "train",
         raise FileNotFoundError(f"{src}: no such file or folder")
     if split is not None and not is_ucf_root(src):
         raise ValueError(f"{src}: --split needs a UCF-101 root (classInd.txt and split lists)")
+    if src.is_file() and src.suffix.lower() in VIDEO_EXTENSIONS:
+        return [Source(src.name, str(src))]  # one video given where its folder could have been
     if src.is_file():
+        try:
+            text = src.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{src}: neither a folder, a video file nor a text list of videos "
+                             "(its bytes are not UTF-8 text)") from None
         sources = []
-        for line in src.read_text().splitlines():
+        for line in text.splitlines():
             parts = line.split()
             if not parts or parts[0].startswith("#"):
                 continue
@@ -126,14 +148,16 @@ def _clip_stats(stats: list[dict]) -> dict:
             "coverage_min": min(s["coverage"] for s in stats)}
 
 
-def _segments(path: Path, fps: float, options: Options):
-    """(segment, frame size size 3, stats) per frame: a new segment at every pause in the timestamps and,
-    when stabilizing, at every stabilization break."""
-    parts = iter_parts(path, fps=fps, short_side=max(2 * options.size, options.work_side))
+def _segments(path: Path, fps: float, options: Options, cuts: Cuts):
+    """(segment, frame size size 3, stats) per frame: a new segment at every pause in the timestamps, at
+    every stretch of damaged or frozen frames cut out (counted in `cuts`) and, when stabilizing, at every
+    stabilization break."""
+    parts = iter_parts(path, fps=fps, short_side=max(2 * options.size, options.work_side), freeze=options.freeze,
+                       cuts=cuts)
     offset = 0  # segments before this part
     for part, group in itertools.groupby(parts, key=lambda item: item[0]):
         frames = (frame for _, frame in group)
-        gap = f"pause of more than {MAX_GAP:g}s between timestamps" if part else ""
+        gap = cuts.reasons[part]
         count = 0
         if options.stabilize:
             for s in Stabilizer(work_side=options.work_side).run(frames):
@@ -153,7 +177,7 @@ def process(source: Source, options: Options, writer: ShardWriter, scenes: Scene
     raises for bad input)."""
     record = {"source": source.id, "label": source.label, "class": source.label_name, "prepared": time.time()}
     path = Path(source.path)
-    total, segments, clips = 0, 0, 0
+    total, segments, clips, cuts = 0, 0, 0, Cuts()
     try:
         if path.suffix.lower() not in VIDEO_EXTENSIONS and not path.is_dir():
             raise DecodeError(f"not a video file (extension {path.suffix or 'none'!r})")
@@ -164,7 +188,7 @@ def process(source: Source, options: Options, writer: ShardWriter, scenes: Scene
                 writer.end_input(result)
                 return result
         fps = options.fps or probe(path).fps
-        stream = _segments(path, fps, options)
+        stream = _segments(path, fps, options, cuts)
 
         def counted():
             nonlocal total, segments
@@ -174,7 +198,8 @@ def process(source: Source, options: Options, writer: ShardWriter, scenes: Scene
                 yield item
 
         for clip in cut_clips(counted(), options.frames, options.stride, options.min_frames, options.pad):
-            key = f"{hashlib.sha1(source.id.encode()).hexdigest()[:16]}-{clip.start:06d}"
+            # surrogateescape: a file name that is not valid UTF-8 keeps its own bytes
+            key = f"{hashlib.sha1(source.id.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}-{clip.start:06d}"
             writer.add_clip(key, clip.frames, {"source": source.id, "start": clip.start, "fps": fps,
                                                "padded": clip.padded, "label": source.label,
                                                "class": source.label_name, **_clip_stats(clip.stats)})
@@ -186,17 +211,20 @@ def process(source: Source, options: Options, writer: ShardWriter, scenes: Scene
         result = {**record, "status": "skipped", "reason": str(err) if expected else f"failed: {type(err).__name__}: {err}"}
         writer.end_input(result, keep_clips=False)
         return result
+    cut = {"cut": cuts.counts()} if cuts.describe() else {}
     if clips == 0:
-        if total <= 1:
+        if cuts.describe():
+            reason = f"no clip left after cutting {cuts.describe()} ({total} frames kept, {segments} segment(s))"
+        elif total <= 1:
             reason = f"{total} frame(s): not a video"
         elif segments > 1:
             reason = (f"no stable segment of --min-frames {options.min_frames} ({total} frames, {segments} segments)"
                       + ("; --no-stabilize keeps them unwarped" if options.stabilize else ""))
         else:
             reason = f"too short: {total} frames at {fps:g} fps < --min-frames {options.min_frames}"
-        result = {**record, "status": "skipped", "reason": reason}
+        result = {**record, "status": "skipped", "reason": reason, **cut}
     else:
-        result = {**record, "status": "ok", "clips": clips, "frames": total, "segments": segments, "fps": fps}
+        result = {**record, "status": "ok", "clips": clips, "frames": total, "segments": segments, "fps": fps, **cut}
     writer.end_input(result)
     return result
 
@@ -215,35 +243,44 @@ def _prepare_all(sources, out: str, prefix: str, options: Options, shard_clips: 
         writer.close()
 
 
-def _report(err: OutputError) -> int:
+def report_output_error(err: OutputError) -> int:
     print(f"videogan prepare: error: {err}; inputs not recorded as done are retried by a re-run", file=sys.stderr)
     return 2
 
 
-def _worker(queue, out: str, prefix: str, options: Options, shard_clips: int, clip_format: str,
+def _until_stopped(sources, stopped):
+    """The sources until `stopped()`: the input being prepared when a stop comes is finished first."""
+    for source in sources:
+        if stopped():
+            return
+        yield source
+
+
+def _worker(queue, stop, out: str, prefix: str, options: Options, shard_clips: int, clip_format: str,
             scenes: SceneFilter | None) -> None:
+    ignore_stop_signals()  # the parent decides: it sets `stop`, and this worker publishes what it has done
     import cv2
 
     cv2.setNumThreads(1)  # one process per core: OpenCV's own threads would only contend
     try:
-        _prepare_all(iter(queue.get, None), out, prefix, options, shard_clips, clip_format, scenes)
+        _prepare_all(_until_stopped(iter(queue.get, None), stop.is_set), out, prefix, options, shard_clips, clip_format,
+                     scenes)
     except OutputError as err:
-        sys.exit(_report(err))  # the parent lists this worker's inputs as unfinished
+        sys.exit(report_output_error(err))  # the parent lists this worker's inputs as unfinished
 
 
 def _record_options(out: Path, options: Options) -> None:
     """Write OUT's options file, or check it: jobs of an array start together and only one may create it."""
     path, wanted = out / OPTIONS_FILE, asdict(options)
-    tmp = write_temporary(path, json.dumps(wanted, indent=2))
-    try:
-        with writing(path), suppress(FileExistsError):
-            os.link(tmp, path)  # creates `path` only if absent, and complete: no job reads half of it
-    finally:
-        tmp.unlink()
+    with AtomicFile(path) as options_file:  # created only if absent, and complete: no job reads half of it
+        options_file.write(json.dumps(wanted, indent=2).encode())
+        options_file.commit(keep_existing=True)
     try:
         saved = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not the JSON `prepare` writes ({err}); use a new OUT folder") from None
+    # an option newer than OUT's file is taken at its default: a run from before the option resumes
+    saved = {**asdict(Options()), **saved} if isinstance(saved, dict) else saved
     if saved != wanted:
         differ = ", ".join(f"{k} {saved.get(k)!r} there, {v!r} here" for k, v in wanted.items() if saved.get(k) != v)
         raise ValueError(f"{path}: OUT was prepared with other options ({differ}); use a new OUT folder")
@@ -280,19 +317,34 @@ def _write_views(out: Path, unreadable: list[dict]) -> dict[str, dict]:
 
 
 @dataclass
-class Outcome:
+class PrepareOutcome:
     """What a run of `prepare` did to its share of the inputs."""
     records: list[dict]  # each input's latest record, in input order
     unfinished: list[Source]  # inputs whose worker died
     unreadable: list[dict]  # {"source": folder, "reason": ...} of folders that could not be listed
     sources: list[Source]  # the share
     skipped_earlier: int  # skipped inputs this run did not try again (see --retry-skipped)
+    stopped: str | None = None  # the signal that stopped the run early; `unfinished` then holds what is left
+
+
+@contextmanager
+def holding_share(out: Path, shard_index: int, num_shards: int):
+    """This job's hold on its share of OUT: jobs of one array share OUT by design (their shards' names
+    differ, `_write_views` merges them), so each locks its own share; a second job of the same share, or any
+    job of another --num-shards (whose shares overlap), stops at once."""
+    with hold_folder(out, f"prepare's OUT (share {shard_index} of {num_shards})",
+                     f".prepare-share-{shard_index}-of-{num_shards}.lock"):
+        for other in out.glob(".prepare-share-*-of-*.lock"):
+            if not other.name.endswith(f"-of-{num_shards}.lock") and (holder := current_holder(other)):
+                raise FolderBusy(f"{out}: prepare's OUT is being written with another --num-shards by "
+                                 f"{describe_holder(holder)}; jobs that share OUT must split it the same way")
+        yield
 
 
 def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: int = 0, num_shards: int = 1,
         shard_clips: int = 256, progress=print, split: int | None = None, subset: str = "train",
         retry_skipped: bool = False, clip_format: str = DEFAULT_FORMAT,
-        scenes: SceneFilter | None = None) -> Outcome:
+        scenes: SceneFilter | None = None) -> PrepareOutcome:
     """Prepare this job's share of `src` into `out`, storing clips in `clip_format` (each clip's manifest
     line names its format, so runs into one `out` may differ) and keeping only the inputs `scenes` keeps.
     Raises OutputError if writing `out` fails."""
@@ -303,12 +355,22 @@ def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: i
             raise ValueError(f"{flag} must be positive, got {value}")
     folders: list[tuple[Path, str]] = []
     sources = list_sources(src, split, subset, folders)
+    if not sources:
+        unlisted = f"; {len(folders)} folder(s) could not be listed ({folders[0][1]})" if folders else ""
+        raise ValueError(f"{src}: no inputs found (no video file {'/'.join(VIDEO_EXTENSIONS)} and no folder "
+                         f"of numbered frames){unlisted}")
     unreadable = [{"source": (folder.relative_to(src).as_posix() or ".") + "/", "reason": f"unreadable folder ({why})"}
                   for folder, why in folders]
-    with writing(out):
-        out.mkdir(parents=True, exist_ok=True)
+    with holding_share(out, shard_index, num_shards):
+        return _run_share(out, options, workers, shard_index, num_shards, shard_clips, progress, sources, unreadable,
+                          retry_skipped, clip_format, scenes)
+
+
+def _run_share(out: Path, options: Options, workers: int, shard_index: int, num_shards: int, shard_clips: int,
+               progress, sources: list[Source], unreadable: list[dict], retry_skipped: bool, clip_format: str,
+               scenes: SceneFilter | None) -> PrepareOutcome:
     _record_options(out, options)
-    removed = sum(remove_stale_temporaries(folder) for folder in (out, out / SHARD_DIR))
+    removed = sum(remove_stale_temporaries(folder, quiet=True) for folder in (out, out / SHARD_DIR))
     if removed:
         progress(f"removed {removed} temporary file(s) left by killed runs")
     share = sources[shard_index::num_shards]
@@ -319,107 +381,35 @@ def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: i
              f"{f' ({len(retried)} skipped before, tried again)' if retried else ''}, {len(todo)} to prepare")
     prefix = f"{shard_index:04d}-{uuid.uuid4().hex[:8]}"  # unique per run: array jobs share `out`
     count = max(1, min(workers, len(todo)))
-    if count == 1:
-        _prepare_all(todo, str(out), prefix, options, shard_clips, clip_format, scenes)
-    else:
-        ctx = mp.get_context("spawn")  # no fork: OpenCV and PyAV threads do not survive it reliably
-        queue = ctx.Queue()
-        for source in todo + [None] * count:
-            queue.put(source)
-        procs = [ctx.Process(target=_worker, args=(queue, str(out), f"{prefix}-w{w}", options, shard_clips,
-                                                   clip_format, scenes)) for w in range(count)]
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.join()
+    with StopRequest() as request:
+        if count == 1:
+            _prepare_all(_until_stopped(todo, lambda: request.requested), str(out), prefix, options, shard_clips,
+                         clip_format, scenes)
+        else:
+            ctx = mp.get_context("spawn")  # no fork: OpenCV and PyAV threads do not survive it reliably
+            queue, stop = ctx.Queue(), ctx.Event()
+            for source in todo + [None] * count:
+                queue.put(source)
+            procs = [ctx.Process(target=_worker, args=(queue, stop, str(out), f"{prefix}-w{w}", options, shard_clips,
+                                                       clip_format, scenes)) for w in range(count)]
+            for proc in procs:
+                proc.start()
+            for proc in procs:
+                while proc.is_alive():
+                    proc.join(timeout=0.2)
+                    if request.requested:
+                        stop.set()
     by_source = _write_views(out, unreadable)
     records = [by_source[s.id] for s in share if s.id in by_source]
     unfinished = [s for s in share if s.id not in by_source]
     skipped_earlier = sum(earlier.get(s.id, {}).get("status") == "skipped" for s in share if s.id not in retried)
-    return Outcome(records, unfinished, unreadable, share, skipped_earlier)
+    return PrepareOutcome(records, unfinished, unreadable, share, skipped_earlier, request.requested)
 
 
-def _class_counts(outcome: Outcome) -> list[str]:
-    """'CLASS: K kept, S skipped' per class, when the inputs have classes or labels."""
-    status = {r["source"]: r["status"] for r in outcome.records}
-    counts: dict[str, Counter] = {}
-    for source in outcome.sources:
-        if source.label_name or source.label >= 0:
-            name = source.label_name or f"label {source.label}"
-            counts.setdefault(name, Counter())[status.get(source.id, "unfinished")] += 1
-    return [f"  {name}: {c['ok']} kept, {c['skipped']} skipped"
-            + (f", {c['unfinished']} unfinished" if c["unfinished"] else "") for name, c in sorted(counts.items())]
-
-
-def main(args: argparse.Namespace) -> int:
-    if args.subset is not None and args.split is None:
-        raise ValueError("--subset chooses part of an official split: give --split N as well")
-    frames = args.frames
-    # `is None`, not `or`: an explicit 0 is the user's choice (and an invalid stride is refused, not replaced)
-    options = Options(size=args.size, frames=frames, stride=frames if args.stride is None else args.stride,
-                      fps=args.fps, min_frames=frames if args.min_frames is None else args.min_frames,
-                      pad=args.pad, stabilize=not args.no_stabilize, work_side=args.work_side)
-    if (args.scene_filter is None) != (args.keep is None):
-        raise ValueError("--scene-filter and --keep go together: the model, and the scenes to keep")
-    scenes = None
-    if args.scene_filter is not None:
-        keep = [name.strip() for name in args.keep.split(",") if name.strip()]
-        if not keep:
-            raise ValueError("--keep: no scene names (give them comma-separated: \"golf course,beach\")")
-        scenes = SceneFilter(args.scene_filter, keep)
-    started = time.time()
-    try:
-        outcome = run(Path(args.src), Path(args.out), options, args.workers, args.shard_index, args.num_shards,
-                      args.shard_clips, progress=lambda m: print(m, file=sys.stderr), split=args.split,
-                      subset=args.subset or "train", retry_skipped=args.retry_skipped, clip_format=args.clip_format,
-                      scenes=scenes)
-    except OutputError as err:
-        return _report(err)
-    records, unfinished = outcome.records, outcome.unfinished
-    skipped = [r for r in records if r["status"] == "skipped"]
-    clips = sum(r.get("clips", 0) for r in records)
-    for r in skipped + outcome.unreadable:
-        print(f"skipped {r['source']!r}: {r['reason']}", file=sys.stderr)
-    for s in unfinished:
-        print(f"unfinished {s.id!r}: its worker died; re-run to retry", file=sys.stderr)
-    classes = _class_counts(outcome)
-    if classes:
-        print("per class:\n" + "\n".join(classes), file=sys.stderr)
-    earlier = (f" ({outcome.skipped_earlier} of them skipped by an earlier run; --retry-skipped tries them again)"
-               if outcome.skipped_earlier else "")
-    folders = f", {len(outcome.unreadable)} folder(s) unreadable" if outcome.unreadable else ""
-    print(f"{len(records) - len(skipped)} inputs -> {clips} clips, {len(skipped)} skipped{earlier}, "
-          f"{len(unfinished)} unfinished{folders}, {time.time() - started:.1f}s; skipped inputs listed in "
-          f"{Path(args.out) / SKIPPED_FILE}", file=sys.stderr)
-    return 1 if skipped or unfinished or outcome.unreadable else 0
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("prepare", help="decode, stabilize and cut videos into training clips",
-                              description=__doc__.splitlines()[0])
-    p.add_argument("src", help="folder of videos, text file of paths, or UCF-101 root")
-    p.add_argument("out", help="output folder (shards/, manifest.jsonl, skipped.jsonl)")
-    p.add_argument("--size", type=int, default=64, help="square frame size (128 keeps the original's resolution)")
-    p.add_argument("--frames", type=int, default=32, help="frames per clip")
-    p.add_argument("--stride", type=int, default=None, help="frames between clip starts (default: --frames)")
-    p.add_argument("--fps", type=float, default=None,
-                   help=f"resample to this rate, at most {MAX_FPS:g} (default: native)")
-    p.add_argument("--min-frames", type=int, default=None, help="shortest clip kept (default: --frames)")
-    p.add_argument("--pad", action="store_true", help="pad short clips to --frames with their last frame")
-    p.add_argument("--no-stabilize", action="store_true", help="skip camera stabilization")
-    p.add_argument("--work-side", type=int, default=WORK_SIDE, help="short side for stabilization features")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
-    p.add_argument("--shard-index", type=int, default=0, help="this job's index in a job array")
-    p.add_argument("--num-shards", type=int, default=1, help="jobs sharing the inputs")
-    p.add_argument("--shard-clips", type=int, default=256, help="at most this many clips per tar shard")
-    p.add_argument("--split", type=int, default=None, help="UCF-101 root: official split N (default: all videos)")
-    p.add_argument("--subset", choices=("train", "test"), default=None, help="with --split: which list (default train)")
-    p.add_argument("--clip-format", choices=sorted(FORMATS), default=DEFAULT_FORMAT,
-                   help=f"how clips are stored (default {DEFAULT_FORMAT}: quality-{JPEG_QUALITY} JPEG strips, "
-                        "15-22%% of raw's bytes; raw: lossless .npy)")
-    p.add_argument("--scene-filter", metavar="MODEL.pt", default=None,
-                   help="TorchScript scene classifier with its class names inside (docs/data.md)")
-    p.add_argument("--keep", metavar="SCENES", default=None,
-                   help='with --scene-filter: comma-separated scenes whose inputs are kept ("golf course,beach")')
-    p.add_argument("--retry-skipped", action="store_true", help="try the inputs earlier runs skipped again")
-    p.set_defaults(func=main)
+def cut_summary(records: list[dict]) -> str:
+    """One line totalling the frames cut from the inputs (their records' "cut"), or "" if none were."""
+    cut = [r["cut"] for r in records if "cut" in r]
+    if not cut:
+        return ""
+    total = Cuts(**{key: sum(c.get(key, 0) for c in cut) for key in Cuts().counts()})
+    return f"cut from {len(cut)} input(s): {total.describe()} (per input: the 'cut' of its record in shards/*.jsonl)"

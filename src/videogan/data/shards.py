@@ -1,10 +1,10 @@
 """Storage of prepared clips: tar shards of clip files (t h w 3 uint8, JPEG strips by default; clip_formats.py)
 with a JSONL manifest beside each.
 
-A shard `NAME.tar` is trusted only when `NAME.jsonl` exists too. Both are written under temporary names
-unique to the writing process (`NAME.HOST-PID-RANDOM.tmp`) and renamed, manifest first, so a killed run
-leaves `.tmp` files (ignored, and deleted by the next run on the same host once their process is gone:
-`remove_stale_temporaries`) or a manifest without its tar (ignored), never a tar a reader would believe
+A shard `NAME.tar` is trusted only when `NAME.jsonl` exists too. Both are written as `files.AtomicFile`s
+(temporaries unique to the writing process and host, renamed into place), manifest first, so a killed run
+leaves temporaries (ignored, and deleted by the next run on the same host once their process is gone:
+`files.remove_stale_temporaries`) or a manifest without its tar (ignored), never a tar a reader would believe
 complete. Failing to write raises `OutputError`: unlike bad input, it must stop a run.
 
 A shard is published after `max_clips` clips, `max_inputs` inputs or `max_seconds` of work, whichever comes
@@ -22,32 +22,17 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import tarfile
 import time
-import uuid
 import zlib
-from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
 
+from ..files import AtomicFile, write_atomic, writing
 from .clip_formats import DEFAULT_FORMAT, FORMATS, get_format
 
 SHARD_DIR = "shards"
-
-
-class OutputError(RuntimeError):
-    """Writing the output failed (disk full, permissions): the run stops; its input is not recorded as done."""
-
-
-@contextmanager
-def writing(path: Path):
-    """Turn an OSError while writing `path` into an OutputError naming it."""
-    try:
-        yield
-    except OSError as err:
-        raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
 
 
 class ShardWriter:
@@ -68,9 +53,9 @@ class ShardWriter:
     def _open(self):
         self._name = f"{self.prefix}-{self._count:05d}"
         self._count += 1
-        self._tmp = temporary(self.folder / f"{self._name}.tar")
-        with writing(self._tmp):
-            self._tar = tarfile.open(self._tmp, "w", format=tarfile.USTAR_FORMAT)
+        self._file = AtomicFile(self.folder / f"{self._name}.tar")
+        with writing(self._file.path):
+            self._tar = tarfile.open(fileobj=self._file.file, mode="w", format=tarfile.USTAR_FORMAT)
 
     def add_clip(self, key: str, video: np.ndarray, meta: dict) -> None:
         """Store one clip (t h w 3 uint8); `meta` goes into its manifest line."""
@@ -80,7 +65,7 @@ class ShardWriter:
         info = tarfile.TarInfo(f"{key}{self.format.suffix}")
         info.size = len(data)
         offset = self._tar.offset + len(info.tobuf(tarfile.USTAR_FORMAT))  # data follows its header
-        with writing(self._tmp):
+        with writing(self._file.path):
             self._tar.addfile(info, io.BytesIO(data))
         self._pending.append({"type": "clip", "shard": self._name, "key": key, "offset": offset,
                               "nbytes": info.size, "frames": int(video.shape[0]), "format": self.format.name,
@@ -103,72 +88,17 @@ class ShardWriter:
             return
         if self._tar is None:
             self._open()
-        with writing(self._tmp):
-            self._tar.close()
-        manifest = self.folder / f"{self._name}.jsonl"
-        write_atomic(manifest, "".join(json.dumps(line) + "\n" for line in self._lines))
-        with writing(self._tmp):
-            os.replace(self._tmp, self.folder / f"{self._name}.tar")
+        with writing(self._file.path):
+            self._tar.close()  # the end-of-archive blocks; the file stays open for the commit
+        write_atomic(self.folder / f"{self._name}.jsonl", "".join(json.dumps(line) + "\n" for line in self._lines))
+        self._file.commit()
         self._tar, self._lines, self._started = None, [], time.monotonic()
 
     def abort(self) -> None:
         """Drop the open shard unpublished (after an OutputError it may end in a torn clip)."""
         if self._tar is not None:
-            with suppress(OSError):  # flushing may fail again (disk full); the file is deleted anyway
-                self._tar.fileobj.close()
-            self._tmp.unlink(missing_ok=True)
+            self._file.discard()
         self._tar, self._lines, self._pending = None, [], []
-
-
-def temporary(path: Path) -> Path:
-    """A name beside `path` that no other process uses: job-array jobs share one output folder. It names
-    the host and process, so a later run can tell a dead writer's leftovers from a live writer's file."""
-    return path.with_name(f"{path.name}.{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
-def remove_stale_temporaries(folder: str | os.PathLike) -> int:
-    """Delete the `.tmp` files in `folder` left by dead processes of this host; returns how many. Files of
-    other hosts are left alone: a job elsewhere may still be writing them."""
-    removed = 0
-    for path in Path(folder).glob("*.tmp"):
-        owner = path.name[:-len(".tmp")].rsplit(".", 1)[-1].rsplit("-", 2)
-        if len(owner) == 3:
-            host, pid = owner[0], owner[1]
-        elif len(owner) == 2:  # older runs' `NAME.PID-RANDOM.tmp`, written before hosts were named
-            host, pid = socket.gethostname(), owner[0]
-        else:
-            continue
-        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
-def write_temporary(path: Path, text: str) -> Path:
-    """`text` written and synced under a `temporary` name for `path`; returns that name."""
-    tmp = temporary(path)
-    with writing(tmp), open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    return tmp
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` by `text` at once: readers see the old file or the new one, never a mix."""
-    tmp = write_temporary(path, text)
-    with writing(path):
-        os.replace(tmp, path)
 
 
 def completed_shards(folder: str | os.PathLike) -> list[Path]:

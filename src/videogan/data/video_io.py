@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import av
 import numpy as np
 import torch
 from PIL import Image
+
+from ..files import write_atomic
 
 
 def to_uint8(video: torch.Tensor) -> np.ndarray:
@@ -29,20 +30,14 @@ def grid(videos: np.ndarray, columns: int | None = None, pad: int = 1) -> np.nda
     return out
 
 
-def _atomic_target(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
-
-
 def write_gif(path: str | Path, frames: np.ndarray, fps: float = 8.0, scale: int = 1) -> None:
     """t h w 3 uint8 -> looping GIF (written atomically). Identical consecutive frames are stored once
     with their durations added (Pillow's encoder): playback timing is exact, the frame count may not be."""
     path = Path(path)
     frames = _upscale(frames, scale)
     images = [Image.fromarray(f) for f in frames]
-    tmp = _atomic_target(path)
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
-    os.replace(tmp, path)
+    write_atomic(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
+                                                 duration=round(1000 / fps), loop=0))
 
 
 def write_mp4(path: str | Path, frames: np.ndarray, fps: float = 8.0, scale: int = 1) -> None:
@@ -51,23 +46,23 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: float = 8.0, scale: int
     frames = _upscale(frames, scale)
     t, h, w, _ = frames.shape
     frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    tmp = _atomic_target(path)
-    with av.open(str(tmp), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=round(fps))
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.options = {"crf": "18"}  # tiny videos: keep them sharp
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
-    os.replace(tmp, path)
+
+    def encode(file) -> None:
+        with av.open(file, mode="w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=round(fps))
+            stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+            stream.options = {"crf": "18"}  # tiny videos: keep them sharp
+            for frame in frames:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            container.mux(stream.encode())
+
+    write_atomic(path, encode)
 
 
 def write_png(path: str | Path, image: np.ndarray, scale: int = 1) -> None:
     """h w 3 uint8 -> PNG (written atomically)."""
     path = Path(path)
-    tmp = _atomic_target(path)
-    Image.fromarray(_upscale(image[None], scale)[0]).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    write_atomic(path, lambda f: Image.fromarray(_upscale(image[None], scale)[0]).save(f, format="PNG"))
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float = 8.0, scale: int = 1) -> None:

@@ -16,9 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checkpoint import content_hash
 from ..data.synthetic import MOTIONS, SHAPES
-from ..train.checkpoint import content_hash
-from .weights import WeightsError, _atomic_write, read_weights_file
+from ..files import write_torch
+from .weights import WeightsError, read_weights_file
 
 WEIGHTS = Path(__file__).with_name("builtin_classifier.pt")
 # the shipped weights' content hash: a replaced or damaged package file is refused, not silently used
@@ -92,7 +93,7 @@ def save_classifier(path: str | Path, model: BuiltinClassifier, recipe: dict) ->
     state = {name: tensor.detach().cpu().clone() for name, tensor in model.state_dict().items()}
     sha = content_hash(state)
     saved = {"config": dataclasses.asdict(model.cfg), "state_dict": state, "sha256": sha, "recipe": recipe}
-    _atomic_write(Path(path), lambda tmp: torch.save(saved, tmp))
+    write_torch(path, saved)
     return sha
 
 

@@ -5,27 +5,25 @@ weights), so scoring many checkpoints against one dataset embeds the real videos
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..checkpoint import config_of, load_checkpoint
 from ..data.video_io import to_uint8
-from ..outputs import check_writable
+from ..files import check_writable, write_atomic
+from ..models.sampler import load_sampler
 from ..runtime import pick_device
-from ..tasks.sample import RAW_HELP, load_sampler
-from ..train.checkpoint import config_of, load_checkpoint
-from .fvd import BATCH_SIZE, FRAMES, frechet_distance_from_stats
-from .fvd_cli import protocol
+from .fvd import FRAMES, Progress, frechet_distance_from_stats, protocol
 from .i3d import MIN_FRAMES, NUM_CLASSES
 from .metrics import METRICS, NEEDS_I3D, EvalContext, VideoSet, get_metric, real_fvd_stats
-from .results import send_to_tensorboard
-from .sources import dataset_config, open_source, synthetic_spec
+from .sources import count_videos, dataset_config, open_source, synthetic_spec
 from .weights import CKPT_SHA256, cache_dir, load_i3d
 
 
@@ -82,23 +80,24 @@ def floor_source(data: str, frames: int, n: int, seed: int, size: int):
     return open_source(data, frames, n, seed + 1, size)
 
 
-def cached_real_stats(described: dict, context: EvalContext, real: VideoSet, cache: Path | None):
-    """The real set's FVD statistics, cached under its description (`source.describe()`); a damaged cache
-    file is reported and computed again."""
+def cached_stats(described: dict, frames: int, cache: Path | None):
+    """A real set's FVD statistics from the cache, None when they are not there (or `cache` is None); a
+    damaged cache file is reported and left to be computed again."""
+    path = stats_path(described, frames, cache) if cache is not None else None
+    if path is None or not path.exists():
+        return None
+    try:
+        return read_cached_stats(path)
+    except ValueError as err:
+        print(f"videogan: warning: {err}; computing them again", file=sys.stderr)
+        return None
+
+
+def store_stats(described: dict, frames: int, cache: Path | None, stats) -> None:
     if cache is None:
-        return real_fvd_stats(real, context)
-    path = stats_path(described, context.frames, cache)
-    if path.exists():
-        try:
-            return read_cached_stats(path)
-        except ValueError as err:
-            print(f"videogan: warning: {err}; computing them again", file=sys.stderr)
-    stats = real_fvd_stats(real, context)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, mu=stats[0], sigma=stats[1], sha256=_stats_sha256(*stats))
-    os.replace(tmp, path)
-    return stats
+        return
+    path = stats_path(described, frames, cache)
+    write_atomic(path, lambda f: np.savez(f, mu=stats[0], sigma=stats[1], sha256=_stats_sha256(*stats)))
 
 
 def stats_path(described: dict, frames: int, cache: Path) -> Path:
@@ -107,97 +106,101 @@ def stats_path(described: dict, frames: int, cache: Path) -> Path:
     return cache / "fvd_stats" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
 
 
-def evaluate(checkpoint: str | Path, data: str | None = None, n: int = 2048, metrics=tuple(METRICS),
-             frames: int = FRAMES, seed: int = 0, device="auto", batch_size: int = BATCH_SIZE,
+DEFAULT_N = 2048  # videos per set of the paper-style FVD protocol
+
+
+def fitting_n(n: int | None, counts: dict[str, int]) -> tuple[int, str | None]:
+    """Videos per set, and a note when fewer than the default: `n` if every source (name -> how many videos
+    it holds) has that many, else an error naming the n that fits; without `n`, DEFAULT_N or all that the
+    smallest source holds."""
+    name, fits = min(counts.items(), key=lambda item: item[1])
+    if n is not None:
+        if n > fits:
+            raise ValueError(f"--n {n}: {name} holds {fits} videos; give --n {fits} or fewer")
+        return n, None
+    if fits >= DEFAULT_N:
+        return DEFAULT_N, None
+    return fits, (f"{name} holds {fits} videos, fewer than the default --n {DEFAULT_N}: n = {fits} (FVD is "
+                  f"comparable only at equal n)")
+
+
+def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = None, metrics=None,
+             frames: int = FRAMES, seed: int = 0, device="auto", batch_size: int | None = None,
              weights_dir=None, use_cache: bool = True, raw: bool = False, floor_data: str | None = None) -> dict:
-    """`floor_data`: the second real set of the real-vs-real floor (default: `floor_source`), e.g. clips of
-    other people or scenes than `data`, so the floor says what a generator of the training side's
-    distribution would score against held-out footage."""
+    """`n`: videos per set (None: DEFAULT_N, or all the real data holds if fewer, with a note). `metrics`:
+    names from METRICS (None: all of them, leaving out FVD with the reason when the model makes fewer frames
+    than I3D needs). `floor_data`: the second real set of the real-vs-real floor (default: `floor_source`),
+    e.g. clips of other people or scenes than `data`, so the floor says what a generator of the training
+    side's distribution would score against held-out footage."""
     state = load_checkpoint(checkpoint)
     model = config_of(state).model
-    for name in metrics:
+    chosen = tuple(metrics) if metrics else tuple(METRICS)
+    for name in chosen:
         get_metric(name)
-    wants_i3d = bool(NEEDS_I3D & set(metrics))
-    if n < (2 if wants_i3d else 1):
+    notes = {}  # what was left out or chosen, and why
+    too_few_frames = min(frames, model.frames) < MIN_FRAMES
+    why = f"FVD needs at least {MIN_FRAMES} frames; the model makes {model.frames} (--frames {frames})"
+    if NEEDS_I3D & set(chosen) and too_few_frames and not metrics:  # the defaults: all that can be measured
+        chosen = tuple(name for name in chosen if name not in NEEDS_I3D)
+        notes["fvd_skipped"] = why
+    wants_i3d = bool(NEEDS_I3D & set(chosen))
+    if n is not None and n < (2 if wants_i3d else 1):
         raise ValueError(f"--n {n}: give at least {2 if wants_i3d else 1} videos per set"
                          + (" (FVD fits a Gaussian to each)" if wants_i3d else ""))
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise ValueError(f"--batch-size {batch_size}: give at least 1 video per I3D pass")
-    if wants_i3d and use_cache:
-        check_writable(cache_dir(weights_dir) / "fvd_stats", what="FVD statistics cache (or use --no-cache)")
-    if wants_i3d and min(frames, model.frames) < MIN_FRAMES:
-        raise ValueError(f"{state['path']}: FVD needs at least {MIN_FRAMES} frames; the model makes "
-                         f"{model.frames} (--frames {frames})")
+    cache = cache_dir(weights_dir) if wants_i3d and use_cache else None
+    if cache is not None:
+        check_writable(cache / "fvd_stats", what="FVD statistics cache (or use --no-cache)")
+    if wants_i3d and too_few_frames:
+        raise ValueError(f"{state['path']}: {why}")
     dev = pick_device(device)
     data = data or default_real_data(state)
+    counts = {data: count_videos(data, model.frames, model.size)}
+    if wants_i3d and floor_data:
+        counts[f"--floor-data {floor_data}"] = count_videos(floor_data, model.frames, model.size)
+    n, note = fitting_n(n, counts)
+    if note:
+        print(f"videogan: note: {note}", file=sys.stderr)
+        notes["n_note"] = note
+    if wants_i3d and n < 2:
+        raise ValueError(f"{data}: holds {n} video; FVD fits a Gaussian to each set and needs at least 2")
     source = open_source(data, model.frames, n, seed, model.size)
     described = source.describe()  # a prepared dataset's fingerprint reads every file's metadata: once
-    real = VideoSet(list(source))
-    fake = generated_set(checkpoint, len(real.videos), seed, dev, raw=raw)
-    context = EvalContext(i3d=load_i3d(dev, weights_dir) if wants_i3d else None,
-                          frames=min(frames, model.frames), batch_size=batch_size, real_description=described)
+    frames = min(frames, model.frames)
+    real_stats = floor_stats = None
     if wants_i3d:
-        cache = cache_dir(weights_dir) if use_cache else None
-        context = dataclasses.replace(context, real_stats=cached_real_stats(described, context, real, cache))
+        # what the FVD means: the distance between two real sets of the same n, frames and size
+        floor = (open_source(floor_data, model.frames, n, seed + 1, model.size) if floor_data
+                 else floor_source(data, model.frames, n, seed, model.size))
+        shared = len(set(floor.members()) & set(source.members())) / n
+        if shared:
+            print(f"videogan: warning: the floor's second real set shares {shared:.0%} of its videos with the "
+                  f"first ({data} holds fewer than 2 x {n}), which lowers the floor; give "
+                  f"--floor-data, real videos the first set does not hold", file=sys.stderr)
+        floor_described = floor.describe()
+        real_stats, floor_stats = (cached_stats(d, frames, cache) for d in (described, floor_described))
+    real = VideoSet(list(source))
+    fake = generated_set(checkpoint, n, seed, dev, raw=raw)
     result = {"checkpoint": state["path"], "iteration": state.get("iteration"), "arch": model.arch,
               "kind": state.get("kind", "gan"),
               "generator_weights": "average" if "generator_ema" in state and not raw else "trained",
-              "n": len(real.videos), "real": described, "metrics": list(metrics)}
-    for name in metrics:
-        result.update(get_metric(name)(fake, real, context))
+              "n": n, "real": described, "metrics": list(chosen), **notes}
+    to_embed = n * (1 + (real_stats is None) + (floor_stats is None))  # generated, and real sets not cached
+    with Progress(to_embed) if wants_i3d else contextlib.nullcontext() as progress:
+        context = EvalContext(i3d=load_i3d(dev, weights_dir) if wants_i3d else None, frames=frames,
+                              batch_size=batch_size, real_description=described, progress=progress)
+        if wants_i3d and real_stats is None:
+            real_stats = real_fvd_stats(real, context)
+            store_stats(described, frames, cache, real_stats)
+        context = dataclasses.replace(context, real_stats=real_stats)
+        for name in chosen:
+            result.update(get_metric(name)(fake, real, context))
+        if wants_i3d and floor_stats is None:
+            floor_stats = real_fvd_stats(VideoSet(list(floor)), context, "floor")
+            store_stats(floor_described, frames, cache, floor_stats)
     if wants_i3d:
-        result.update(protocol(context.frames, seed, dev))
-        # what the FVD means: the distance between two real sets of the same n, frames and size
-        floor = (open_source(floor_data, model.frames, len(real.videos), seed + 1, model.size) if floor_data
-                 else floor_source(data, model.frames, len(real.videos), seed, model.size))
-        shared = len(set(floor.members()) & set(source.members())) / len(real.videos)
-        if shared:
-            print(f"videogan: warning: the floor's second real set shares {shared:.0%} of its videos with the "
-                  f"first ({data} holds fewer than 2 x {len(real.videos)}), which lowers the floor; give "
-                  f"--floor-data, real videos the first set does not hold", file=sys.stderr)
-        floor_stats = cached_real_stats(floor.describe(), context, VideoSet(list(floor)),
-                                        cache_dir(weights_dir) if use_cache else None)
-        result.update(fvd_real_floor=frechet_distance_from_stats(*floor_stats, *context.real_stats),
-                      real_floor=floor.describe(), real_floor_shared=shared)
+        result.update(protocol(frames, seed, dev))
+        result.update(fvd_real_floor=frechet_distance_from_stats(*floor_stats, *real_stats),
+                      real_floor=floor_described, real_floor_shared=shared)
     return result
-
-
-def _run(args) -> None:
-    metrics = tuple(args.metrics.split(",")) if args.metrics else tuple(METRICS)
-    state = load_checkpoint(args.checkpoint)  # the one a run folder resolves to, and the default output's name
-    out = Path(args.out) if args.out else Path(state["path"]).parent.parent / f"eval-{state['iteration']}.json"
-    check_writable(out, is_file=True)
-    result = evaluate(state["path"], args.data, args.n, metrics, args.frames, args.seed, args.device,
-                      args.batch_size, args.cache_dir, not args.no_cache, args.raw, args.floor_data)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
-    send_to_tensorboard(out, result)
-    print(json.dumps(result, indent=2))
-    if "fvd_real_floor" in result:
-        print(f"FVD {result['fvd']:.1f}; real vs real at the same n, frames and size: {result['fvd_real_floor']:.1f}")
-    print(f"wrote {out}")
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("evaluate", help="FVD and diagnostics of a generator against real videos")
-    parser.add_argument("checkpoint", help="checkpoint file or run folder (its latest checkpoint)")
-    parser.add_argument("--data", default=None,
-                        help="real videos: a folder of video files, synthetic[:SEED][,max_objects=N][,object_scale=S] "
-                             "(the built-in dataset), or a prepared dataset (default: the run's data; for the "
-                             "built-in dataset, held-out videos with the run's options)")
-    parser.add_argument("--floor-data", default=None,
-                        help="the real-vs-real floor's second set (default: other videos of --data): e.g. real "
-                             "clips of other people or scenes than --data")
-    parser.add_argument("--n", type=int, default=2048, help="videos per set")
-    parser.add_argument("--frames", type=int, default=FRAMES, help="frames FVD looks at (the first ones, >= 9)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated codes and of the real subset")
-    parser.add_argument("--metrics", default=None, help=f"comma-separated subset of {','.join(METRICS)}")
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="videos per I3D pass")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--cache-dir", default=None, help="weights and cached statistics (default: ~/.cache/videogan)")
-    parser.add_argument("--no-cache", action="store_true", help="recompute the real set's FVD statistics")
-    parser.add_argument("--out", default=None, help="result JSON (default: RUN_DIR/eval-ITERATION.json)")
-    parser.add_argument("--raw", action="store_true", help=RAW_HELP)
-    parser.set_defaults(func=_run, out_is_file=True)

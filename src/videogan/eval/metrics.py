@@ -13,7 +13,7 @@ import torch
 
 from . import diagnostics
 from .builtin_score import builtin_score
-from .fvd import BATCH_SIZE, FRAMES, embed_videos, frechet_distance_from_stats, gaussian_stats
+from .fvd import FRAMES, Progress, embed_videos, frechet_distance_from_stats, gaussian_stats
 from .i3d import InceptionI3d
 
 
@@ -41,14 +41,19 @@ class VideoSet:
 class EvalContext:
     i3d: InceptionI3d | None = None  # loaded only when a metric that needs it is selected
     frames: int = FRAMES
-    batch_size: int = BATCH_SIZE
+    batch_size: int | None = None  # videos per I3D pass (None: fvd.batch_size_for the device)
     real_stats: tuple[np.ndarray, np.ndarray] | None = None  # cached mean and covariance of the real set
     real_description: dict | None = None  # the real set's `describe()`: a metric of one dataset checks it
+    progress: Progress | None = None  # the bar and time estimate over every I3D pass of an evaluation
 
 
-def real_fvd_stats(real: VideoSet, context: EvalContext) -> tuple[np.ndarray, np.ndarray]:
+def _stage(context: EvalContext, name: str) -> Progress | None:
+    return context.progress.stage(name) if context.progress else None
+
+
+def real_fvd_stats(real: VideoSet, context: EvalContext, name: str = "real") -> tuple[np.ndarray, np.ndarray]:
     return gaussian_stats(embed_videos(real.videos, context.i3d, context.frames, context.batch_size,
-                                       progress="I3D real"))
+                                       _stage(context, name)))
 
 
 def _fvd(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
@@ -56,7 +61,7 @@ def _fvd(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
         raise ValueError("the fvd metric needs the I3D model in its context (see weights.load_i3d)")
     real_stats = context.real_stats or real_fvd_stats(real, context)
     fake_stats = gaussian_stats(embed_videos(fake.videos, context.i3d, context.frames, context.batch_size,
-                                             progress="I3D generated"))
+                                             _stage(context, "generated")))
     return {"fvd": frechet_distance_from_stats(*fake_stats, *real_stats)}
 
 

@@ -1,9 +1,8 @@
 """An `evaluate` result's numbers, as the registered metrics name them (`METRIC_KEYS`), for every reader
-of eval-*.json (the report) and for the run's TensorBoard log."""
+of eval-*.json (the report) and for the run's TensorBoard log (the `evaluate` command)."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 from .metrics import METRIC_KEYS
 
@@ -39,18 +38,3 @@ def metric_numbers(result: dict) -> tuple[dict[str, float | None], list[str]]:
             problems.append(f"{key} is {str(value)[:40]!r}, not a number")
     return numbers, problems
 
-
-def send_to_tensorboard(out: Path, result: dict) -> None:
-    """A result written into the run folder it evaluates (beside its checkpoints/, where the report reads
-    it) goes to RUN/tb too, as eval/KEY at its iteration: FVD beside the training curves."""
-    from ..train.tensorboard import TensorBoardLog, tensorboard_available
-
-    checkpoint = Path(result["checkpoint"]).resolve()
-    run_dir = Path(out).resolve().parent
-    in_its_run = checkpoint.parent.name == "checkpoints" and checkpoint.parent.parent == run_dir
-    if not in_its_run or type(result.get("iteration")) is not int or not tensorboard_available():
-        return
-    numbers = {key: value for key, value in metric_numbers(result)[0].items() if value is not None}
-    log = TensorBoardLog(run_dir)
-    log.scalars(result["iteration"], numbers, group="eval")
-    log.close()

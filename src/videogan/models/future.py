@@ -22,13 +22,13 @@ from torch import nn
 
 from ..config import ModelConfig
 from .discriminator import BN_EPS
-from .generator import _head, _up_stack, _widths, two_stream_output
+from .generator import output_head, up_stack, generator_widths, two_stream_output
 from .init import init_weights
 
 
 def _encoder(cfg: ModelConfig) -> nn.Sequential:
     """One block per stride-2 stage (so `encoder[n - 1]` is layer n, as `visualize-units --layer n`)."""
-    widths = _widths(cfg)[::-1]  # 128, 256, 512, 1024 for the paper
+    widths = generator_widths(cfg)[::-1]  # 128, 256, 512, 1024 for the paper
     down = dict(kernel_size=4, stride=2, padding=1)
     blocks = [nn.Sequential(nn.Conv2d(3, widths[0], **down), nn.ReLU(inplace=True))]
     for a, b in zip(widths, widths[1:]):
@@ -47,12 +47,12 @@ class FutureGenerator(nn.Module):
         if cfg.task != "future":
             raise ValueError(f"FutureGenerator needs a future-task config, got task {cfg.task!r}")
         self.cfg = cfg
-        widths = _widths(cfg)
+        widths = generator_widths(cfg)
         code = widths[0] + cfg.noise_dim  # channels of the 4x4 map both streams read
         self.encoder = _encoder(cfg)
-        self.video = _up_stack(cfg, 3, code, (cfg.first_frames, 1, 1))  # b c 1 4 4 -> b c' t/2 h/2 w/2
-        self.heads = _head(cfg, 3, widths[-1], 4)  # f (3 channels) and m (1), as in VideoGenerator
-        self.background = nn.Sequential(_up_stack(cfg, 2, code), _head(cfg, 2, widths[-1], 3))
+        self.video = up_stack(cfg, 3, code, (cfg.first_frames, 1, 1))  # b c 1 4 4 -> b c' t/2 h/2 w/2
+        self.heads = output_head(cfg, 3, widths[-1], 4)  # f (3 channels) and m (1), as in VideoGenerator
+        self.background = nn.Sequential(up_stack(cfg, 2, code), output_head(cfg, 2, widths[-1], 3))
         init_weights(self)
 
     def encode(self, image: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:

@@ -21,17 +21,17 @@ def _up_block(conv: type[nn.Module], norm: type[nn.Module], c_in: int, c_out: in
     return nn.Sequential(conv(c_in, c_out, bias=False, **conv_kw), norm(c_out), nn.ReLU(inplace=True))
 
 
-def _widths(cfg: ModelConfig) -> list[int]:
+def generator_widths(cfg: ModelConfig) -> list[int]:
     """Hidden widths from the first layer to the last: 512, 256, 128, 64 for the paper."""
     return [cfg.g_width * 2 ** (cfg.stages - 1 - i) for i in range(cfg.stages)]
 
 
-def _up_stack(cfg: ModelConfig, dims: int, c_in: int, first_kernel=None) -> nn.Sequential:
+def up_stack(cfg: ModelConfig, dims: int, c_in: int, first_kernel=None) -> nn.Sequential:
     """The up-sampling stack: with `first_kernel`, a first block c_in -> widths[0] (z's projection to 4x4,
     or the future model's temporal expansion) and then the stride-2 blocks; without it, the stride-2
     blocks start from c_in (the future model's static stream, fed the encoder's 4x4 map)."""
     conv, norm = (nn.ConvTranspose3d, nn.BatchNorm3d) if dims == 3 else (nn.ConvTranspose2d, nn.BatchNorm2d)
-    widths = _widths(cfg)
+    widths = generator_widths(cfg)
     layers = []
     if first_kernel is not None:
         layers.append(_up_block(conv, norm, c_in, widths[0], kernel_size=first_kernel))
@@ -41,7 +41,7 @@ def _up_stack(cfg: ModelConfig, dims: int, c_in: int, first_kernel=None) -> nn.S
     return nn.Sequential(*layers)
 
 
-def _head(cfg: ModelConfig, dims: int, c_in: int, c_out: int) -> nn.Module:
+def output_head(cfg: ModelConfig, dims: int, c_in: int, c_out: int) -> nn.Module:
     """The last, full-resolution layer. `transposed` (the paper): a stride-2 transposed convolution, whose
     uneven overlap of 4x4 kernels at stride 2 can draw a checkerboard; `resize`: nearest-neighbour doubling,
     then a 3x3(x3) convolution (Odena et al. 2016, "Deconvolution and checkerboard artifacts")."""
@@ -82,13 +82,13 @@ class VideoGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        last = _widths(cfg)[-1]
-        self.trunk = _up_stack(cfg, 3, cfg.z_dim, (cfg.first_frames, 4, 4))  # z -> b c t h w
+        last = generator_widths(cfg)[-1]
+        self.trunk = up_stack(cfg, 3, cfg.z_dim, (cfg.first_frames, 4, 4))  # z -> b c t h w
         # f (3 channels) and m (1 channel) heads as one transposed conv: each output channel has its own
         # weights, so this is exactly two heads on the shared trunk, in one full-resolution pass
-        self.heads = _head(cfg, 3, last, 4 if cfg.arch == "two_stream" else 3)
+        self.heads = output_head(cfg, 3, last, 4 if cfg.arch == "two_stream" else 3)
         if cfg.arch == "two_stream":
-            self.background = nn.Sequential(_up_stack(cfg, 2, cfg.z_dim, 4), _head(cfg, 2, last, 3))
+            self.background = nn.Sequential(up_stack(cfg, 2, cfg.z_dim, 4), output_head(cfg, 2, last, 3))
         init_weights(self)
 
     @property

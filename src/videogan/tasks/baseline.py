@@ -1,4 +1,4 @@
-"""The paper's baseline (section 3.2) and `videogan baseline train|sample`.
+"""The paper's baseline (section 3.2), which `videogan baseline train|sample` runs.
 
 An autoencoder (encoder: the discriminator's layers ending in a z_dim code; decoder: the generator) is
 trained to reconstruct clips; then a Gaussian mixture is fitted to the codes of training clips, and a
@@ -22,20 +22,19 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from ..config import ModelConfig, RunConfig, add_config_arguments
+from ..checkpoint import checkpoint_path, prune_checkpoints, save_checkpoint
+from ..config import ModelConfig, RunConfig
 from ..data import build_dataset
 from ..data.sampler import EpochDataset, ResumableSampler
 from ..models import CodeMixture, VideoEncoder, VideoGenerator
 from ..models.autoencoder import COVARIANCE_TYPES
-from ..runtime import Runtime, pick_device
-from ..train.checkpoint import checkpoint_path, prune_checkpoints, save_checkpoint
+from ..models.sampler import VideoSampler, generate
+from ..runtime import Runtime
+from ..stop_signals import ignore_stop_signals
 from ..train.distributed import with_sync_batchnorm
 from ..train.log import RunLog
-from ..train.loop import resolve_run
-from ..train.run_dir import removed_if_start_fails
-from ..train.media import generate, write_grids
-from ..train.trainer import Trainer, adam, checkpoint_state, latest_state, loader_workers, prepare_networks, run_task
-from .sample import VideoSampler, add_sample_arguments, load_sampler, write_samples
+from ..train.media import write_grids
+from ..train.training_loop import StepContext, adam, checkpoint_state, latest_state, loader_workers, prepare_networks, run_task
 
 LOSSES = ("l1", "mse")
 
@@ -107,7 +106,8 @@ def encode(encoder: VideoEncoder, decoder: VideoGenerator, clips, config: RunCon
            progress: bool = True) -> tuple[torch.Tensor, float]:
     """Codes n z_dim of the clips (eval mode: BatchNorm running statistics, as at sampling time) and the
     mean reconstruction loss over them."""
-    loader = DataLoader(clips, batch_size=config.train.batch_size, num_workers=loader_workers(config.train.workers))
+    loader = DataLoader(clips, batch_size=config.train.batch_size, num_workers=loader_workers(config.train.workers),
+                        worker_init_fn=ignore_stop_signals)
     codes, total = [], 0.0
     for batch in tqdm(loader, desc="encoding clips for the mixture", unit="batch", disable=not progress,
                       dynamic_ncols=True):
@@ -145,10 +145,10 @@ class BaselineTask:
         # a fixed batch of training clips, shown next to its reconstructions as training goes
         self.shown = torch.stack([dataset[i]["video"] for i in range(min(16, len(dataset)))])  # 16 3 t h w
 
-    def step(self, real: torch.Tensor, iteration: int, trainer: Trainer) -> dict[str, torch.Tensor]:
-        with trainer.autocast():
+    def step(self, real: torch.Tensor, iteration: int, context: StepContext) -> dict[str, torch.Tensor]:
+        with context.autocast():
             loss, stats = autoencoder_loss(self.encoder, self.decoder, real, self.bcfg.loss, self.mask_l1)
-        trainer.update(loss, self.opt, self.autoencoder)
+        context.update(loss, self.opt, self.autoencoder)
         return stats
 
     def write_samples(self, out_dir: Path, iteration: int) -> dict:
@@ -201,6 +201,7 @@ def _fit_mixture(task: BaselineTask, config: RunConfig, bcfg: BaselineConfig, ru
                  progress: bool) -> Path:
     """The mixture over training codes: the part of the model that replaces the GAN's N(0, I)."""
     log, iteration = RunLog(run_dir), outcome.iteration
+    log.continue_time()
     if outcome.stop == "deadline":
         log.line(f"--max-minutes {config.train.max_minutes} reached at iteration {iteration}: fitting the mixture")
         task.write_samples(run_dir / "samples", iteration)
@@ -219,60 +220,3 @@ def _fit_mixture(task: BaselineTask, config: RunConfig, bcfg: BaselineConfig, ru
     write_grids(VideoSampler(task.decoder, mixture.sample, "gmm").sample(16, rng), run_dir / "samples",
                 prefix=f"{iteration:07d}_gmm_", formats=("gif",))
     return path
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line
-
-_BASELINE_FLAGS = {f.name: f for f in dataclasses.fields(BaselineConfig)}
-
-
-def _baseline_config(args, saved: dict | None) -> BaselineConfig:
-    """The saved run's settings (or the defaults) with the flags the user gave applied on top."""
-    given = {name: getattr(args, name) for name in _BASELINE_FLAGS if getattr(args, name) is not None}
-    return BaselineConfig(**{**(saved or {}), **given})
-
-
-def _run_train(args) -> int:
-    run_dir, config, state = resolve_run(args)
-    bcfg = _baseline_config(args, state.get("baseline") if state else None)
-    with removed_if_start_fails(run_dir):
-        path = train_baseline(config, bcfg, run_dir, resume=state is not None, progress=not args.no_progress,
-                              state=state)
-    if path is not None:  # rank 0
-        from .report import write_report
-
-        print(f"checkpoint: {path}\nreport: {write_report(run_dir)}")
-    return 0
-
-
-def _run_sample(args) -> None:
-    sampler = load_sampler(args.checkpoint, pick_device(args.device))
-    if sampler.prior != "gmm":
-        raise ValueError(f"{args.checkpoint}: not a baseline checkpoint (its codes are N(0, I)): use `videogan sample`")
-    out = Path(args.out)
-    written = write_samples(sampler, out, args.n, args.seed, args.interpolate, args.each, args.fps)
-    print(f"wrote {len(written)} files to {out}")
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("baseline", help="the paper's autoencoder + Gaussian mixture baseline")
-    commands = parser.add_subparsers(dest="baseline_command", required=True, metavar="COMMAND")
-
-    train = commands.add_parser("train", help="train the autoencoder, then fit the mixture to training codes")
-    train.add_argument("--out", help="run folder for a new run (config, logs, samples, checkpoints)")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
-    train.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only)")
-    group = train.add_argument_group("baseline config")
-    group.add_argument("--loss", choices=LOSSES, default=None, help="reconstruction loss (default l1)")
-    group.add_argument("--gmm-components", type=int, default=None, help="mixture components (default 256)")
-    group.add_argument("--gmm-covariance", choices=COVARIANCE_TYPES, default=None,
-                       help="covariance type of each component (default diag)")
-    group.add_argument("--gmm-clips", type=int, default=None,
-                       help="training clips encoded for the mixture (default 8192)")
-    add_config_arguments(train)
-    train.set_defaults(func=_run_train)
-
-    sample = commands.add_parser("sample", help="videos decoded from codes drawn from the mixture")
-    add_sample_arguments(sample)
-    sample.set_defaults(func=_run_sample)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -23,11 +22,13 @@ import torch
 from ..config import PRESETS, RunConfig
 from ..eval.metrics import METRIC_KEYS
 from ..eval.results import finite_number
-from ..train.checkpoint import config_of, load_latest
+from ..files import write_atomic
+from ..checkpoint import config_of, load_latest
 from ..train.log import read_stats
 from .report_files import ConfigCheck, Evaluation, check_config, read_evaluations
 from .report_plots import draw_curves, draw_metrics
-from .sample import generate, load_sampler, write_grids
+from ..models.sampler import generate, load_sampler
+from ..train.media import write_grids
 
 STREAMS = (("background.png", "background b(z)"), ("foreground.gif", "foreground f(z)"), ("mask.gif", "mask m(z)"),
            ("foreground_masked.gif", "m ⊙ f"), ("videos.gif", "video"))
@@ -275,20 +276,5 @@ def write_report(run_dir: str | Path, generate_streams: bool = True) -> Path:
             sections.append(f'<h2>Final videos and their streams</h2><p class="empty">{html.escape(str(err))}</p>')
     sections.append(_config_section(check, checkpoint))
     page = PAGE.format(title=html.escape(f"videogan run: {run_dir.resolve().name}"), sections="\n".join(sections))
-    path = run_dir / "report.html"
-    tmp = path.with_name(f".report.html.tmp{os.getpid()}")
-    tmp.write_text(page)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(run_dir / "report.html", page)
 
-
-def run(args) -> None:
-    print(f"wrote {write_report(args.run, not args.no_streams)}")
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("report", help="a static HTML page of a run: curves, samples, streams, config")
-    parser.add_argument("run", help="run folder")
-    parser.add_argument("--no-streams", action="store_true",
-                        help="do not draw the final streams from the latest checkpoint")
-    parser.set_defaults(func=run)

@@ -1,4 +1,4 @@
-"""`videogan visualize-units`: what the future generator's encoder learned (the paper's Figure 6).
+"""What the future generator's encoder learned (the paper's Figure 6).
 
 Following Zhou et al. (the paper's [53]): a unit of encoder layer N is scored on each image by its
 largest activation over the image's positions. A unit's *selectivity* is how far its top images stand
@@ -10,8 +10,6 @@ unit's largest value over all images; the rest of the image is darkened.
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.decode import IMAGE_EXTENSIONS
-from ..data.video_io import grid, to_uint8, write_png
-from ..runtime import pick_device
-from .future import FutureGenerator, load_future_generator, load_image
+from ..data.video_io import grid, to_uint8
+from ..models import FutureGenerator
 
 DARKEN = 0.25  # brightness kept outside a unit's region
 
@@ -84,36 +81,3 @@ def visualize_units(layers: nn.Sequential, images: torch.Tensor, units: int = 8,
                      "images": best.tolist()})
     tiles = to_uint8(torch.cat(cells)[:, :, None])  # (units top) 1 h w 3
     return grid(tiles, columns=min(top, len(images)))[0], rows
-
-
-def run(args) -> None:
-    generator = load_future_generator(args.checkpoint, pick_device(args.device))
-    layers = encoder_layers(generator, args.layer)  # before reading any image
-    files = image_files(args.images)
-    images = torch.stack([load_image(p, generator.cfg.size) for p in files])
-    picture, rows = visualize_units(layers, images, args.units, args.top)
-    for row in rows:
-        row["images"] = [files[i].name for i in row["images"]]
-    out = Path(args.out)
-    scale = max(1, 64 // generator.cfg.size)  # small frames are enlarged to at least 64 pixels a side
-    png = out / f"units-layer{args.layer}.png"
-    write_png(png, picture, scale)
-    meta = out / f"units-layer{args.layer}.json"
-    tmp = meta.with_name(f".{meta.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"checkpoint": str(args.checkpoint), "layer": args.layer, "images": len(files),
-                               "units": rows}, indent=2) + "\n")
-    os.replace(tmp, meta)
-    print(f"wrote {png} and {meta}")
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("visualize-units",
-                                   help="the encoder units of a future model most selective on a folder of images")
-    parser.add_argument("checkpoint", help="checkpoint file or run folder (its latest checkpoint)")
-    parser.add_argument("--images", required=True, help="folder of image files")
-    parser.add_argument("--layer", type=int, required=True, help="encoder layer, 1 = nearest the image")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--units", type=int, default=8, help="rows: the most selective units")
-    parser.add_argument("--top", type=int, default=6, help="columns: each unit's top images")
-    parser.add_argument("--device", default="auto")
-    parser.set_defaults(func=run)

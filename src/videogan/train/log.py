@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ..files import write_atomic
 from .tensorboard import TensorBoardLog, tensorboard_available
 
 
@@ -71,6 +72,12 @@ class RunLog:
         if self.tensorboard:
             self.tensorboard.scalars(iteration, clean)
 
+    def continue_time(self) -> None:
+        """Count `time` on from the last record of stats.jsonl: a log opened after the loop's has finished
+        (the baseline's mixture fit) would otherwise start again at zero."""
+        records = read_stats(self.stats_path)[0] if self.enabled else []
+        self.earlier_seconds = float(records[-1].get("time", 0.0)) if records else 0.0
+
     def truncate_after(self, iteration: int) -> None:
         """On resume: drop records past the checkpoint, which the resumed run will write again, and go on
         counting `time` from the last record kept."""
@@ -82,7 +89,7 @@ class RunLog:
             self.line(f"warning: {problem}: dropped")
         kept = [record for record in records if record["iteration"] <= iteration]
         self.earlier_seconds = float(kept[-1].get("time", 0.0)) if kept else 0.0
-        self.stats_path.write_text("".join(json.dumps(record) + "\n" for record in kept))
+        write_atomic(self.stats_path, "".join(json.dumps(record) + "\n" for record in kept))  # a kill keeps the log
 
     @property
     def tensorboard(self) -> TensorBoardLog | None:

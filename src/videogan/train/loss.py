@@ -64,12 +64,11 @@ class VideoGANLoss:
             stats["r1"] = penalty.detach()
         return loss, stats
 
-    def generator_loss(self, parts: dict, discriminator: nn.Module | None = None,
-                       image: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    def generator_loss(self, parts: dict, image: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """parts: the generator's output dict; image: the future task's input b 3 h w (None: video task).
         The mask prior lambda * mean|m| is the released code's L1 penalty averaged over all mask
         elements (m >= 0 after the sigmoid, so |m| = m)."""
-        logits = (discriminator or self.discriminator)(parts["video"])
+        logits = self.discriminator(parts["video"])
         adversarial = _bce(logits, 1.0)
         loss, stats = adversarial, {"loss_g": adversarial.detach()}
         if "mask" in parts:

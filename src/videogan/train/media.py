@@ -1,26 +1,12 @@
-"""A generator run in batches, and its output on disk: each stream as a video, tiled into grids (the
-paper's Figure 3). Used for training progress samples and by `videogan sample` / `predict`."""
+"""A generator's output on disk: each stream as a video, tiled into grids (the paper's Figure 3). Used for training progress samples and by `videogan sample` / `predict`."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..data.video_io import grid, to_uint8, write_png, write_video
-
-
-@torch.no_grad()
-def generate(generator: nn.Module, inputs: torch.Tensor | tuple[torch.Tensor, ...],
-             batch_size: int = 64) -> dict[str, torch.Tensor]:
-    """Run the generator over its inputs (z, or a tuple of `generator_inputs`) in batches; returns its
-    parts on the CPU."""
-    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
-    device = next(generator.parameters()).device
-    chunks = [generator(*(x[i:i + batch_size].to(device) for x in inputs), parts=True)
-              for i in range(0, len(inputs[0]), batch_size)]
-    return {k: torch.cat([c[k] for c in chunks]).cpu() for k in chunks[0]}
 
 
 def stream_videos(parts: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -5,47 +5,16 @@ and the one-line notes a start prints.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from ..config import RunConfig
-from ..outputs import check_writable
+from ..files import check_writable, hold_folder, remove_stale_temporaries
+
+LOCK_FILE = ".videogan.lock"
 
 RUN_SUBFOLDERS = ("checkpoints", "samples")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
-def remove_stale_temporaries(run_dir: str | Path) -> int:
-    """Delete `.checkpoint-N.pt.tmpPID` files left by killed writers (not by a live process); returns how
-    many."""
-    removed, freed = 0, 0
-    for tmp in (Path(run_dir) / "checkpoints").glob(".checkpoint-*.pt.tmp*"):
-        pid = tmp.name.rpartition(".tmp")[2]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
-            continue
-        try:
-            size = tmp.stat().st_size
-            tmp.unlink()
-        except FileNotFoundError:  # removed by another rank of a torchrun job
-            continue
-        freed, removed = freed + size, removed + 1
-    if removed:
-        print(f"videogan: removed {removed} unfinished checkpoint write(s) ({freed / 1e6:.1f} MB) in "
-              f"{Path(run_dir) / 'checkpoints'}", file=sys.stderr)
-    return removed
 
 
 def prepare_run_dir(run_dir: str | Path) -> None:
@@ -53,7 +22,7 @@ def prepare_run_dir(run_dir: str | Path) -> None:
     run_dir = Path(run_dir)
     for folder in (run_dir, *(run_dir / name for name in RUN_SUBFOLDERS)):
         check_writable(folder, what="run folder")
-    remove_stale_temporaries(run_dir)
+        remove_stale_temporaries(folder)
 
 
 def resume_hint(run_dir: str | Path, iteration: int, iterations: int) -> str | None:
@@ -74,29 +43,24 @@ def removed_if_start_fails(run_dir: str | Path):
     try:
         yield
     except Exception:
-        if created and run_dir.is_dir() and all(p.name == "config.json" or (p.is_dir() and not any(p.iterdir()))
-                                                for p in run_dir.iterdir()):
+        if created and run_dir.is_dir() and all(p.name in ("config.json", LOCK_FILE)
+                                                or (p.is_dir() and not any(p.iterdir())) for p in run_dir.iterdir()):
             shutil.rmtree(run_dir)
         raise
 
 
-def clip_size_note(config: RunConfig, args) -> str | None:
-    """One line when a run without --preset, --frames or --size trains on prepared clips of another length or
-    size than the default preset's: the clips are cropped and resized, which the user may not expect."""
-    data = Path(config.data.data)
-    chosen = any(getattr(args, name, None) is not None for name in ("preset", "model.frames", "model.size"))
-    if chosen or config.data.data == "synthetic" or not data.is_dir():
-        return None
-    from ..data.prepare import OPTIONS_FILE  # decoders: only for the user's own data
+@contextmanager
+def writing_run(args):
+    """The command's hold on the run folder of `--out` or `--resume` for the whole start and run: one writer
+    (rank 0 holds the lock for its torchrun job: the other ranks write nothing), and a folder this start
+    created is removed again if the start fails."""
+    if args.resume is None and args.out is None:
+        raise ValueError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
+    run_dir = Path(args.resume if args.resume is not None else args.out)
+    if args.resume is not None and not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: nothing to resume (no such run folder)")
+    main_rank = os.environ.get("RANK", "0") == "0"
+    with removed_if_start_fails(run_dir), (hold_folder(run_dir, "run folder", LOCK_FILE) if main_rank
+                                           else nullcontext()):
+        yield run_dir
 
-    try:
-        prepared = json.loads((data / OPTIONS_FILE).read_text())
-        frames, size = int(prepared["frames"]), int(prepared["size"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    model = config.model
-    if (frames, size) == (model.frames, model.size):
-        return None
-    return (f"note: {data} holds clips of {frames} frames of {size}x{size}; this run trains on {model.frames} "
-            f"frames of {model.size}x{model.size} (crops and resizes them). For the clips' own size give "
-            f"--frames {frames} --size {size}, or --preset paper for 32 x 64x64")

@@ -11,11 +11,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ...checkpoint import config_of, load_checkpoint
 from ...config import ModelConfig
 from ...data.sampler import EpochDataset, ResumableSampler
 from ...models import VideoDiscriminator
 from ...models.init import init_weights
-from ...train.checkpoint import config_of, load_checkpoint
+from ...stop_signals import ignore_stop_signals
 from .config import FinetuneConfig
 from .data import LabelledVideos, covering_clips
 
@@ -68,7 +69,7 @@ def freeze_features(model: ActionClassifier) -> None:
     model.features.eval()
 
 
-def train_classifier(model: ActionClassifier, train: LabelledVideos, cfg: FinetuneConfig, device: torch.device,
+def train_action_classifier(model: ActionClassifier, train: LabelledVideos, cfg: FinetuneConfig, device: torch.device,
                      frozen: bool = False, log=None) -> list[dict]:
     """cfg.iterations Adam steps on random temporal crops of the training videos; returns the loss curve."""
     model.to(device).train()
@@ -78,7 +79,8 @@ def train_classifier(model: ActionClassifier, train: LabelledVideos, cfg: Finetu
     optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     clips = train.clips(model.cfg.frames, model.cfg.size, cfg.seed)
     loader = DataLoader(EpochDataset(clips), batch_size=cfg.batch_size, num_workers=cfg.workers,
-                        sampler=ResumableSampler(len(clips), cfg.seed), persistent_workers=cfg.workers > 0)
+                        sampler=ResumableSampler(len(clips), cfg.seed), persistent_workers=cfg.workers > 0,
+                        worker_init_fn=ignore_stop_signals)
     curve, start, window = [], time.time(), []
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed + 1)  # dropout masks
@@ -151,7 +153,7 @@ def finetune(init: str, train: LabelledVideos, test: LabelledVideos, cfg: Finetu
              model_cfg: ModelConfig | None = None, frozen: bool = False, log=None):
     """Build, train and evaluate one classifier; returns (model, result dict)."""
     model, state = build_classifier(init, len(train.classes), cfg, model_cfg)
-    curve = train_classifier(model, train, cfg, device, frozen, log)
+    curve = train_action_classifier(model, train, cfg, device, frozen, log)
     result = evaluate(model, test, cfg.eval_batch, device)
     result.update(method="random" if state is None else "finetune", init=state["path"] if state else "random",
                   frozen_features=frozen, train_videos=len(train), loss_curve=curve)

@@ -11,12 +11,12 @@ import csv
 import dataclasses
 import io
 import json
-import os
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
+from ...files import write_atomic
 from .config import RecognitionConfig
 from .data import load_labelled, nested_subsets
 from .finetune import finetune, load_discriminator
@@ -61,13 +61,6 @@ def summarize_sweep(records: list[dict], fractions: list[Fraction]) -> dict:
     return summary
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    # an interrupted sweep must leave the previous complete file, never a half-written one
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _csv(header, rows) -> str:
     text = io.StringIO()
     writer = csv.writer(text)
@@ -78,9 +71,9 @@ def _csv(header, rows) -> str:
 
 def write_outputs(out: Path, settings: dict, records: list[dict], fractions: list[Fraction]) -> dict:
     summary = summarize_sweep(records, fractions)
-    _write_atomic(out / "sweep.json", json.dumps({"settings": settings, "runs": records, "summary": summary}, indent=2))
-    _write_atomic(out / "sweep.csv", _csv(RECORD_FIELDS, ([r[k] for k in RECORD_FIELDS] for r in records)))
-    _write_atomic(out / "sweep_summary.csv", _csv(
+    write_atomic(out / "sweep.json", json.dumps({"settings": settings, "runs": records, "summary": summary}, indent=2))
+    write_atomic(out / "sweep.csv", _csv(RECORD_FIELDS, ([r[k] for k in RECORD_FIELDS] for r in records)))
+    write_atomic(out / "sweep_summary.csv", _csv(
         ("method", "fraction", *SUMMARY_FIELDS),
         ([method, fraction, *(row[k] for k in SUMMARY_FIELDS)]
          for method, rows in summary.items() if method != "finetune_over_random" for fraction, row in rows.items())))

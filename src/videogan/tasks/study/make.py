@@ -12,7 +12,6 @@ import dataclasses
 import io
 import itertools
 import json
-import os
 import re
 import secrets
 import shutil
@@ -24,10 +23,11 @@ import numpy as np
 import torch
 
 from ... import __version__
+from ...checkpoint import config_of, load_checkpoint
 from ...data.video_io import to_uint8, write_video
 from ...eval.sources import VIDEO_SUFFIXES, VideoFolder, open_source
-from ...train.checkpoint import config_of, load_checkpoint
-from ..sample import load_sampler
+from ...files import write_atomic
+from ...models.sampler import load_sampler
 from .manifest import CATCH_SOURCE, PAGE_DATA, SITE_FILES, Trial, clip_ms, study_dict
 
 QUESTION = "Which video is more realistic?"
@@ -187,12 +187,6 @@ def platform_csv(trials: list[Trial], base_url: str, seed: int) -> str:
     return text.getvalue()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparison: int = 20, catch: int | None = None,
                frames: int | None = None, size: int | None = None, seed: int = 0, fps: float = 8.0,
                display: int = 256, platform: bool = False, base_url: str = "", instructions: str | None = None,
@@ -246,46 +240,8 @@ def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparis
         with resources.as_file(site / name) as path:
             shutil.copyfile(path, out / name)
     # a script, not a fetched JSON: browsers refuse fetch() on file:// pages, and the site must work offline
-    _write_atomic(out / PAGE_DATA, f"window.STUDY = {json.dumps(page_data(study, text, completion_url))};\n")
-    _write_atomic(out / "study.json", json.dumps(study, indent=1) + "\n")
+    write_atomic(out / PAGE_DATA, f"window.STUDY = {json.dumps(page_data(study, text, completion_url))};\n")
+    write_atomic(out / "study.json", json.dumps(study, indent=1) + "\n")
     if platform:
-        _write_atomic(out / "platform.csv", platform_csv(trials, base_url, seed))
+        write_atomic(out / "platform.csv", platform_csv(trials, base_url, seed))
     return out
-
-
-def run(args) -> None:
-    out = make_study(args.sources, args.out, args.videos, args.per_comparison, args.catch, args.frames, args.size,
-                     args.seed, args.fps, args.display, args.platform_csv, args.base_url, args.instructions,
-                     args.min_response_ms, args.completion_url)
-    print(f"wrote the study to {out}: open {out / 'index.html'}, or run `videogan study serve {out}`")
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("sources", nargs="+", metavar="[NAME=]SOURCE",
-                        help="a checkpoint or run folder (GAN or baseline), a folder of video files, or real:DATA "
-                             "(real:synthetic[:SEED] for the built-in set, real:PATH for a prepared dataset or "
-                             "a folder of videos); comparisons read 'prefer the earlier over the later'")
-    parser.add_argument("--out", required=True, help="study folder to write")
-    parser.add_argument("--videos", type=int, default=20, help="videos drawn from each source")
-    parser.add_argument("--per-comparison", type=int, default=20, help="trials for each pair of sources")
-    parser.add_argument("--catch", type=int, default=None,
-                        help="catch trials, real vs noise (default: a tenth of the trials, at least 2)")
-    parser.add_argument("--frames", type=int, default=None, help="frames per video (default: the first model's)")
-    parser.add_argument("--size", type=int, default=None, help="real videos' size (default: the first model's)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the videos and of the pairs")
-    parser.add_argument("--fps", type=float, default=8.0, help="frames per second the videos play at")
-    parser.add_argument("--instructions", metavar="FILE", default=None,
-                        help="text shown before the first trial, in place of the default instructions and consent "
-                             "(paragraphs split by blank lines; {trials} and {minutes} are filled in, e.g. '132' and "
-                             "'9 minutes')")
-    parser.add_argument("--min-response-ms", type=float, default=None,
-                        help="answers quicker than this are flagged `fast` and left out of the tally "
-                             "(default: one play-through of a video, frames / fps)")
-    parser.add_argument("--completion-url", default="",
-                        help="where the last page sends a participant, e.g. a recruiting platform's completion "
-                             "link; {code} and {pid} are filled in")
-    parser.add_argument("--display", type=int, default=256, help="pixels each video is shown at (enlarged, sharp)")
-    parser.add_argument("--platform-csv", action="store_true",
-                        help="also write platform.csv, one row per trial, for a crowd platform's template")
-    parser.add_argument("--base-url", default="", help="prefix of the video URLs in platform.csv (where the "
-                                                        "study folder is hosted)")

@@ -300,7 +300,7 @@ def check_address(host: str, port: int) -> None:
               "online study put it behind a reverse proxy with TLS (docs/study.md)", file=sys.stderr)
 
 
-async def _serve_until_stopped(server: StudyServer, folder: str) -> None:
+async def serve_until_stopped(server: StudyServer, folder: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -315,15 +315,3 @@ async def _serve_until_stopped(server: StudyServer, folder: str) -> None:
         await server.stop()
         print(f"stopped: {book.count()} answers in {Path(folder) / ANSWERS}", flush=True)
 
-
-def run(args) -> None:
-    check_address(args.host, args.port)
-    asyncio.run(_serve_until_stopped(StudyServer(args.study, args.host, args.port), args.study))
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("study", help="study folder (from `videogan study make`)")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free one)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (0.0.0.0 opens the study to your network: see docs/study.md "
-                             "for a reverse proxy with TLS)")

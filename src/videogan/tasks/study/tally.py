@@ -6,9 +6,7 @@ Wilson score interval, which stays inside [0, 1] and is honest at the small coun
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -97,36 +95,3 @@ def format_table(result: dict) -> str:
         percent = f'{row["percent"]:.1f}' if row["percent"] is not None else "-"
         lines.append(f'{label:<48} {percent:>6}  {row["ci95"][0]:>5.1f}-{row["ci95"][1]:<5.1f}  {row["n"]:>5}')
     return "\n".join(lines)
-
-
-def run(args) -> None:
-    result = tally(args.study, args.answers or [], args.max_catch_failures)
-    if args.label:
-        result["label"] = args.label
-    for problem in result["problems"]:
-        print(f"warning: {problem}")
-    if result["bad_lines_left_out"]:
-        print(f"note: {result['bad_lines_left_out']} bad answer lines left out (listed above)")
-    if result["fast_answers_left_out"]:
-        print(f"note: {result['fast_answers_left_out']} fast answers left out ({result['fast']})")
-    if result["duplicates_left_out"]:
-        print(f"note: {result['duplicates_left_out']} duplicate answers (same participant and trial) left out")
-    print(format_table(result))
-    folder = Path(args.study)
-    path = folder / "tally.json"
-    tmp = path.with_name(f".tally.json.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, path)
-    title = f'"{result["question"]}"' + (f"\n{args.label}" if args.label else "")
-    chart = preference_bars(folder / "tally.png", result["rows"], title)
-    print(f"wrote {path} and {chart}")
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("study", help="study folder")
-    parser.add_argument("--answers", nargs="*", metavar="FILE",
-                        help="answer files downloaded from pages opened without the server (added to answers.jsonl)")
-    parser.add_argument("--max-catch-failures", type=int, default=0,
-                        help="a participant who chose noise in more catch trials than this is left out")
-    parser.add_argument("--label", default="", help="a label written into tally.json and the chart's title "
-                                                   "(e.g. SIMULATED for a scripted participant)")

@@ -1,7 +1,7 @@
-"""The video GAN's training (section 2.3) and `videogan train`.
+"""The video GAN's training (section 2.3): the GAN task that `videogan train` runs.
 
 Each iteration: a D step on a real and a fake batch, then a G step on the same fake batch (as in
-DCGAN.torch, on which the released code is built). The loop around it (trainer.py) is shared with the
+DCGAN.torch, on which the released code is built). The loop around it (training_loop.py) is shared with the
 baseline: Ctrl-C or SIGTERM saves a checkpoint and exits; `--resume RUN_DIR` continues bit-for-bit on
 the CPU; under torchrun the ranks average gradients and agree on when to stop (distributed.py).
 """
@@ -13,16 +13,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..config import RunConfig, add_config_arguments, config_from_args
+from ..config import RunConfig
 from ..models import VideoDiscriminator, build_generator, generator_inputs
+from ..models.sampler import generate
 from ..runtime import Runtime
-from .checkpoint import config_of, list_checkpoints, load_latest
 from .distributed import with_sync_batchnorm
 from .ema import GeneratorAverage
 from .loss import VideoGANLoss
-from .media import generate, write_grids
-from .run_dir import clip_size_note, prepare_run_dir, removed_if_start_fails
-from .trainer import Trainer, adam, latest_state, prepare_networks, run_task
+from .media import write_grids
+from .training_loop import StepContext, adam, latest_state, prepare_networks, run_task
 
 
 def init_networks(model_cfg, seed: int) -> tuple[torch.nn.Module, VideoDiscriminator]:
@@ -71,16 +70,16 @@ class GANTask:
         """G's inputs for this rank's batch at `iteration` (real b 3 t h w: the future task's first frames)."""
         return generator_inputs(self.model_cfg, noise_stream(self.seed, self.rank, iteration), len(real), real)
 
-    def step(self, real: torch.Tensor, iteration: int, trainer: Trainer) -> dict[str, torch.Tensor]:
+    def step(self, real: torch.Tensor, iteration: int, context: StepContext) -> dict[str, torch.Tensor]:
         inputs = self.inputs(real, iteration)
-        with trainer.autocast():
+        with context.autocast():
             parts = self.generator(*inputs, parts=True)
             d_loss, d_stats = self.loss.discriminator_loss(real, parts["video"], iteration)
-        trainer.update(d_loss, self.opt_d, self.discriminator)
+        context.update(d_loss, self.opt_d, self.discriminator)
         self.discriminator.requires_grad_(False)  # D's weights need no gradient in the G step
-        with trainer.autocast():
+        with context.autocast():
             g_loss, g_stats = self.loss.generator_loss(parts, image=inputs[0] if self.future else None)
-        trainer.update(g_loss, self.opt_g, self.generator)
+        context.update(g_loss, self.opt_g, self.generator)
         self.discriminator.requires_grad_(True)
         if self.ema:
             self.ema.update(self.generator, len(real) * self.world_size)
@@ -106,46 +105,3 @@ def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress
     state = state if state is not None or not resume else latest_state(Path(run_dir), resume)
     outcome, _, _ = run_task(GANTask, config, Path(run_dir), state, progress)
     return outcome.checkpoint
-
-
-def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
-    """(run folder, config, latest checkpoint or None) for `--out NEW` or `--resume RUN_DIR`; flags given
-    on the command line apply on top of the preset, or of the saved config when resuming."""
-    if args.resume:
-        run_dir = Path(args.resume)
-        if not list_checkpoints(run_dir):
-            raise FileNotFoundError(f"{run_dir}: nothing to resume (no checkpoints in {run_dir / 'checkpoints'})")
-        prepare_run_dir(run_dir)
-        state = load_latest(run_dir, set_aside=True)
-        return run_dir, config_from_args(args, base=config_of(state)), state
-    if args.out is None:
-        raise ValueError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
-    run_dir = Path(args.out)
-    if list_checkpoints(run_dir):
-        raise ValueError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose "
-                         "another --out")
-    prepare_run_dir(run_dir)
-    config = config_from_args(args)
-    if note := clip_size_note(config, args):
-        print(note)
-    return run_dir, config, None
-
-
-def run(args) -> int:
-    run_dir, config, state = resolve_run(args)
-    with removed_if_start_fails(run_dir):
-        last = train(config, run_dir, resume=state is not None, progress=not args.no_progress, state=state)
-    if last is not None:  # rank 0
-        from ..tasks.report import write_report  # the CLI's step, above the loop's layer
-
-        print(f"report: {write_report(run_dir)}")
-    return 0
-
-
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train the video GAN (default data: the built-in dataset)")
-    parser.add_argument("--out", help="run folder for a new run (config, logs, samples, checkpoints)")
-    parser.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
-    add_config_arguments(parser)
-    parser.set_defaults(func=run)

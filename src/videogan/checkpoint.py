@@ -1,8 +1,8 @@
 """Checkpoints as plain data: state dicts, the resolved config, counters and RNG states.
 
 They load with `torch.load(path, weights_only=True)`: no module is pickled, and loading never runs
-code from the file. Writes go to a temporary file that is renamed into place, so a kill at any moment
-leaves the previous checkpoint intact. A sha256 of the whole content is stored inside and checked on load,
+code from the file. Writes are atomic (`files.write_atomic`), so a kill at any moment, or a full disk,
+leaves the previous checkpoints intact. A sha256 of the whole content is stored inside and checked on load,
 so flipped bytes in tensor data are an error, not silently different weights (files from before the hash
 load as they are).
 """
@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import RunConfig
+from .config import RunConfig
+from .files import write_torch
 
 FORMAT_VERSION = 1
 HASH_KEY = "content_sha256"
@@ -89,12 +90,23 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(with_hash({"format_version": FORMAT_VERSION, **state}), tmp)
-    os.replace(tmp, path)
-    return path
+    return write_torch(path, with_hash({"format_version": FORMAT_VERSION, **state}))
+
+
+def _counter_problem(state: dict) -> str | None:
+    """What is wrong with the fields a resume trusts before it changes the run folder (the counters decide
+    which log records it drops), or None."""
+    def whole(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not whole(state["format_version"]):
+        return f"format_version {state['format_version']!r} is not a whole number"
+    if not isinstance(state["config"], dict):
+        return f"config is a {type(state['config']).__name__}, not a mapping"
+    for key, least in (("iteration", 0), ("world_size", 1)):
+        if key in state and not (whole(state[key]) and state[key] >= least):
+            return f"{key} {state[key]!r} is not a whole number >= {least}"
+    return None
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
@@ -109,6 +121,8 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         raise ValueError(f"{path}: not a readable videogan checkpoint ({type(err).__name__}: {err})") from None
     if not isinstance(state, dict) or "config" not in state or "format_version" not in state:
         raise ValueError(f"{path}: not a videogan checkpoint (no config / format_version)")
+    if problem := _counter_problem(state):
+        raise ValueError(f"{path}: not a valid videogan checkpoint: {problem}")
     if state["format_version"] > FORMAT_VERSION:
         raise ValueError(f"{path}: written by a newer videogan (format {state['format_version']})")
     verify_hash(state, path)

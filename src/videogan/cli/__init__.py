@@ -1,0 +1,75 @@
+"""The `videogan` command line: thin entry points over the library.
+
+Every command's parsing and printing lives in this package, one module per command or group, which
+exposes `register(subparsers)`: it adds the command's parser and sets `func` (called with the parsed
+arguments; returns an exit code or None). The library below never imports this package. Only the module
+of the command being run is imported (torch and friends take seconds to load), so `videogan --help` and
+a mistyped command answer at once.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+from ..errors import UserError
+from ..files import OutputError, check_not_an_input, check_writable
+
+# name: (module whose register() adds the command, help in the command list); tests/test_cli.py checks that
+# each help matches the one its module registers
+COMMANDS = {
+    "describe": ("videogan.cli.describe", "print each network's layers, shapes and parameter counts"),
+    "train": ("videogan.cli.train", "train the video GAN (default data: the built-in dataset)"),
+    "sample": ("videogan.cli.sample", "generate videos (and the two-stream model's streams)"),
+    "recognize": ("videogan.cli.recognize", "action recognition from the discriminator (Figure 4)"),
+    "prepare": ("videogan.cli.prepare", "decode, stabilize and cut videos into training clips"),
+    "weights": ("videogan.cli.weights", "download and convert pretrained weights (I3D for FVD)"),
+    "fvd": ("videogan.cli.fvd", "Fréchet Video Distance between two sets of videos"),
+    "evaluate": ("videogan.cli.evaluate", "FVD and diagnostics of a generator against real videos"),
+    "baseline": ("videogan.cli.baseline", "the paper's autoencoder + Gaussian mixture baseline"),
+    "predict": ("videogan.cli.predict", "a video of the future of each still image (--task future model)"),
+    "visualize-units": ("videogan.cli.visualize_units",
+                        "the encoder units of a future model most selective on a folder of images"),
+    "classifier": ("videogan.cli.classifier",
+                   "the built-in dataset's shape and motion classifier (for the builtin_score metric)"),
+    "study": ("videogan.cli.study", "two-alternative forced-choice study with people (Table 1)"),
+    "report": ("videogan.cli.report", "a static HTML page of a run: curves, samples, streams, config"),
+}
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The command named on the command line (the first word that is not an option)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def build_parser(command: str | None = "all") -> argparse.ArgumentParser:
+    """The parser with every command listed; only `command`'s module is imported to add its options
+    (every module's with "all", none with None)."""
+    parser = argparse.ArgumentParser(prog="videogan", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"videogan {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help) in COMMANDS.items():
+        if command in (name, "all"):
+            importlib.import_module(module).register(subparsers)
+        else:
+            subparsers.add_parser(name, help=help)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command_in(argv)).parse_args(argv)
+    try:
+        if getattr(args, "out", None):  # every command's output, before it starts working
+            is_file = getattr(args, "out_is_file", False)
+            check_writable(args.out, is_file=is_file)
+            if is_file:  # every other string argument may name a file the command reads
+                given = [value for name, value in vars(args).items() if name != "out" and isinstance(value, str)]
+                check_not_an_input(args.out, inputs=given)
+        return int(args.func(args) or 0)
+    except (UserError, OutputError, OSError, ValueError) as err:
+        # ValueError covers ConfigError and the clear errors raised by loaders and checkpoints; OutputError and
+        # OSError a full disk, a folder that became read-only, another writer holding the folder.
+        print(f"videogan {args.command}: error: {err}", file=sys.stderr)
+        return 2

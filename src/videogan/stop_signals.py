@@ -1,0 +1,72 @@
+"""Stop signals from people and schedulers: the main process decides, its helpers carry on.
+
+`timeout`, `kill -- -PGID`, Slurm and Kubernetes send SIGTERM to every process of a job, a terminal's
+Ctrl-C sends SIGINT to every process of its foreground group. A loader worker or pool process that died of
+it would take the run down with a traceback; so helpers ignore both (`ignore_stop_signals`, their
+initializer) and the main process turns them into a request (`StopRequest`) that it honours at its next
+safe point: a checkpoint, a published shard.
+"""
+from __future__ import annotations
+
+import signal
+import time
+from contextlib import contextmanager
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# torchrun forwards the group's signal to its ranks, which got it already: a repeat this soon is the same
+# request, not a second Ctrl-C
+REPEAT_WINDOW_S = 2.0
+
+
+def ignore_stop_signals(*_) -> None:
+    """Initializer of a helper process (DataLoader's `worker_init_fn`, a pool's initializer)."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+class StopNow(Exception):
+    """A stop request that broke a wait (`StopRequest.interruptible`): the state is as before the wait."""
+
+
+class StopRequest:
+    """Turns Ctrl-C / SIGTERM into a flag the main loop checks at its safe points, so that what it saves is
+    consistent. A second Ctrl-C (not a repeat within `REPEAT_WINDOW_S`) means "now": KeyboardInterrupt. A
+    second SIGTERM changes nothing: a scheduler that means "now" sends SIGKILL."""
+
+    def __init__(self):
+        self.requested: str | None = None  # the signal's name
+        self._first, self._waiting, self._previous = 0.0, False, {}
+
+    def __enter__(self) -> "StopRequest":
+        for sig in STOP_SIGNALS:
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            if signum == signal.SIGINT and time.monotonic() - self._first > REPEAT_WINDOW_S:
+                raise KeyboardInterrupt
+            return
+        self.requested, self._first = signal.Signals(signum).name, time.monotonic()
+        if self._waiting:
+            self._waiting = False
+            raise StopNow(self.requested)
+
+    @contextmanager
+    def interruptible(self):
+        """A wait that the first stop request breaks with `StopNow` (building a huge first batch can take
+        minutes); use it only where abandoning the wait leaves nothing half done."""
+        if self.requested:
+            raise StopNow(self.requested)
+        self._waiting = True
+        try:
+            yield
+        finally:
+            self._waiting = False
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
