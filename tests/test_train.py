@@ -172,7 +172,6 @@ def test_r1_step_runs_under_torch_flop_counter(tiny_config):
     assert "r1" in stats and counter.get_total_flops() > 0
 
 
-
 def test_compile_with_r1_trains_as_the_eager_networks_do(tiny_config):
     """The R1 penalty's double backward through D, which torch.compile cannot differentiate twice, under
     --compile: R1 steps and plain steps (lazy R1) end with the eager run's weights, to float rounding."""
@@ -187,6 +186,7 @@ def test_compile_with_r1_trains_as_the_eager_networks_do(tiny_config):
     for key, eager in weights[0].items():
         for name, value in eager.items():
             torch.testing.assert_close(weights[1][key][name], value, rtol=1e-4, atol=1e-5, msg=f"{key}.{name}")
+
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
@@ -204,7 +204,7 @@ def _forged_copy(run, tmp_path, **fields):
     """A copy of `run` whose checkpoint holds `fields` instead (its sha256 made to match: a forged file)."""
     import shutil
 
-    from videogan.train.checkpoint import HASH_KEY, with_hash
+    from videogan.checkpoint import HASH_KEY, with_hash
 
     copy = tmp_path / "run"
     shutil.rmtree(copy, ignore_errors=True)

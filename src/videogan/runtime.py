@@ -64,7 +64,13 @@ def close_runtime(runtime: Runtime, finished: bool = True) -> None:
     """Leave the process group (torchrun), so that every rank exits cleanly. A rank that `finished` its work
     first waits for the others: one that tore its group down while rank 0 was still writing the
     checkpoint could abort at exit in gloo's threads ("terminate called without an active exception")."""
-    if runtime.distributed and dist.is_initialized():
-        if finished:
-            dist.barrier()
+    if runtime.distributed and dist.is_initialized() and finished:
+        dist.barrier()
+    leave_group()
+
+
+def leave_group() -> None:
+    """Leave the process group, if in one, without waiting for the other ranks: after an error that every rank
+    has seen, or when the command ends. A process that exits in its group can abort in gloo's threads."""
+    if dist.is_initialized():
         dist.destroy_process_group()

@@ -8,7 +8,6 @@ the same one line instead of one rank dying while the others wait for it in a co
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -17,7 +16,7 @@ from torch import nn
 
 from ..checkpoint import content_hash, load_checkpoint, load_latest, loaded_hash
 from ..config import RunConfig
-from ..runtime import join_group
+from ..runtime import join_group, leave_group
 
 T = TypeVar("T")
 
@@ -33,15 +32,16 @@ def decided_by_rank_0(decide: Callable[[], T]) -> T:
     if rank == 0:
         try:
             answer = [("answer", decide())]
-        except Exception as err:  # noqa: BLE001 - the other ranks must hear of any failure, or they wait for ever
+        except Exception as err:  # the other ranks must hear of any failure, or they would wait for ever
             error, answer = err, [("error", str(err) if isinstance(err, (OSError, ValueError))
                                    else f"rank 0 failed: {type(err).__name__}: {err}")]
     dist.broadcast_object_list(answer, src=0)
     if error is not None:
+        leave_group()
         raise error
     kind, value = answer[0]
     if kind == "error":
-        raise ValueError(value)
+        _stop(value)
     return value
 
 
@@ -80,7 +80,14 @@ def _stop_all_if_any(problem: str | None) -> None:
         problems = [None] * dist.get_world_size()
         dist.all_gather_object(problems, problem)
     if first := next((p for p in problems if p), None):
-        raise ValueError(first)
+        _stop(first)
+
+
+def _stop(problem: str) -> None:
+    """Stop this rank with `problem`, which every rank has in hand: each leaves the group first, so that none
+    aborts at exit (see `runtime.leave_group`)."""
+    leave_group()
+    raise ValueError(problem)
 
 
 def weights_hash(networks: dict[str, nn.Module]) -> str:
@@ -93,8 +100,8 @@ def check_same_start(config: RunConfig, networks: dict[str, nn.Module]) -> None:
     every rank with one line naming it and what differs."""
     if not dist.is_initialized():
         return
-    mine = {"config": hashlib.sha256(repr(sorted(_flat(config.to_dict()).items())).encode()).hexdigest(),
-            "settings": _flat(config.to_dict()), "weights": weights_hash(networks)}
+    settings = _flat(config.to_dict())  # sent along to name the settings that differ
+    mine = {"config": content_hash(settings), "settings": settings, "weights": weights_hash(networks)}
     everyone = [None] * dist.get_world_size()
     dist.all_gather_object(everyone, mine)
     first = everyone[0]
@@ -103,11 +110,11 @@ def check_same_start(config: RunConfig, networks: dict[str, nn.Module]) -> None:
             differs = ", ".join(f"{key} {theirs['settings'].get(key)!r} (rank 0: {first['settings'].get(key)!r})"
                                 for key in sorted(first["settings"].keys() | theirs["settings"].keys())
                                 if theirs["settings"].get(key) != first["settings"].get(key))
-            raise ValueError(f"rank {rank} differs from rank 0 in its config: {differs}; start every rank with the "
-                             "same command line")
+            _stop(f"rank {rank} differs from rank 0 in its config: {differs}; start every rank with the same "
+                  "command line")
         if theirs["weights"] != first["weights"]:
-            raise ValueError(f"rank {rank} differs from rank 0 in its initial weights (sha256 {theirs['weights'][:12]}"
-                             f", rank 0: {first['weights'][:12]}): ranks must start from one seed or one checkpoint")
+            _stop(f"rank {rank} differs from rank 0 in its initial weights (sha256 {theirs['weights'][:12]}, rank 0: "
+                  f"{first['weights'][:12]}): ranks must start from one seed or one checkpoint")
 
 
 def _flat(settings: dict, prefix: str = "") -> dict:
