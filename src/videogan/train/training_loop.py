@@ -24,8 +24,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from ..checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_latest, prune_checkpoints,
-                         restore_rng, save_checkpoint)
+from ..checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, prune_checkpoints, restore_rng,
+                         save_checkpoint)
 from ..config import RunConfig
 from ..data import build_dataset
 from ..data.clips import clip_bytes
@@ -34,6 +34,7 @@ from ..data.streaming import StreamedShards, StreamLoader
 from ..files import write_atomic
 from ..runtime import Runtime, close_runtime, setup_runtime
 from ..stop_signals import StopNow, StopRequest, ignore_stop_signals
+from .agreement import agreed_resume_state, check_same_start
 from .distributed import StopVote, average_buffers, average_gradients
 from .log import RunLog
 from .run_dir import resume_hint
@@ -216,8 +217,9 @@ def _average_task_buffers(task: TrainingTask, runtime: Runtime) -> None:
 
 
 def latest_state(run_dir: Path, resume: bool) -> dict | None:
-    """The checkpoint to resume from: the newest that loads (a damaged newer one is set aside, with a message)."""
-    return load_latest(run_dir, set_aside=True) if resume else None
+    """The checkpoint to resume from: the newest that loads (a damaged newer one is set aside, with a message);
+    under torchrun the one rank 0 chose."""
+    return agreed_resume_state(run_dir) if resume else None
 
 
 def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], config: RunConfig, run_dir: Path,
@@ -254,6 +256,7 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
                     raise ValueError(f"{state['path']}: its {key} does not fit this run ({detail})") from None
             restore_rng(state["rng"]["global"])
             iteration = state["iteration"]
+        check_same_start(config, task.networks)
         if runtime.is_main:
             write_atomic(run_dir / "config.json", json.dumps(
                 {**config.to_dict(), "distributed": semantics, **(config_extras or {})}, indent=2, sort_keys=True))
