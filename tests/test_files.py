@@ -16,6 +16,7 @@ import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from videos import moving_pattern, write_video
 from videogan.cli import main
 from videogan.files import (FolderBusy, OutputError, check_not_an_input, hold_folder, remove_stale_temporaries,
                             temporary_name, write_atomic)
@@ -61,6 +62,7 @@ def fill_disk(monkeypatch, room: int = 1000, names: str = "") -> None:
 
 @given(old=st.binary(max_size=2000), new=st.binary(max_size=2000), fail_after=st.none() | st.integers(0, 2000),
        as_text=st.booleans())
+@example(old=b"", new=b"\r", fail_after=None, as_text=True)  # read_text() would turn it into "\n"
 @FOLDER_SETTINGS
 def test_a_write_replaces_the_file_whole_or_not_at_all(tmp_path, old, new, fail_after, as_text):
     path = tmp_path / "out.bin"
@@ -79,7 +81,7 @@ def test_a_write_replaces_the_file_whole_or_not_at_all(tmp_path, old, new, fail_
     elif as_text:
         text = new.decode("latin-1")
         write_atomic(path, text)
-        assert path.read_text() == text
+        assert path.read_bytes() == text.encode()  # text is written as UTF-8, byte for byte (no newline translation)
     else:
         write_atomic(path, writer)
         assert path.read_bytes() == new
@@ -182,8 +184,6 @@ def _tar(path):
 
 
 def _mp4(path):
-    from videos import write_video
-
     write_video(path, np.zeros((4, 16, 16, 3), np.uint8))
 
 
@@ -308,11 +308,14 @@ def test_two_prepares_into_one_out_the_second_stops_but_array_jobs_share_it(tmp_
     try:
         src = tmp_path / "src"
         src.mkdir()
-        assert main(["prepare", str(src), str(out), "--num-shards", "2", "--shard-index", "0"]) == 2
+        for name, seed in (("a.mp4", 0), ("b.mp4", 1)):  # an input for each share
+            write_video(src / name, moving_pattern(12, 32, 32, seed))
+        options = ["--frames", "8", "--size", "16", "--no-stabilize"]
+        assert main(["prepare", str(src), str(out), *options, "--num-shards", "2", "--shard-index", "0"]) == 2
         assert "share 0 of 2) is in use by pid" in capsys.readouterr().err
         # the array's other job runs beside it; a job that splits the inputs otherwise would overlap: refused
-        assert main(["prepare", str(src), str(out), "--num-shards", "2", "--shard-index", "1"]) == 0
-        assert main(["prepare", str(src), str(out)]) == 2
+        assert main(["prepare", str(src), str(out), *options, "--num-shards", "2", "--shard-index", "1"]) == 0
+        assert main(["prepare", str(src), str(out), *options]) == 2
         assert "with another --num-shards" in capsys.readouterr().err
     finally:
         holder.kill()
