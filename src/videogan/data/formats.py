@@ -61,7 +61,8 @@ class ClipDataset(Dataset):
                     log.warning("skipping %s: %s", name, err)
                 continue
             return {"video": adapt_clip(video, self.frames, self.size, rng), "label": label}
-        raise RuntimeError(f"{min(MAX_SKIPS, len(self))} consecutive items failed to load, from {self.name(index)}")
+        raise ValueError(f"{min(MAX_SKIPS, len(self))} consecutive items failed to load, from {self.name(index)}: "
+                         "the data, not one file, is broken (see the warnings above)")
 
 
 class PreparedShards(ClipDataset):
