@@ -236,14 +236,15 @@ def test_weights_of_another_network_are_a_clear_error_naming_the_file(tmp_path, 
     paths = {name: save_checkpoint(tmp_path / name, {"config": config.to_dict(), "iteration": 0,
                                                      "generator": net.state_dict()})
              for name, (config, net) in mixed.items()}
-    with pytest.raises(ValueError, match=r"future\.pt: generator weights do not fit the FutureGenerator"):
+    fits = "its generator does not fit the {} its config describes: "
+    with pytest.raises(ValueError, match=r"future\.pt: " + fits.format("FutureGenerator")):
         load_future_generator(paths["future.pt"])
-    with pytest.raises(ValueError, match=r"video\.pt: generator weights do not fit the VideoGenerator"):
+    with pytest.raises(ValueError, match=r"video\.pt: " + fits.format("VideoGenerator")):
         load_generator(paths["video.pt"])
     image = tmp_path / "in.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
     assert main(["predict", str(paths["future.pt"]), str(image), "--out", str(tmp_path / "out")]) == 2
-    assert "future.pt: generator weights do not fit" in capsys.readouterr().err
+    assert "future.pt: its generator does not fit" in capsys.readouterr().err
 
 
 def test_images_with_the_same_name_get_their_own_folders(tmp_path, checkpoint):

@@ -20,6 +20,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from .images import ImageError, open_image
+
 JPEG_QUALITY = 95
 DEFAULT_FORMAT = "jpeg"
 
@@ -63,10 +65,10 @@ def _encode_jpeg(video: np.ndarray) -> bytes:
 
 
 def _decode_jpeg(data: bytes, frames: int) -> np.ndarray:
-    with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+    with open_image(io.BytesIO(data), "its JPEG strip", formats=["JPEG"]) as image:
         width, height = image.size
         if height % frames:  # checked before decoding: the header alone may claim any size
-            raise ValueError(f"a {width}x{height} strip does not hold {frames} frames")
+            raise ImageError(f"a {width}x{height} strip does not hold {frames} frames")
         strip = np.array(image.convert("RGB"))  # t*h w 3, writable (training may change it in place)
     return strip.reshape(frames, height // frames, width, 3)
 

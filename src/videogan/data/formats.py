@@ -13,12 +13,12 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from torch.utils.data import Dataset
 
 from ..config import DATA_FORMATS as FORMATS
 from .clips import adapt_clip
 from .decode import VIDEO_EXTENSIONS, count_frames, is_frame_folder, iter_frames, probe
+from .images import open_image
 from .shards import SHARD_DIR, load_clip, read_manifests
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class VideoGANList(ClipDataset):
         return str(self.root / self.items[index][0])
 
     def load(self, index, rng):
-        with Image.open(self.name(index)) as image:
+        with open_image(self.name(index), self.name(index)) as image:
             # the JPEG decoder scales by 1/2, 1/4 or 1/8 in the DCT, to no less than the training size: the
             # stored 128 px strips decode straight to 64 or 32 px, 5x faster than decoding whole and resizing
             image.draft("RGB", (self.size, image.height * self.size // max(image.width, 1)))
