@@ -200,7 +200,7 @@ def test_visualize_units_writes_its_grid(tmp_path, checkpoint):
     assert rows[0]["selectivity"] >= rows[-1]["selectivity"]
 
 
-def test_clear_errors(tmp_path, checkpoint, capsys):
+def test_clear_errors(tmp_path, checkpoint, capsys, monkeypatch):
     image = tmp_path / "ok.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
     assert main(["predict", str(tmp_path / "missing.pt"), str(image), "--out", str(tmp_path)]) == 2
@@ -218,6 +218,11 @@ def test_clear_errors(tmp_path, checkpoint, capsys):
     text.write_text("not an image")
     assert main(["predict", str(checkpoint), str(image), str(text), "--out", str(tmp_path / "x")]) == 2
     assert "notes.png: not a readable image" in capsys.readouterr().err
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # the decompression bomb limit, scaled down
+    Image.new("L", (101, 100)).save(tmp_path / "bomb.png")
+    assert main(["predict", str(checkpoint), str(tmp_path / "bomb.png"), "--out", str(tmp_path / "x")]) == 2
+    assert "bomb.png: refused as a possible decompression bomb" in capsys.readouterr().err.splitlines()[-1]
+    monkeypatch.undo()
     assert not (tmp_path / "x").exists()  # every image is checked before anything is written
     assert main(["predict", str(checkpoint), str(tmp_path / "nope.jpg"), "--out", str(tmp_path)]) == 2
     assert "nope.jpg: no such image file" in capsys.readouterr().err

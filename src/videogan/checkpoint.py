@@ -14,6 +14,7 @@ import os
 import random
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,11 @@ def _mixture_problem(gmm, z_dim: int) -> str | None:
             return f"gmm {key} has shape {tuple(gmm[key].shape)}, not {shape} ({max(k, 0)} components of z_dim {z_dim})"
     if bool((gmm["weights"] < 0).any()) or not float(gmm["weights"].sum()) > 0:
         return "gmm weights are not a distribution (negative, or summing to 0)"
+    covariances = gmm["covariances"].double()
+    if kind in ("full", "tied") and bool(torch.linalg.cholesky_ex(covariances).info.any()):
+        return "gmm covariances are not positive definite"  # drawing a code factors them
+    if kind in ("diag", "spherical") and bool((covariances < 0).any()):
+        return "gmm covariances hold negative variances"
     return None
 
 
@@ -185,6 +191,14 @@ def _problem(state: dict) -> str | None:
     return _non_finite(state, "")
 
 
+def _reason(err: Exception) -> str:
+    """torch.load's reason in one short line: its weights-only unpickler wraps the reason in paragraphs of
+    advice (one of which, loading with weights_only=False, would run the file's code)."""
+    text = str(err)
+    text = text.split("WeightsUnpickler error:", 1)[1] if "WeightsUnpickler error:" in text else text
+    return textwrap.shorten(" ".join(text.split()), 200, placeholder=" ...")
+
+
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     """Load safely into trusted data: a missing, truncated, damaged or foreign file, or one whose fields a
     reader would stumble on (see `_problem`), is a clear error naming it. For a run folder: its newest
@@ -195,7 +209,7 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for a damaged zip/pickle
-        raise ValueError(f"{path}: not a readable videogan checkpoint ({type(err).__name__}: {err})") from None
+        raise ValueError(f"{path}: not a readable videogan checkpoint ({type(err).__name__}: {_reason(err)})") from None
     if not isinstance(state, dict) or "config" not in state or "format_version" not in state:
         raise ValueError(f"{path}: not a videogan checkpoint (no config / format_version)")
     if _whole(state["format_version"], FORMAT_VERSION + 1):
@@ -207,12 +221,17 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     return state
 
 
+def require(state: dict, *keys: str, purpose: str) -> None:
+    """A ValueError naming the file and the first of `keys` it lacks, which `purpose` needs."""
+    if lacking := next((key for key in keys if key not in state), None):
+        raise ValueError(f"{state['path']}: holds no {lacking}, which {purpose} needs")
+
+
 def load_weights(state: dict, key: str, module: torch.nn.Module) -> None:
     """Load the checkpoint's state dict `key` into `module` (built from the checkpoint's config), after
     comparing their keys and shapes: the first that differs is named in one line, instead of PyTorch's
     multi-line RuntimeError (weights of another preset, task or architecture)."""
-    if key not in state:
-        raise ValueError(f"{state['path']}: holds no {key}")
+    require(state, key, purpose=f"a {type(module).__name__}")
     weights, expected = state[key], module.state_dict()
     where = f"{state['path']}: its {key} does not fit the {type(module).__name__} its config describes"
     for name, tensor in expected.items():
@@ -222,13 +241,14 @@ def load_weights(state: dict, key: str, module: torch.nn.Module) -> None:
             raise ValueError(f"{where}: {name} has shape {tuple(weights[name].shape)}, the model's "
                              f"{tuple(tensor.shape)}")
     if extra := next((name for name in weights if name not in expected), None):
-        raise ValueError(f"{where}: {extra} is not one of the model's weights")
+        raise ValueError(f"{where}: {extra!r} is not one of the model's weights")
     module.load_state_dict(weights)
 
 
 def load_optimizer(state: dict, key: str, optimizer: torch.optim.Optimizer) -> None:
-    """Load the checkpoint's optimiser state `key` (after its networks' weights), checking that each
-    parameter's moments have that parameter's shape, which PyTorch leaves to the first step to find."""
+    """Load the checkpoint's optimiser state `key` (after its networks' weights), checking what PyTorch
+    leaves to the first step to find: each parameter's moments have its shape and dtype, and its step count
+    is one number >= 1 (Adam's bias correction divides by 1 - beta ** step)."""
     where = f"{state['path']}: its {key} does not fit this run"
     try:
         optimizer.load_state_dict(state[key])
@@ -236,9 +256,13 @@ def load_optimizer(state: dict, key: str, optimizer: torch.optim.Optimizer) -> N
         raise ValueError(f"{where} ({' '.join(str(err).split())[:300]})") from None
     for param, moments in optimizer.state.items():
         for name, value in moments.items():
-            if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
-                raise ValueError(f"{where}: its {name} of a {tuple(param.shape)} parameter has shape "
-                                 f"{tuple(value.shape)}")
+            if name == "step":
+                count = torch.as_tensor(value) if torch.is_tensor(value) or isinstance(value, (int, float)) else None
+                if count is None or count.numel() != 1 or not float(count) >= 1:
+                    raise ValueError(f"{where}: a step count {value!r} is not one number >= 1")
+            elif not (isinstance(value, torch.Tensor) and value.shape == param.shape and value.dtype == param.dtype):
+                found = f"a {tuple(value.shape)} {value.dtype} tensor" if torch.is_tensor(value) else repr(value)[:40]
+                raise ValueError(f"{where}: the {name} of a {tuple(param.shape)} {param.dtype} parameter is {found}")
 
 
 def load_latest(run_dir: str | Path, map_location="cpu", set_aside: bool = False) -> dict:

@@ -130,7 +130,8 @@ def _clip_problem(record: dict, shard: str, tar_size: int) -> str | None:
             return f"{field} {record.get(field)!r} is not a whole number >= {least}"
     if record["offset"] + record["nbytes"] > tar_size:
         return f"bytes {record['offset']}..{record['offset'] + record['nbytes']} lie outside the {tar_size}-byte tar"
-    if record.get("format", "raw") not in FORMATS:  # a newer version's format, or a hand-edited manifest
+    # a newer version's format, or a hand-edited one; a list, as a JSON list is unhashable
+    if record.get("format", "raw") not in list(FORMATS):
         return f"unknown clip format {record['format']!r} (this version reads {', '.join(FORMATS)})"
     if "crc32" in record and not (_whole(record["crc32"]) and record["crc32"] < 2 ** 32):
         return f"crc32 {record['crc32']!r} is not a 32-bit checksum"

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ..checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_latest, load_optimizer,
-                         load_weights, prune_checkpoints, restore_rng, save_checkpoint)
+                         load_weights, prune_checkpoints, require, restore_rng, save_checkpoint)
 from ..config import RunConfig
 from ..data import build_dataset
 from ..data.sampler import EpochDataset, ResumableSampler
@@ -223,6 +223,7 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
     runtime = setup_runtime(config.train.device)
     try:
         if state is not None:
+            require(state, "iteration", "rng", purpose="a resume")
             if state.get("kind") != kind:
                 found = state.get("kind") or "GAN"
                 raise ValueError(f"{state['path']}: a {found} checkpoint, not a {kind or 'GAN'} one: resume it with "
