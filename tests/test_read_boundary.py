@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import logging
-import shutil
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -17,7 +16,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from videogan.checkpoint import HASH_KEY, content_hash, list_checkpoints, load_checkpoint, with_hash
+from videogan.checkpoint import content_hash, list_checkpoints, load_checkpoint
 from videogan.cli import main
 from videogan.config import get_preset, replace
 from videogan.data import images
@@ -27,6 +26,8 @@ from videogan.data.shards import ShardWriter, load_clip, read_manifests
 from videogan.tasks.future import load_image
 from videogan.tasks.recognition.finetune import load_discriminator
 from videogan.train.gan import train
+
+from forged import forged_copy  # tests/forged.py
 
 FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 
@@ -119,20 +120,6 @@ CHANGES = st.one_of(
 )
 
 
-def _forge(run: Path, tmp_path: Path, change) -> Path:
-    """A copy of `run` whose checkpoint has `change` applied, its sha256 made to match (a forged file, not a
-    damaged one: the hash does not catch it)."""
-    copy = tmp_path / "run"
-    shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(run, copy)
-    path = list_checkpoints(copy)[-1]
-    state = torch.load(path, weights_only=True)
-    state.pop(HASH_KEY)
-    change(state)
-    torch.save(with_hash(state), path)
-    return copy
-
-
 @given(change=CHANGES)
 @example(change=_set(("config",), "tiny"))
 @example(change=_set(("generator",), torch.zeros(3)))
@@ -150,7 +137,7 @@ def _forge(run: Path, tmp_path: Path, change) -> Path:
                                  "covariances": -torch.eye(16).repeat(2, 1, 1), "covariance_type": "full"}))
 @settings(max_examples=20, deadline=None, suppress_health_check=FIXTURE)
 def test_a_forged_checkpoint_is_one_line_or_reads_everywhere(trained_run, tmp_path, capsys, change):
-    run = _forge(trained_run, tmp_path, change)
+    run = forged_copy(trained_run, tmp_path, change)
     before = folder_hash(run)
     status = main(["sample", str(run), "--n", "2", "--out", str(tmp_path / "samples")])
     if status == 2:
@@ -171,14 +158,14 @@ def test_a_forged_checkpoint_is_one_line_or_reads_everywhere(trained_run, tmp_pa
 
 
 def test_nan_weights_are_refused_not_sampled_black(trained_run, tmp_path, capsys):
-    run = _forge(trained_run, tmp_path, _set(WEIGHTS[0], torch.full((16, 16, 2, 4, 4), float("nan"))))
+    run = forged_copy(trained_run, tmp_path, _set(WEIGHTS[0], torch.full((16, 16, 2, 4, 4), float("nan"))))
     assert main(["sample", str(run), "--out", str(tmp_path / "out")]) == 2
     one_line_error(capsys, "sample", "generator['trunk.0.0.weight'] holds NaN or infinite values")
     assert not (tmp_path / "out").exists()
 
 
 def test_recognize_init_with_a_wrong_shaped_discriminator_names_the_first_key(trained_run, tmp_path):
-    run = _forge(trained_run, tmp_path, _set(WEIGHTS[2], torch.zeros(8, 3, 2, 4, 4)))
+    run = forged_copy(trained_run, tmp_path, _set(WEIGHTS[2], torch.zeros(8, 3, 2, 4, 4)))
     with pytest.raises(ValueError, match=r"its discriminator does not fit the VideoDiscriminator its config "
                                          r"describes: features\.0\.0\.weight has shape \(8, 3, 2, 4, 4\), "
                                          r"the model's \(8, 3, 4, 4, 4\)"):

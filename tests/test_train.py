@@ -186,18 +186,9 @@ def trained_run(tmp_path_factory):
 
 def _forged_copy(run, tmp_path, **fields):
     """A copy of `run` whose checkpoint holds `fields` instead (its sha256 made to match: a forged file)."""
-    import shutil
+    from forged import forged_copy
 
-    from videogan.checkpoint import HASH_KEY, with_hash
-
-    copy = tmp_path / "run"
-    shutil.rmtree(copy, ignore_errors=True)
-    shutil.copytree(run, copy)
-    path = list_checkpoints(copy)[-1]
-    state = torch.load(path, weights_only=True)
-    state.pop(HASH_KEY)
-    torch.save(with_hash({**state, **fields}), path)
-    return copy
+    return forged_copy(run, tmp_path, lambda state: state.update(fields))
 
 
 def _files(run) -> dict:
