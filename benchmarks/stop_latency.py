@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from videogan.config import get_preset
-from videogan.train.checkpoint import FORMAT_VERSION, save_checkpoint, with_hash
-from videogan.train.loop import init_networks
+from videogan.checkpoint import FORMAT_VERSION, save_checkpoint, with_hash
+from videogan.train.gan import init_networks
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 

@@ -72,8 +72,13 @@ def write_rotated(path: Path, frames: np.ndarray, degrees: int) -> Path:
 
 
 def top_half_white(frames: int, size: int = 32) -> np.ndarray:
+    """The top half white, the bottom dark with a small grey square moving across it (a picture that never
+    changes would be a frozen stream)."""
     video = np.full((frames, size, size, 3), 20, np.uint8)
     video[:, : size // 2] = 235
+    for t in range(frames):
+        x = t % (size - 4)
+        video[t, size - 6:size - 2, x:x + 4] = 120
     return video
 
 
@@ -87,7 +92,7 @@ SINGLE = {
     "truncated": ("truncated.mp4", lambda p: p.write_bytes(write_video(p, moving_pattern(FRAMES, 32, 32)).read_bytes()[:900]),
                   "skipped", ""),
     "damaged payload": ("damaged.mp4", lambda p: damage_middle(write_video(p, moving_pattern(FRAMES, 32, 32))),
-                        "skipped", "corrupt stream"),
+                        "skipped", "no clip left after cutting"),
     "named pipe": ("pipe.mp4", lambda p: os.mkfifo(p), "skipped", "not a regular file (a named pipe)"),
     "dangling link": ("gone.mp4", lambda p: p.symlink_to(p.parent / "nowhere.mp4"), "skipped", "cannot read"),
     "newline and tab in name": ("bad\nname\t.mp4", lambda p: p.write_bytes(b""), "skipped", "empty file"),
@@ -237,6 +242,12 @@ def test_stale_temporaries_and_old_views_are_cleaned(tmp_path, capsys):
     (["--workers", "0"], "--workers must be positive, got 0"),
     (["--workers", "-2"], "--workers must be positive, got -2"),
     (["--shard-clips", "0"], "--shard-clips must be positive, got 0"),
+    (["--size", "100000"], "--size must be at most 1024 pixels, got 100000"),
+    (["--work-side", "5000"], "--work-side must be at most 1024 pixels, got 5000"),
+    (["--min-frames", "40"], "--min-frames must be in [0, --frames 32], got 40"),
+    (["--frames", "8", "--min-frames", "9"], "--min-frames must be in [0, --frames 8], got 9"),
+    (["--freeze-frames", "1"], "--freeze-frames must be 0 (off) or in [2, 250], got 1"),
+    (["--freeze-level", "inf"], "--freeze-level must be in [0, 255] (8-bit levels), got inf"),
 ])
 def test_absurd_options_are_one_line_errors(tmp_path, capsys, flags, message):
     write_video(tmp_path / "src" / "v.mp4", moving_pattern(8, 32, 32))
@@ -244,3 +255,41 @@ def test_absurd_options_are_one_line_errors(tmp_path, capsys, flags, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
+
+
+def test_inputs_behind_a_link_are_read_once_and_no_inputs_is_an_error(tmp_path, capsys):
+    real, src = tmp_path / "real", tmp_path / "src"
+    write_video(real / "a.mp4", moving_pattern(FRAMES, 32, 32))
+    src.mkdir()
+    (src / "footage").symlink_to(real)  # the folder's only entry
+    (real / "loop").symlink_to(real)  # a link back up must not loop
+    assert main(["prepare", str(src), str(tmp_path / "out"), "--no-stabilize"]) == 0
+    assert [r["source"] for r in read_manifests(tmp_path / "out" / "shards")[1]] == ["footage/a.mp4"]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no video here")
+    capsys.readouterr()
+    assert main(["prepare", str(tmp_path / "empty"), str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err
+    assert "empty: no inputs found (no video file .mp4/" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_name_that_is_not_utf8_is_read(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    name = os.fsdecode(b"caf\xe9.mp4")  # Latin-1 bytes, as an old camera or archive may name a file
+    write_video(tmp_path / "v.mp4", moving_pattern(FRAMES, 32, 32)).rename(src / name)
+    assert main(["prepare", str(src), str(tmp_path / "out"), "--no-stabilize"]) == 0
+    assert [(r["source"], r["status"]) for r in read_manifests(tmp_path / "out" / "shards")[1]] == [(name, "ok")]
+
+
+def test_a_video_file_as_source_is_its_one_input_and_a_binary_list_is_refused(tmp_path, capsys):
+    video = write_video(tmp_path / "v.mp4", moving_pattern(FRAMES, 32, 32))
+    assert main(["prepare", str(video), str(tmp_path / "out"), "--no-stabilize"]) == 0
+    assert [r["source"] for r in read_manifests(tmp_path / "out" / "shards")[1]] == ["v.mp4"]
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(video.read_bytes())
+    capsys.readouterr()
+    assert main(["prepare", str(listing), str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err
+    assert "list.txt: neither a folder, a video file nor a text list of videos" in err
+    assert len(err.strip().splitlines()) == 1

@@ -20,7 +20,7 @@ from videogan.cli import main
 from videogan.files import (FolderBusy, OutputError, check_not_an_input, hold_folder, remove_stale_temporaries,
                             temporary_name, write_atomic)
 from videogan.files import atomic
-from videogan.train.checkpoint import load_checkpoint, save_checkpoint
+from videogan.checkpoint import load_checkpoint, save_checkpoint
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
 FOLDER_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

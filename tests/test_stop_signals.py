@@ -14,7 +14,7 @@ import pytest
 
 from test_data_prepare import ARGS, write_sources
 from videogan.data.shards import read_manifests
-from videogan.train.checkpoint import list_checkpoints, load_checkpoint
+from videogan.checkpoint import list_checkpoints, load_checkpoint
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
 TINY = ["--preset", "tiny", "--device", "cpu", "--no-progress", "--log-every", "1", "--sample-every", "100000",

@@ -172,6 +172,22 @@ def test_r1_step_runs_under_torch_flop_counter(tiny_config):
     assert "r1" in stats and counter.get_total_flops() > 0
 
 
+def test_compile_with_r1_trains_as_the_eager_networks_do(tiny_config):
+    """The R1 penalty's double backward through D, which torch.compile cannot differentiate twice, under
+    --compile: R1 steps and plain steps (lazy R1) end with the eager run's weights, to float rounding."""
+    config = replace(tiny_config, model={"d_norm": "none"}, train={"r1_gamma": 1.0, "r1_every": 2})
+    runtime = Runtime(torch.device("cpu"))
+    real = torch.rand(2, 3, 8, 16, 16) * 2 - 1
+    weights = []
+    for compiled in (False, True):
+        task = GANTask(replace(config, train={"compile": compiled}), runtime, dataset=None)
+        assert ["r1" in task.step(real, it, StepContext(runtime, "fp32")) for it in range(2)] == [True, False]
+        weights.append({key: net.state_dict() for key, net in task.networks.items()})
+    for key, eager in weights[0].items():
+        for name, value in eager.items():
+            torch.testing.assert_close(weights[1][key][name], value, rtol=1e-4, atol=1e-5, msg=f"{key}.{name}")
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """A tiny run of 2 iterations with its checkpoint, stats.jsonl and config.json (copied by each test)."""

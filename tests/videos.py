@@ -21,8 +21,9 @@ def moving_pattern(frames: int, height: int, width: int, seed: int = 0) -> np.nd
 
 
 def write_video(path, frames: np.ndarray, fps: float = 25, times: list[float] | None = None,
-                gray: bool = False) -> Path:
-    """Encode t h w 3 uint8 frames; `times` (seconds) gives variable-frame-rate timestamps."""
+                gray: bool = False, crf: int | None = None) -> Path:
+    """Encode t h w 3 uint8 frames; `times` (seconds) gives variable-frame-rate timestamps; `crf` sets
+    libx264's quality (lower keeps more: a good camera's sensor noise survives at 15, not at the default 23)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     codec, pix_fmt = CODECS[path.suffix]
@@ -30,6 +31,8 @@ def write_video(path, frames: np.ndarray, fps: float = 25, times: list[float] | 
         stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = "gray" if gray else pix_fmt
+        if crf is not None:
+            stream.options = {"crf": str(crf)}
         if times is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
         for index, image in enumerate(frames):
@@ -79,6 +82,15 @@ def damage_middle(path: Path, fraction: float = 1 / 8) -> None:
     data = bytearray(path.read_bytes())
     start, length = len(data) // 2, int(len(data) * fraction)
     data[start:start + length] = np.random.default_rng(0).integers(0, 256, length, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def flip_middle(path: Path, fraction: float = 1 / 40) -> None:
+    """Invert every bit of a short stretch in the middle of the file: a few packets damaged, the rest intact."""
+    data = bytearray(path.read_bytes())
+    start = len(data) // 2
+    for index in range(start, start + max(1, int(len(data) * fraction))):
+        data[index] ^= 0xFF
     path.write_bytes(bytes(data))
 
 

@@ -8,7 +8,6 @@ load as they are).
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import random
@@ -57,6 +56,12 @@ def content_hash(state: dict) -> str:
 
 def with_hash(state: dict) -> dict:
     return {**state, HASH_KEY: content_hash(state)}
+
+
+def loaded_hash(state: dict) -> str:
+    """The content hash of a loaded checkpoint (`load_checkpoint` has verified the stored one; a file from
+    before the hash gets it computed)."""
+    return state.get(HASH_KEY) or content_hash({k: v for k, v in state.items() if k != "path"})
 
 
 def verify_hash(state: dict, path: str | Path) -> None:
@@ -284,9 +289,8 @@ def load_latest(run_dir: str | Path, map_location="cpu", set_aside: bool = False
             continue
         for bad, err in failed:
             kept = bad.with_name(bad.name + DAMAGED_SUFFIX) if set_aside else None
-            if kept:
-                with contextlib.suppress(FileNotFoundError):  # another rank of a torchrun job moved it
-                    os.replace(bad, kept)
+            if kept:  # under torchrun rank 0 alone (train/agreement.py)
+                os.replace(bad, kept)
             print(f"videogan: warning: {err}" + (f" (moved to {kept.name})" if kept else ""), file=sys.stderr)
         if failed:
             print(f"videogan: using {path} instead", file=sys.stderr)

@@ -158,7 +158,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    data: str = setting("synthetic", "synthetic (the built-in dataset), or a path (see `videogan prepare`)")
+    data: str = setting("synthetic", "synthetic (the built-in dataset), a path, or the URL of prepared "
+                                     "shards (see `videogan prepare`, docs/data.md)")
     data_format: str = setting("auto", "how to read --data (auto: detect)", choices=DATA_FORMATS)
     data_seed: int = setting(1234, "seed of the built-in dataset", low=0)
     max_objects: int = setting(3, "built-in dataset: objects per video (1..max)", low=1)

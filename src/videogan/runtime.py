@@ -40,18 +40,23 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     return device
 
 
+def join_group() -> int:
+    """Join torchrun's process group when started by it (WORLD_SIZE set: with one rank too, so that one GPU runs
+    the collectives of many), once; returns this process's rank (0 alone). Called before anything the ranks
+    must agree on (which checkpoint to resume), so before the run's device is known: gloo carries CPU tensors
+    and objects, and nccl CUDA tensors when there is a GPU."""
+    if "WORLD_SIZE" in os.environ and not dist.is_initialized():
+        dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
 def setup_runtime(device: str = "auto") -> Runtime:
-    """Join the process group when started by torchrun (WORLD_SIZE set: with one rank too, so that one
-    GPU runs the collectives of many); else a single process."""
-    launched = "WORLD_SIZE" in os.environ
+    """The run's device, in the process group when started by torchrun (`join_group`)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = pick_device(device, local_rank)
-    if launched and not dist.is_initialized():
-        if dev.type == "cuda":
-            torch.cuda.set_device(dev)
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    rank = dist.get_rank() if dist.is_initialized() else 0
+    dev = pick_device(device, int(os.environ.get("LOCAL_RANK", "0")))
+    rank = join_group()
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)  # before the first nccl collective, which binds the rank to its GPU
     return Runtime(dev, rank, world_size, in_group=dist.is_initialized())
 
 
@@ -59,7 +64,13 @@ def close_runtime(runtime: Runtime, finished: bool = True) -> None:
     """Leave the process group (torchrun), so that every rank exits cleanly. A rank that `finished` its work
     first waits for the others: one that tore its group down while rank 0 was still writing the
     checkpoint could abort at exit in gloo's threads ("terminate called without an active exception")."""
-    if runtime.distributed and dist.is_initialized():
-        if finished:
-            dist.barrier()
+    if runtime.distributed and dist.is_initialized() and finished:
+        dist.barrier()
+    leave_group()
+
+
+def leave_group() -> None:
+    """Leave the process group, if in one, without waiting for the other ranks: after an error that every rank
+    has seen, or when the command ends. A process that exits in its group can abort in gloo's threads."""
+    if dist.is_initialized():
         dist.destroy_process_group()

@@ -9,9 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 from ..data import prepare as prepare_module
-from ..data.prepare import (MAX_FPS, SKIPPED_FILE, Options, OutputError, PrepareOutcome, report_output_error,
-                            run)
 from ..data.clip_formats import DEFAULT_FORMAT, FORMATS, JPEG_QUALITY
+from ..data.defects import FREEZE_FRAMES, FREEZE_LEVEL
+from ..data.prepare import (MAX_FPS, SKIPPED_FILE, Options, OutputError, PrepareOutcome, cut_summary,
+                            report_output_error, run)
 from ..data.scene_filter import SceneFilter
 from ..data.stabilize import WORK_SIDE
 
@@ -35,7 +36,8 @@ def main(args: argparse.Namespace) -> int:
     # `is None`, not `or`: an explicit 0 is the user's choice (and an invalid stride is refused, not replaced)
     options = Options(size=args.size, frames=frames, stride=frames if args.stride is None else args.stride,
                       fps=args.fps, min_frames=frames if args.min_frames is None else args.min_frames,
-                      pad=args.pad, stabilize=not args.no_stabilize, work_side=args.work_side)
+                      pad=args.pad, stabilize=not args.no_stabilize, work_side=args.work_side,
+                      freeze_frames=args.freeze_frames, freeze_level=args.freeze_level)
     if (args.scene_filter is None) != (args.keep is None):
         raise ValueError("--scene-filter and --keep go together: the model, and the scenes to keep")
     scenes = None
@@ -63,6 +65,9 @@ def main(args: argparse.Namespace) -> int:
         unfinished = []
     for s in unfinished:
         print(f"unfinished {s.id!r}: its worker died; re-run to retry", file=sys.stderr)
+    cut = cut_summary(records)
+    if cut:
+        print(cut, file=sys.stderr)
     classes = _class_counts(outcome)
     if classes:
         print("per class:\n" + "\n".join(classes), file=sys.stderr)
@@ -89,6 +94,10 @@ def register(subparsers) -> None:
     p.add_argument("--pad", action="store_true", help="pad short clips to --frames with their last frame")
     p.add_argument("--no-stabilize", action="store_true", help="skip camera stabilization")
     p.add_argument("--work-side", type=int, default=WORK_SIDE, help="short side for stabilization features")
+    p.add_argument("--freeze-frames", type=int, default=FREEZE_FRAMES,
+                   help="cut runs of this many near-identical decoded frames, a stalled stream (0: keep them)")
+    p.add_argument("--freeze-level", type=float, default=FREEZE_LEVEL,
+                   help="frames closer than this mean difference (8-bit levels) count as identical")
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--shard-index", type=int, default=0, help="this job's index in a job array")
     p.add_argument("--num-shards", type=int, default=1, help="jobs sharing the inputs")

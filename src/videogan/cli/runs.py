@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..checkpoint import config_of, list_checkpoints, load_latest
+from ..checkpoint import config_of, list_checkpoints
 from ..config import RunConfig
+from ..runtime import join_group
+from ..train.agreement import agreed_resume_state, decided_by_rank_0
 from ..train.run_dir import prepare_run_dir
 from .config_flags import config_from_args
 
@@ -13,21 +15,29 @@ from .config_flags import config_from_args
 def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
     """(run folder, config, latest checkpoint or None) for `--out NEW` or `--resume RUN_DIR` (one of them
     given: `writing_run`); flags given on the command line apply on top of the preset, or of the saved config
-    when resuming."""
+    when resuming.
+    Under torchrun, rank 0 alone checks and prepares the folder and chooses the checkpoint (`agreement`)."""
     if args.resume:
         run_dir = Path(args.resume)
-        if not list_checkpoints(run_dir):
-            raise FileNotFoundError(f"{run_dir}: nothing to resume (no checkpoints in {run_dir / 'checkpoints'})")
-        prepare_run_dir(run_dir)
-        state = load_latest(run_dir, set_aside=True)
+
+        def prepare() -> None:
+            if not list_checkpoints(run_dir):
+                raise FileNotFoundError(f"{run_dir}: nothing to resume (no checkpoints in {run_dir / 'checkpoints'})")
+            prepare_run_dir(run_dir)
+
+        state = agreed_resume_state(run_dir, prepare)
         return run_dir, config_from_args(args, base=config_of(state)), state
     run_dir = Path(args.out)
-    if list_checkpoints(run_dir):
-        raise ValueError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose "
-                         "another --out")
-    prepare_run_dir(run_dir)
+
+    def prepare_new() -> None:
+        if list_checkpoints(run_dir):
+            raise ValueError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose "
+                             "another --out")
+        prepare_run_dir(run_dir)
+
+    decided_by_rank_0(prepare_new)
     config = config_from_args(args)
-    if note := clip_size_note(config, args):
+    if join_group() == 0 and (note := clip_size_note(config, args)):
         print(note)
     return run_dir, config, None
 

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import stat
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -22,6 +23,8 @@ from typing import Iterator
 import av
 import numpy as np
 from PIL import Image
+
+from .defects import Cuts, FreezeLimits, screen
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".gif", ".m4v", ".mpg", ".mpeg")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")  # frames of a frame folder, images to read
@@ -88,18 +91,28 @@ def check_regular(path: Path) -> None:
         raise DecodeError("empty file (0 bytes)")
 
 
-def _open_stream(path: Path):
+@contextmanager
+def _opened(path: Path) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """(container, its first video stream), closed on leaving. A name that is not valid UTF-8 (FFmpeg takes
+    names as UTF-8 only) is read through a Python file object."""
     check_regular(path)
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, UnicodeDecodeError) as err:
-        raise DecodeError(f"not a readable video ({_describe(err)})") from None
-    if not container.streams.video:
-        container.close()
-        raise DecodeError("no video stream (audio-only or data file)")
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    return container, stream
+    with ExitStack() as stack:
+        try:
+            str(path).encode("utf-8")
+            source = str(path)
+        except UnicodeEncodeError:
+            source = stack.enter_context(open(path, "rb"))
+        try:
+            container = stack.enter_context(av.open(source))
+        except (av.FFmpegError, UnicodeDecodeError) as err:
+            raise DecodeError(f"not a readable video ({_describe(err)})") from None
+        if not container.streams.video:
+            raise DecodeError("no video stream (audio-only or data file)")
+        stream = container.streams.video[0]
+        # slices only: frame threading drops a packet that fails to decode without a word (a damaged
+        # stretch would pass unseen), and `prepare --workers` runs one process per core anyway
+        stream.thread_type = "SLICE"
+        yield container, stream
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -111,8 +124,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         with Image.open(files[0]) as image:
             width, height = image.size
         return VideoInfo(FRAME_FOLDER_FPS, len(files) / FRAME_FOLDER_FPS, width, height)
-    container, stream = _open_stream(path)
-    with container:
+    with _opened(path) as (container, stream):
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         if rate and stream.guessed_rate and stream.guessed_rate > 4 * rate:
             rate = stream.guessed_rate  # a long pause drags the average (frames / duration) far below the real rate
@@ -126,29 +138,70 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         return VideoInfo(fps, duration, stream.codec_context.width, stream.codec_context.height)
 
 
-def _timed_frames_file(path: Path, short_side: int | None, start: float) -> Iterator[tuple[float | None, np.ndarray]]:
-    container, stream = _open_stream(path)
-    with container:
+def _decoded(container, stream) -> Iterator[tuple[av.VideoFrame | None, bool]]:
+    """(frame, damaged) of `stream`, decoding packet by packet so that damage costs only the frames it
+    reaches (defects.py says which frames count as damaged); (None, True) for a packet that gave no frame.
+    A container too broken to read on ends the stream there."""
+    damaged = False
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError:
+            yield None, True
+            return
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:
+            damaged = True
+            yield None, True  # a packet without its frame: the damage starts here
+            continue
+        for frame in frames:
+            if frame.key_frame and not frame.is_corrupt:
+                damaged = False  # a key frame predicts from nothing before it
+            damaged = damaged or frame.is_corrupt
+            yield frame, damaged
+
+
+def timed_frames_file(path: Path, short_side: int | None, start: float
+                       ) -> Iterator[tuple[float | None, np.ndarray | None, bool]]:
+    with _opened(path) as (container, stream):
         width, height = stream.codec_context.width, stream.codec_context.height
         if width * height > MAX_PIXELS:
             raise DecodeError(f"resolution {width}x{height} too large (limit {MAX_PIXELS} pixels)")
         if start > 0 and stream.time_base is not None:
             # lands on the key frame before `start`; earlier frames are dropped below
             container.seek(int(start / stream.time_base), stream=stream, backward=True)
-        try:
-            for frame in container.decode(stream):
-                time = frame.time
-                if time is not None and time < start:
-                    continue
-                w, h = _scaled_size(frame.width, frame.height, short_side)
-                image = frame.to_ndarray(width=w, height=h, format="rgb24")  # h w 3
-                turns = round((frame.rotation or 0) / 90) % 4  # display rotation, counter-clockwise
-                yield time, np.ascontiguousarray(np.rot90(image, turns)) if turns else image
-        except av.FFmpegError as err:
-            raise DecodeError(f"corrupt stream ({_describe(err)})") from None
+        end = _stated_end(container, stream)
+        time = None
+        for frame, damaged in _decoded(container, stream):
+            if frame is None:
+                yield None, None, True
+                continue
+            time = frame.time
+            if time is not None and time < start:
+                continue
+            w, h = _scaled_size(frame.width, frame.height, short_side)
+            image = frame.to_ndarray(width=w, height=h, format="rgb24")  # h w 3
+            turns = round((frame.rotation or 0) / 90) % 4  # display rotation, counter-clockwise
+            yield time, np.ascontiguousarray(np.rot90(image, turns)) if turns else image, damaged
+        if time is not None and end is not None and end - time > MAX_GAP:
+            # a demuxer that meets a damaged stretch may stop as if the file ended there
+            yield end, None, True
 
 
-def _timed_frames_folder(path: Path, short_side: int | None, start: float) -> Iterator[tuple[float, np.ndarray]]:
+def _stated_end(container, stream) -> float | None:
+    """Seconds at which the file says its video ends (None if it does not say)."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float((stream.start_time or 0) * stream.time_base + stream.duration * stream.time_base)
+    if container.duration is not None and len(container.streams) == 1:  # with audio, it may outlast the video
+        return (container.start_time or 0) / av.time_base + container.duration / av.time_base
+    return None
+
+
+def _timed_frames_folder(path: Path, short_side: int | None, start: float) -> Iterator[tuple[float, np.ndarray, bool]]:
     files = frame_files(path)
     for index in range(math.ceil(start * FRAME_FOLDER_FPS), len(files)):
         try:
@@ -157,23 +210,28 @@ def _timed_frames_folder(path: Path, short_side: int | None, start: float) -> It
                 size = _scaled_size(*image.size, short_side)
                 if size != image.size:
                     image = image.resize(size, Image.BILINEAR)
-                yield index / FRAME_FOLDER_FPS, np.asarray(image)
+                yield index / FRAME_FOLDER_FPS, np.asarray(image), False
         except OSError as err:
             raise DecodeError(f"unreadable frame {files[index].name}: {err}") from None
 
 
 def iter_parts(path: str | os.PathLike, fps: float | None = None, short_side: int | None = None,
-               start: float = 0.0) -> Iterator[tuple[int, np.ndarray]]:
+               start: float = 0.0, freeze: FreezeLimits = FreezeLimits(),
+               cuts: Cuts | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """(part, frame h w 3 uint8) of a video file or frame folder at a constant rate, streamed; `part`
-    increases by one after every pause longer than `MAX_GAP` between timestamps.
+    increases by one after every pause longer than `MAX_GAP` between timestamps and wherever damaged or
+    frozen frames were cut out (defects.py).
 
     fps: output rate (None: the native average rate). short_side: decode scaled down so the short side
     is at most this (saves memory and time on large sources). start: seconds to skip (seeks in files).
+    freeze: what counts as a frozen run. cuts: receives what was cut and why each part began.
     """
+    cuts = Cuts() if cuts is None else cuts
+    cuts.reasons.append("")
     path = Path(path)
     rate = float(fps) if fps else probe(path).fps
     max_gap = max(MAX_GAP, 4 / rate)
-    timed = _timed_frames_folder if path.is_dir() else _timed_frames_file
+    timed = _timed_frames_folder if path.is_dir() else timed_frames_file
     part, origin, pending, next_slot, last_time, step = 0, None, None, 0, None, 1.0 / rate
 
     def last_slots():  # the pending frame lasts as long as the interval before it
@@ -182,12 +240,15 @@ def iter_parts(path: str | os.PathLike, fps: float | None = None, short_side: in
             yield part, pending
             next_slot += 1
 
-    for count, (time, frame) in enumerate(timed(path, short_side, start)):
+    for count, (time, frame, cut) in enumerate(screen(timed(path, short_side, start), freeze, cuts)):
         if time is None:  # no timestamps at all: trust the frame order
             time = (origin or 0.0) + count / rate
         if last_time is not None and time - last_time > max_gap:
+            cut = cut or f"pause of more than {MAX_GAP:g}s between timestamps"
+        if cut and pending is not None:
             yield from last_slots()
-            part, origin, pending, next_slot = part + 1, None, None, 0
+            part, origin, pending, next_slot, last_time = part + 1, None, None, 0, None
+            cuts.reasons.append(cut)
         if origin is None:
             origin = time
         # slot k shows the frame on screen at time k / rate: the pending frame fills every slot up to the

@@ -19,7 +19,9 @@ from ..config import DATA_FORMATS as FORMATS
 from .clips import adapt_clip
 from .decode import VIDEO_EXTENSIONS, count_frames, is_frame_folder, iter_frames, probe
 from .images import open_image
+from .remote import is_url
 from .shards import SHARD_DIR, load_clip, read_manifests
+from .streaming import StreamedShards
 
 log = logging.getLogger(__name__)
 MAX_SKIPS = 100  # consecutive failures before a dataset gives up: the data, not one file, is broken
@@ -206,15 +208,21 @@ class VideoFiles(ClipDataset):
 
 
 def list_videos(root: Path, unreadable: list[tuple[Path, str]] | None = None) -> list[tuple[Path, int]]:
-    """Video files and frame folders under `root`, recursively, in a stable order, unlabelled. Folders that
+    """Video files and frame folders under `root`, recursively, in a stable order, unlabelled. Links to
+    folders are followed, each real folder listed once (a link to an ancestor would loop). Folders that
     cannot be listed are appended to `unreadable` as (folder, reason) if it is given, else skipped."""
-    found = []
+    found, seen = [], set()
 
     def report(err: OSError) -> None:
         if unreadable is not None:
             unreadable.append((Path(err.filename), err.strerror or str(err)))
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=report):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=report, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames.clear()
+            continue
+        seen.add(real)
         dirnames.sort()
         if is_frame_folder(dirpath):
             found.append((Path(dirpath), -1))
@@ -244,6 +252,11 @@ def open_dataset(path: str | os.PathLike, data_format: str = "auto", frames: int
     `root` is the folder a VideoGAN list's paths are relative to (default: the list file's folder)."""
     if data_format not in FORMATS:
         raise ValueError(f"unknown data format {data_format!r}; choose from {FORMATS}")
+    if is_url(path):
+        if data_format not in ("auto", "shards") or root is not None:
+            raise ValueError(f"--data {path}: a URL must name prepared shards (--data-format auto or shards, "
+                             f"no --data-root)")
+        return StreamedShards(str(path), frames, size, seed)
     fmt = detect_format(path) if data_format == "auto" else data_format
     if root is not None and fmt != "videogan":
         raise ValueError(f"{path}: --data-root applies to VideoGAN list files only, not to {fmt}")

@@ -36,7 +36,8 @@ import numpy as np
 
 from .clip_formats import DEFAULT_FORMAT
 from .clips import cut_clips, square
-from .decode import MAX_GAP, VIDEO_EXTENSIONS, DecodeError, iter_parts, probe
+from .decode import VIDEO_EXTENSIONS, DecodeError, iter_parts, probe
+from .defects import FREEZE_FRAMES, FREEZE_LEVEL, Cuts, FreezeLimits
 from .formats import list_videos
 from .labelled import is_ucf_root, list_labelled
 from ..files import (AtomicFile, FolderBusy, OutputError, current_holder, describe_holder, hold_folder,
@@ -49,6 +50,7 @@ from .stabilize import WORK_SIDE, Stabilizer
 OPTIONS_FILE = "prepare.json"
 SKIPPED_FILE = "skipped.jsonl"  # JSON lines: a file name may hold tabs and newlines
 MAX_FPS = 240.0  # a higher --fps only repeats frames (a 46 KB file became 47 MB at 2500)
+MAX_SIDE = 1024  # --size and --work-side: 8x the paper's 128; far larger ones fail in OpenCV on every input
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class Options:
     pad: bool = False
     stabilize: bool = True
     work_side: int = WORK_SIDE  # stabilizer's feature resolution (short side)
+    freeze_frames: int = FREEZE_FRAMES  # defects.py: runs of this many near-identical frames are cut (0: off)
+    freeze_level: float = FREEZE_LEVEL
 
     def __post_init__(self):
         for flag, value in (("--size", self.size), ("--frames", self.frames), ("--stride", self.stride),
@@ -69,8 +73,16 @@ class Options:
                 raise ValueError(f"{flag} must be positive, got {value}")
         if self.fps is not None and not (math.isfinite(self.fps) and 0 < self.fps <= MAX_FPS):
             raise ValueError(f"--fps must be in (0, {MAX_FPS:g}], got {self.fps:g}")
-        if self.min_frames < 0:
-            raise ValueError(f"--min-frames must be 0 or more, got {self.min_frames}")
+        for flag, value in (("--size", self.size), ("--work-side", self.work_side)):
+            if value > MAX_SIDE:
+                raise ValueError(f"{flag} must be at most {MAX_SIDE} pixels, got {value}")
+        if not 0 <= self.min_frames <= self.frames:
+            raise ValueError(f"--min-frames must be in [0, --frames {self.frames}], got {self.min_frames}")
+        self.freeze  # raises for values it cannot work with
+
+    @property
+    def freeze(self) -> FreezeLimits:
+        return FreezeLimits(self.freeze_frames, self.freeze_level)
 
 
 @dataclass(frozen=True)
@@ -102,9 +114,16 @@ def list_sources(src: Path, split: int | None = None, subset: str = "train",
         raise FileNotFoundError(f"{src}: no such file or folder")
     if split is not None and not is_ucf_root(src):
         raise ValueError(f"{src}: --split needs a UCF-101 root (classInd.txt and split lists)")
+    if src.is_file() and src.suffix.lower() in VIDEO_EXTENSIONS:
+        return [Source(src.name, str(src))]  # one video given where its folder could have been
     if src.is_file():
+        try:
+            text = src.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{src}: neither a folder, a video file nor a text list of videos "
+                             "(its bytes are not UTF-8 text)") from None
         sources = []
-        for line in src.read_text().splitlines():
+        for line in text.splitlines():
             parts = line.split()
             if not parts or parts[0].startswith("#"):
                 continue
@@ -129,14 +148,16 @@ def _clip_stats(stats: list[dict]) -> dict:
             "coverage_min": min(s["coverage"] for s in stats)}
 
 
-def _segments(path: Path, fps: float, options: Options):
-    """(segment, frame size size 3, stats) per frame: a new segment at every pause in the timestamps and,
-    when stabilizing, at every stabilization break."""
-    parts = iter_parts(path, fps=fps, short_side=max(2 * options.size, options.work_side))
+def _segments(path: Path, fps: float, options: Options, cuts: Cuts):
+    """(segment, frame size size 3, stats) per frame: a new segment at every pause in the timestamps, at
+    every stretch of damaged or frozen frames cut out (counted in `cuts`) and, when stabilizing, at every
+    stabilization break."""
+    parts = iter_parts(path, fps=fps, short_side=max(2 * options.size, options.work_side), freeze=options.freeze,
+                       cuts=cuts)
     offset = 0  # segments before this part
     for part, group in itertools.groupby(parts, key=lambda item: item[0]):
         frames = (frame for _, frame in group)
-        gap = f"pause of more than {MAX_GAP:g}s between timestamps" if part else ""
+        gap = cuts.reasons[part]
         count = 0
         if options.stabilize:
             for s in Stabilizer(work_side=options.work_side).run(frames):
@@ -156,7 +177,7 @@ def process(source: Source, options: Options, writer: ShardWriter, scenes: Scene
     raises for bad input)."""
     record = {"source": source.id, "label": source.label, "class": source.label_name, "prepared": time.time()}
     path = Path(source.path)
-    total, segments, clips = 0, 0, 0
+    total, segments, clips, cuts = 0, 0, 0, Cuts()
     try:
         if path.suffix.lower() not in VIDEO_EXTENSIONS and not path.is_dir():
             raise DecodeError(f"not a video file (extension {path.suffix or 'none'!r})")
@@ -167,7 +188,7 @@ def process(source: Source, options: Options, writer: ShardWriter, scenes: Scene
                 writer.end_input(result)
                 return result
         fps = options.fps or probe(path).fps
-        stream = _segments(path, fps, options)
+        stream = _segments(path, fps, options, cuts)
 
         def counted():
             nonlocal total, segments
@@ -177,7 +198,8 @@ def process(source: Source, options: Options, writer: ShardWriter, scenes: Scene
                 yield item
 
         for clip in cut_clips(counted(), options.frames, options.stride, options.min_frames, options.pad):
-            key = f"{hashlib.sha1(source.id.encode()).hexdigest()[:16]}-{clip.start:06d}"
+            # surrogateescape: a file name that is not valid UTF-8 keeps its own bytes
+            key = f"{hashlib.sha1(source.id.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}-{clip.start:06d}"
             writer.add_clip(key, clip.frames, {"source": source.id, "start": clip.start, "fps": fps,
                                                "padded": clip.padded, "label": source.label,
                                                "class": source.label_name, **_clip_stats(clip.stats)})
@@ -189,17 +211,20 @@ def process(source: Source, options: Options, writer: ShardWriter, scenes: Scene
         result = {**record, "status": "skipped", "reason": str(err) if expected else f"failed: {type(err).__name__}: {err}"}
         writer.end_input(result, keep_clips=False)
         return result
+    cut = {"cut": cuts.counts()} if cuts.describe() else {}
     if clips == 0:
-        if total <= 1:
+        if cuts.describe():
+            reason = f"no clip left after cutting {cuts.describe()} ({total} frames kept, {segments} segment(s))"
+        elif total <= 1:
             reason = f"{total} frame(s): not a video"
         elif segments > 1:
             reason = (f"no stable segment of --min-frames {options.min_frames} ({total} frames, {segments} segments)"
                       + ("; --no-stabilize keeps them unwarped" if options.stabilize else ""))
         else:
             reason = f"too short: {total} frames at {fps:g} fps < --min-frames {options.min_frames}"
-        result = {**record, "status": "skipped", "reason": reason}
+        result = {**record, "status": "skipped", "reason": reason, **cut}
     else:
-        result = {**record, "status": "ok", "clips": clips, "frames": total, "segments": segments, "fps": fps}
+        result = {**record, "status": "ok", "clips": clips, "frames": total, "segments": segments, "fps": fps, **cut}
     writer.end_input(result)
     return result
 
@@ -254,6 +279,8 @@ def _record_options(out: Path, options: Options) -> None:
         saved = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not the JSON `prepare` writes ({err}); use a new OUT folder") from None
+    # an option newer than OUT's file is taken at its default: a run from before the option resumes
+    saved = {**asdict(Options()), **saved} if isinstance(saved, dict) else saved
     if saved != wanted:
         differ = ", ".join(f"{k} {saved.get(k)!r} there, {v!r} here" for k, v in wanted.items() if saved.get(k) != v)
         raise ValueError(f"{path}: OUT was prepared with other options ({differ}); use a new OUT folder")
@@ -328,6 +355,10 @@ def run(src: Path, out: Path, options: Options, workers: int = 1, shard_index: i
             raise ValueError(f"{flag} must be positive, got {value}")
     folders: list[tuple[Path, str]] = []
     sources = list_sources(src, split, subset, folders)
+    if not sources:
+        unlisted = f"; {len(folders)} folder(s) could not be listed ({folders[0][1]})" if folders else ""
+        raise ValueError(f"{src}: no inputs found (no video file {'/'.join(VIDEO_EXTENSIONS)} and no folder "
+                         f"of numbered frames){unlisted}")
     unreadable = [{"source": (folder.relative_to(src).as_posix() or ".") + "/", "reason": f"unreadable folder ({why})"}
                   for folder, why in folders]
     with holding_share(out, shard_index, num_shards):
@@ -373,3 +404,12 @@ def _run_share(out: Path, options: Options, workers: int, shard_index: int, num_
     unfinished = [s for s in share if s.id not in by_source]
     skipped_earlier = sum(earlier.get(s.id, {}).get("status") == "skipped" for s in share if s.id not in retried)
     return PrepareOutcome(records, unfinished, unreadable, share, skipped_earlier, request.requested)
+
+
+def cut_summary(records: list[dict]) -> str:
+    """One line totalling the frames cut from the inputs (their records' "cut"), or "" if none were."""
+    cut = [r["cut"] for r in records if "cut" in r]
+    if not cut:
+        return ""
+    total = Cuts(**{key: sum(c.get(key, 0) for c in cut) for key in Cuts().counts()})
+    return f"cut from {len(cut)} input(s): {total.describe()} (per input: the 'cut' of its record in shards/*.jsonl)"

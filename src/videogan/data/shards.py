@@ -197,6 +197,12 @@ def load_clip(folder: str | os.PathLike, record: dict) -> np.ndarray:
     with open(shard, "rb") as f:
         f.seek(record["offset"])
         data = f.read(record["nbytes"])
+    return decode_clip(shard, record, data)
+
+
+def decode_clip(shard, record: dict, data: bytes) -> np.ndarray:
+    """The clip (t h w 3 uint8) in `data`, the bytes of `record`'s member of `shard` (a path or URL), after
+    checking them against the manifest line; ValueError naming the shard and member if they are damaged."""
     if len(data) != record["nbytes"]:
         raise ValueError(f"shard {shard} is shorter than its manifest says")
     clip_format = get_format(record.get("format", "raw"))  # `read_manifest` let only known ones through

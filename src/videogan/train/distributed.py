@@ -70,7 +70,8 @@ class StopVote:
         self.runtime = runtime
         self.group = None
         if runtime.distributed:
-            self.group = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+            # `join_group`'s group has gloo for CPU tensors; a group of nccl alone gets a gloo one beside it
+            self.group = dist.group.WORLD if "gloo" in str(dist.get_backend()) else dist.new_group(backend="gloo")
 
     def agree(self, **local: bool) -> str | None:
         """The first reason any rank has (the same answer on every rank), or None."""

@@ -9,6 +9,8 @@ real clips, which keeps D from growing steep around the data (the game D wins in
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -52,7 +54,10 @@ class VideoGANLoss:
             # D sees a view, not the leaf itself: autograd.grad refuses a leaf that module backward hooks
             # watch (torch.utils.flop_counter's, the benchmarks')
             real = leaf.view_as(leaf)
-        real_logits = self.discriminator(real)
+        # torch.compile (AOTAutograd) has no double backward: with --compile, D's forward at the real clips of an
+        # R1 step runs eagerly (the same weights and BatchNorm buffers), every other forward compiled
+        with torch.compiler.set_stance("force_eager") if r1_weight else nullcontext():
+            real_logits = self.discriminator(real)
         fake_logits = self.discriminator(fake.detach())
         loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
         stats = {"loss_d": loss.detach(), "d_real": torch.sigmoid(real_logits).mean().detach(),

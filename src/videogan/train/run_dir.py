@@ -11,6 +11,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from ..files import check_writable, hold_folder, remove_stale_temporaries
+from ..runtime import leave_group
 
 LOCK_FILE = ".videogan.lock"
 
@@ -53,14 +54,18 @@ def removed_if_start_fails(run_dir: str | Path):
 def writing_run(args):
     """The command's hold on the run folder of `--out` or `--resume` for the whole start and run: one writer
     (rank 0 holds the lock for its torchrun job: the other ranks write nothing), and a folder this start
-    created is removed again if the start fails."""
+    created is removed again (by rank 0) if the start fails. A torchrun job's process group is left at the end,
+    however the command ends."""
     if args.resume is None and args.out is None:
         raise ValueError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
     run_dir = Path(args.resume if args.resume is not None else args.out)
     if args.resume is not None and not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: nothing to resume (no such run folder)")
     main_rank = os.environ.get("RANK", "0") == "0"
-    with removed_if_start_fails(run_dir), (hold_folder(run_dir, "run folder", LOCK_FILE) if main_rank
-                                           else nullcontext()):
-        yield run_dir
+    try:
+        with (removed_if_start_fails(run_dir) if main_rank else nullcontext(),
+              hold_folder(run_dir, "run folder", LOCK_FILE) if main_rank else nullcontext()):
+            yield run_dir
+    finally:
+        leave_group()  # a torchrun job's group, joined to choose the checkpoint, even when the start fails
 

@@ -24,14 +24,17 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from ..checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_latest, load_optimizer,
-                         load_weights, prune_checkpoints, require, restore_rng, save_checkpoint)
+from ..checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_optimizer, load_weights,
+                         prune_checkpoints, require, restore_rng, save_checkpoint)
 from ..config import RunConfig
 from ..data import build_dataset
+from ..data.clips import clip_bytes
 from ..data.sampler import EpochDataset, ResumableSampler
+from ..data.streaming import StreamedShards, StreamLoader
 from ..files import write_atomic
 from ..runtime import Runtime, close_runtime, setup_runtime
 from ..stop_signals import StopNow, StopRequest, ignore_stop_signals
+from .agreement import agreed_resume_state, check_same_start
 from .distributed import StopVote, average_buffers, average_gradients
 from .log import RunLog
 from .run_dir import resume_hint
@@ -158,12 +161,16 @@ class _ClipBytes(Dataset):
         return len(self.items)
 
     def __getitem__(self, key) -> torch.Tensor:
-        return self.items[key]["video"].add(1).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+        return clip_bytes(self.items[key]["video"])
 
 
-def training_loader(dataset: Dataset, config: RunConfig, runtime: Runtime, start_sample: int) -> DataLoader:
-    sampler = ResumableSampler(len(dataset), config.train.seed, runtime.rank, runtime.world_size, start_sample)
+def training_loader(dataset: Dataset, config: RunConfig, runtime: Runtime, start_sample: int,
+                    position: dict | None = None) -> DataLoader | StreamLoader:
     workers = loader_workers(config.train.workers, runtime.world_size)
+    if isinstance(dataset, StreamedShards):  # shards at a URL: read in order, resumed from `position`
+        return StreamLoader(dataset, config.train.batch_size, workers, runtime.rank, runtime.world_size,
+                            runtime.device.type == "cuda", position)
+    sampler = ResumableSampler(len(dataset), config.train.seed, runtime.rank, runtime.world_size, start_sample)
     return DataLoader(_ClipBytes(dataset), batch_size=config.train.batch_size, sampler=sampler, num_workers=workers,
                       drop_last=True, pin_memory=runtime.device.type == "cuda", persistent_workers=workers > 0,
                       prefetch_factor=4 if workers > 0 else None, worker_init_fn=ignore_stop_signals)
@@ -210,8 +217,9 @@ def _average_task_buffers(task: TrainingTask, runtime: Runtime) -> None:
 
 
 def latest_state(run_dir: Path, resume: bool) -> dict | None:
-    """The checkpoint to resume from: the newest that loads (a damaged newer one is set aside, with a message)."""
-    return load_latest(run_dir, set_aside=True) if resume else None
+    """The checkpoint to resume from: the newest that loads (a damaged newer one is set aside, with a message);
+    under torchrun the one rank 0 chose."""
+    return agreed_resume_state(run_dir) if resume else None
 
 
 def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], config: RunConfig, run_dir: Path,
@@ -247,6 +255,7 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
                 load_optimizer(state, key, optimizer)
             restore_rng(state["rng"]["global"])
             iteration = state["iteration"]
+        check_same_start(config, task.networks)
         if runtime.is_main:
             write_atomic(run_dir / "config.json", json.dumps(
                 {**config.to_dict(), "distributed": semantics, **(config_extras or {})}, indent=2, sort_keys=True))
@@ -260,26 +269,30 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
         log.line(f"global batch {semantics['global_batch']} = {runtime.world_size} rank(s) x "
                  f"{semantics['batch_per_rank']} clips; BatchNorm statistics over {semantics['batch_norm_clips']} "
                  f"clips; precision {precision}; {workers} loader worker(s)")
+        position = state.get("data_position") if state is not None else None
         context = StepContext(runtime, precision)
-        outcome = _fit(task, config, run_dir, runtime, dataset, iteration, context, log, progress)
+        outcome = _fit(task, config, run_dir, runtime, dataset, iteration, context, log, progress, position)
         return outcome, task, config
     finally:
         close_runtime(runtime, finished=sys.exc_info()[0] is None)  # after an error a rank may be alone
 
 
 def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime, dataset: Dataset, iteration: int,
-         context: StepContext, log: RunLog, progress: bool) -> TrainingOutcome:
+         context: StepContext, log: RunLog, progress: bool, position: dict | None) -> TrainingOutcome:
     tcfg = config.train
 
     def save() -> Path | None:
         state = checkpoint_state(task, config, iteration, runtime.world_size)
+        if isinstance(loader, StreamLoader):
+            state["data_position"] = loader.position()  # every rank's streams (a collective call)
         if not runtime.is_main:
             return None
         path = save_checkpoint(checkpoint_path(run_dir, iteration), state)
         prune_checkpoints(run_dir, tcfg.keep_checkpoints)
         return path
 
-    data = iter(training_loader(dataset, config, runtime, iteration * tcfg.batch_size))
+    loader = training_loader(dataset, config, runtime, iteration * tcfg.batch_size, position)
+    data = iter(loader)
     vote = StopVote(runtime)
     bar = tqdm(total=tcfg.iterations, initial=iteration, disable=not (progress and runtime.is_main),
                unit="it", dynamic_ncols=True)
