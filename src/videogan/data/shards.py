@@ -117,7 +117,7 @@ def _whole(value, least: int = 0) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
-def _clip_problem(record: dict, shard: str, tar_size: int) -> str | None:
+def _clip_problem(record: dict, shard: str, tar_size: int | None) -> str | None:
     """What keeps a clip line from pointing at a member of its own shard's tar, or None."""
     if record.get("shard") != shard:
         return f"shard {record.get('shard')!r} is not this manifest's shard {shard!r}"
@@ -128,7 +128,7 @@ def _clip_problem(record: dict, shard: str, tar_size: int) -> str | None:
     for field, least in (("offset", 0), ("nbytes", 0), ("frames", 1)):
         if not _whole(record.get(field), least):
             return f"{field} {record.get(field)!r} is not a whole number >= {least}"
-    if record["offset"] + record["nbytes"] > tar_size:
+    if tar_size is not None and record["offset"] + record["nbytes"] > tar_size:
         return f"bytes {record['offset']}..{record['offset'] + record['nbytes']} lie outside the {tar_size}-byte tar"
     # a newer version's format, or a hand-edited one; a list, as a JSON list is unhashable
     if record.get("format", "raw") not in list(FORMATS):
@@ -157,24 +157,31 @@ def read_manifest(manifest: Path) -> tuple[list[dict], list[dict]]:
     """(clip lines, input lines) of one complete shard's manifest, each checked against what its readers
     use; a line that is not one (torn, another type, an offset outside the tar, ...) is skipped with a
     warning naming `manifest:line`, as the loader skips a damaged clip."""
+    return parse_manifest(manifest.read_bytes(), str(manifest), manifest.stem,
+                          manifest.with_suffix(".tar").stat().st_size)
+
+
+def parse_manifest(data: bytes, name: str, shard: str, tar_size: int | None) -> tuple[list[dict], list[dict]]:
+    """`read_manifest` for a manifest's bytes from anywhere (a local file, a URL: `name` says which in the
+    warnings); `tar_size` None: the tar's size is not known, so offsets are not checked against it."""
     clips, inputs = [], []
-    tar_size = manifest.with_suffix(".tar").stat().st_size
-    with open(manifest, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            try:
-                record = json.loads(raw)
-            except (ValueError, RecursionError) as err:  # torn or not UTF-8: JSONDecodeError, UnicodeDecodeError
-                problem = f"not a JSON line ({err})"
-            else:
-                kind = record.get("type") if isinstance(record, dict) else None
-                problem = (_clip_problem(record, manifest.stem, tar_size) if kind == "clip"
-                           else _input_problem(record) if kind == "input"
-                           else f"type {kind!r} is not clip or input" if isinstance(record, dict)
-                           else "not a JSON object")
-            if problem:
-                log.warning("skipping %s:%d: %s", manifest, number, textwrap.shorten(problem, 200))
-            else:
-                (clips if kind == "clip" else inputs).append(record)
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except (ValueError, RecursionError) as err:  # torn or not UTF-8: JSONDecodeError, UnicodeDecodeError
+            problem = f"not a JSON line ({err})"
+        else:
+            kind = record.get("type") if isinstance(record, dict) else None
+            problem = (_clip_problem(record, shard, tar_size) if kind == "clip"
+                       else _input_problem(record) if kind == "input"
+                       else f"type {kind!r} is not clip or input" if isinstance(record, dict)
+                       else "not a JSON object")
+        if problem:
+            log.warning("skipping %s:%d: %s", name, number, textwrap.shorten(problem, 200))
+        else:
+            (clips if kind == "clip" else inputs).append(record)
     return clips, inputs
 
 
