@@ -8,7 +8,6 @@ A shard is fetched as its small JSONL manifest, read whole, and its tar, read fr
 """
 from __future__ import annotations
 
-import logging
 import re
 import tarfile
 from typing import Iterator
@@ -16,7 +15,6 @@ from typing import Iterator
 from .clip_formats import FORMATS
 from .shards import SHARD_DIR, parse_manifest
 
-log = logging.getLogger(__name__)
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 CONNECT_TIMEOUT_S = 30.0
 READ_TIMEOUT_S = 60.0
