@@ -117,10 +117,15 @@ def test_without_checksums_a_damaged_clip_is_a_named_error_or_the_right_shape(at
             assert clip.shape == (8, 32, 32, 3)
 
 
-def test_a_clip_in_an_unknown_format_is_an_error_naming_it(tmp_path):
+def test_a_clip_in_an_unknown_format_is_skipped_naming_its_manifest_line(tmp_path, caplog):
     (record,) = write_shard(tmp_path, {"clip": moving_pattern(2, 8, 8)})
-    with pytest.raises(ValueError, match=rf"shard {tmp_path}/t-00000.tar member clip: unknown clip format 'av1'"):
-        load_clip(tmp_path, {**record, "format": "av1"})
+    manifest = tmp_path / "t-00000.jsonl"
+    manifest.write_text(manifest.read_text().replace('"format": "jpeg"', '"format": "av1"'))
+    with caplog.at_level(logging.WARNING):
+        clips, inputs = read_manifests(tmp_path)
+    assert clips == [] and len(inputs) == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        f"skipping {manifest}:1: unknown clip format 'av1' (this version reads jpeg, raw)"]
 
 
 def test_training_skips_a_damaged_clip_with_one_line_naming_it(tmp_path, caplog):

@@ -55,7 +55,7 @@ def test_videogan_list_apart_from_its_data_root(tmp_path):
     data = build_dataset(DataConfig(data=str(tmp_path / "lists" / "golf.txt"), data_root=str(root)),
                          ModelConfig(frames=8, size=16))
     assert torch.equal(data[0]["video"], torch.from_numpy(video).permute(3, 0, 1, 2).float() / 127.5 - 1)
-    with pytest.raises(RuntimeError, match="consecutive items failed"):  # beside the list: nothing there
+    with pytest.raises(ValueError, match="consecutive items failed"):  # beside the list: nothing there
         open_dataset(tmp_path / "lists" / "golf.txt", frames=8, size=16)[0]
     with pytest.raises(ValueError, match="--data-root applies to VideoGAN list files only"):
         open_dataset(root, "videos", root=root)

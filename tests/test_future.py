@@ -200,7 +200,7 @@ def test_visualize_units_writes_its_grid(tmp_path, checkpoint):
     assert rows[0]["selectivity"] >= rows[-1]["selectivity"]
 
 
-def test_clear_errors(tmp_path, checkpoint, capsys):
+def test_clear_errors(tmp_path, checkpoint, capsys, monkeypatch):
     image = tmp_path / "ok.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
     assert main(["predict", str(tmp_path / "missing.pt"), str(image), "--out", str(tmp_path)]) == 2
@@ -218,6 +218,11 @@ def test_clear_errors(tmp_path, checkpoint, capsys):
     text.write_text("not an image")
     assert main(["predict", str(checkpoint), str(image), str(text), "--out", str(tmp_path / "x")]) == 2
     assert "notes.png: not a readable image" in capsys.readouterr().err
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # the decompression bomb limit, scaled down
+    Image.new("L", (101, 100)).save(tmp_path / "bomb.png")
+    assert main(["predict", str(checkpoint), str(tmp_path / "bomb.png"), "--out", str(tmp_path / "x")]) == 2
+    assert "bomb.png: refused as a possible decompression bomb" in capsys.readouterr().err.splitlines()[-1]
+    monkeypatch.undo()
     assert not (tmp_path / "x").exists()  # every image is checked before anything is written
     assert main(["predict", str(checkpoint), str(tmp_path / "nope.jpg"), "--out", str(tmp_path)]) == 2
     assert "nope.jpg: no such image file" in capsys.readouterr().err
@@ -236,14 +241,15 @@ def test_weights_of_another_network_are_a_clear_error_naming_the_file(tmp_path, 
     paths = {name: save_checkpoint(tmp_path / name, {"config": config.to_dict(), "iteration": 0,
                                                      "generator": net.state_dict()})
              for name, (config, net) in mixed.items()}
-    with pytest.raises(ValueError, match=r"future\.pt: generator weights do not fit the FutureGenerator"):
+    fits = "its generator does not fit the {} its config describes: "
+    with pytest.raises(ValueError, match=r"future\.pt: " + fits.format("FutureGenerator")):
         load_future_generator(paths["future.pt"])
-    with pytest.raises(ValueError, match=r"video\.pt: generator weights do not fit the VideoGenerator"):
+    with pytest.raises(ValueError, match=r"video\.pt: " + fits.format("VideoGenerator")):
         load_generator(paths["video.pt"])
     image = tmp_path / "in.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
     assert main(["predict", str(paths["future.pt"]), str(image), "--out", str(tmp_path / "out")]) == 2
-    assert "future.pt: generator weights do not fit" in capsys.readouterr().err
+    assert "future.pt: its generator does not fit" in capsys.readouterr().err
 
 
 def test_images_with_the_same_name_get_their_own_folders(tmp_path, checkpoint):

@@ -13,6 +13,7 @@ import os
 import random
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -98,41 +99,178 @@ def save_checkpoint(path: str | Path, state: dict) -> Path:
     return write_torch(path, with_hash({"format_version": FORMAT_VERSION, **state}))
 
 
-def _counter_problem(state: dict) -> str | None:
-    """What is wrong with the fields a resume trusts before it changes the run folder (the counters decide
-    which log records it drops), or None."""
-    def whole(value) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool)
+NETWORK_KEYS = ("generator", "generator_ema", "discriminator", "encoder")  # state dicts of modules
+OPTIMIZER_KEYS = ("opt_g", "opt_d", "opt")
+_COVARIANCE_SHAPES = {"full": "kdd", "tied": "dd", "diag": "kd", "spherical": "k"}  # k components, d z_dim
 
-    if not whole(state["format_version"]):
-        return f"format_version {state['format_version']!r} is not a whole number"
-    if not isinstance(state["config"], dict):
-        return f"config is a {type(state['config']).__name__}, not a mapping"
-    for key, least in (("iteration", 0), ("world_size", 1)):
-        if key in state and not (whole(state[key]) and state[key] >= least):
-            return f"{key} {state[key]!r} is not a whole number >= {least}"
+
+def _whole(value, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _non_finite(obj, where: str) -> str | None:
+    """The first floating tensor in a nest of dicts and lists holding NaN or infinity, by its place, or None."""
+    if isinstance(obj, torch.Tensor):
+        # a sum is finite when every element is (NaN and infinity propagate), and 10x faster than isfinite;
+        # only a sum that overflowed needs the element-wise look
+        if (obj.is_floating_point() or obj.is_complex()) and not bool(torch.isfinite(obj.sum())) \
+                and not bool(torch.isfinite(obj).all()):
+            return f"{where} holds NaN or infinite values"
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            if problem := _non_finite(value, f"{where}[{key!r}]" if where else str(key)):
+                return problem
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            if problem := _non_finite(value, f"{where}[{i}]"):
+                return problem
     return None
 
 
+def _rng_problem(rng) -> str | None:
+    """Whether `restore_rng` can apply these states: tried on throwaway generators, never the global ones."""
+    try:
+        state = rng["global"]
+        if not isinstance(state["torch"], torch.Tensor):
+            return "rng: its torch state is not a tensor"
+        torch.Generator().set_state(state["torch"])
+        n, p = state["numpy"], state["python"]
+        np.random.RandomState().set_state(
+            ("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+        random.Random().setstate((p["version"], tuple(p["internal"]), p["gauss"]))
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RuntimeError, OverflowError) as err:
+        return f"rng: not the random states a checkpoint saves ({type(err).__name__}: {err})"
+    return None
+
+
+def _mixture_problem(gmm, z_dim: int) -> str | None:
+    """The code distribution of a baseline checkpoint: tensors whose shapes agree with each other and z_dim."""
+    if not isinstance(gmm, dict) or not all(isinstance(gmm.get(k), torch.Tensor)
+                                            for k in ("weights", "means", "covariances")):
+        return "gmm is not a mixture (weights, means and covariances as tensors)"
+    kind = gmm.get("covariance_type")
+    if kind not in _COVARIANCE_SHAPES:
+        return f"gmm covariance_type {kind!r} is not one of {sorted(_COVARIANCE_SHAPES)}"
+    k = len(gmm["weights"]) if gmm["weights"].dim() == 1 else -1
+    sizes = {"k": k, "d": z_dim}
+    expected = {"weights": (k,), "means": (k, z_dim), "covariances": tuple(sizes[c] for c in _COVARIANCE_SHAPES[kind])}
+    for key, shape in expected.items():
+        if k < 1 or tuple(gmm[key].shape) != shape:
+            return f"gmm {key} has shape {tuple(gmm[key].shape)}, not {shape} ({max(k, 0)} components of z_dim {z_dim})"
+    if bool((gmm["weights"] < 0).any()) or not float(gmm["weights"].sum()) > 0:
+        return "gmm weights are not a distribution (negative, or summing to 0)"
+    covariances = gmm["covariances"].double()
+    if kind in ("full", "tied") and bool(torch.linalg.cholesky_ex(covariances).info.any()):
+        return "gmm covariances are not positive definite"  # drawing a code factors them
+    if kind in ("diag", "spherical") and bool((covariances < 0).any()):
+        return "gmm covariances hold negative variances"
+    return None
+
+
+def _problem(state: dict) -> str | None:
+    """What is wrong with a loaded checkpoint's fields, or None: every field a reader uses has its type
+    (the counters a resume trusts before it changes the run folder, the config, state dicts, random states,
+    the baseline's mixture), and every weight is finite (NaN weights would sample black videos)."""
+    if not _whole(state["format_version"], 0):
+        return f"format_version {state['format_version']!r} is not a whole number"
+    if not isinstance(state["config"], dict):
+        return f"config is a {type(state['config']).__name__}, not a mapping"
+    try:
+        config = RunConfig.from_dict(state["config"])
+    except (ValueError, TypeError, AttributeError) as err:  # ConfigError names the field
+        return f"config: {err}"
+    for key, least in (("iteration", 0), ("world_size", 1)):
+        if key in state and not _whole(state[key], least):
+            return f"{key} {state[key]!r} is not a whole number >= {least}"
+    for key in NETWORK_KEYS:
+        weights = state.get(key)
+        if key in state and not (isinstance(weights, dict) and all(
+                isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items())):
+            return f"{key} is a {type(weights).__name__}, not a state dict of named tensors"
+    for key in OPTIMIZER_KEYS:
+        if key in state and not isinstance(state[key], dict):
+            return f"{key} is a {type(state[key]).__name__}, not an optimiser's state"
+    if "kind" in state and not isinstance(state["kind"], str):
+        return f"kind {state['kind']!r} is not a name"
+    if "rng" in state and (problem := _rng_problem(state["rng"])):
+        return problem
+    if "gmm" in state and (problem := _mixture_problem(state["gmm"], config.model.z_dim)):
+        return problem
+    return _non_finite(state, "")
+
+
+def _reason(err: Exception) -> str:
+    """torch.load's reason in one short line: its weights-only unpickler wraps the reason in paragraphs of
+    advice (one of which, loading with weights_only=False, would run the file's code)."""
+    text = str(err)
+    text = text.split("WeightsUnpickler error:", 1)[1] if "WeightsUnpickler error:" in text else text
+    return textwrap.shorten(" ".join(text.split()), 200, placeholder=" ...")
+
+
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Load safely; a missing, truncated, damaged or foreign file is a clear error naming it. For a run
-    folder: its newest checkpoint that loads (see `load_latest`)."""
+    """Load safely into trusted data: a missing, truncated, damaged or foreign file, or one whose fields a
+    reader would stumble on (see `_problem`), is a clear error naming it. For a run folder: its newest
+    checkpoint that loads (see `load_latest`)."""
     if Path(path).is_dir():
         return load_latest(path, map_location)
     path = resolve_checkpoint(path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for a damaged zip/pickle
-        raise ValueError(f"{path}: not a readable videogan checkpoint ({type(err).__name__}: {err})") from None
+        raise ValueError(f"{path}: not a readable videogan checkpoint ({type(err).__name__}: {_reason(err)})") from None
     if not isinstance(state, dict) or "config" not in state or "format_version" not in state:
         raise ValueError(f"{path}: not a videogan checkpoint (no config / format_version)")
-    if problem := _counter_problem(state):
-        raise ValueError(f"{path}: not a valid videogan checkpoint: {problem}")
-    if state["format_version"] > FORMAT_VERSION:
+    if _whole(state["format_version"], FORMAT_VERSION + 1):
         raise ValueError(f"{path}: written by a newer videogan (format {state['format_version']})")
-    verify_hash(state, path)
+    verify_hash(state, path)  # first: a damaged file is called damaged, whatever field the damage hit
+    if problem := _problem(state):
+        raise ValueError(f"{path}: not a valid videogan checkpoint: {problem}")
     state["path"] = str(path)
     return state
+
+
+def require(state: dict, *keys: str, purpose: str) -> None:
+    """A ValueError naming the file and the first of `keys` it lacks, which `purpose` needs."""
+    if lacking := next((key for key in keys if key not in state), None):
+        raise ValueError(f"{state['path']}: holds no {lacking}, which {purpose} needs")
+
+
+def load_weights(state: dict, key: str, module: torch.nn.Module) -> None:
+    """Load the checkpoint's state dict `key` into `module` (built from the checkpoint's config), after
+    comparing their keys and shapes: the first that differs is named in one line, instead of PyTorch's
+    multi-line RuntimeError (weights of another preset, task or architecture)."""
+    require(state, key, purpose=f"a {type(module).__name__}")
+    weights, expected = state[key], module.state_dict()
+    where = f"{state['path']}: its {key} does not fit the {type(module).__name__} its config describes"
+    for name, tensor in expected.items():
+        if name not in weights:
+            raise ValueError(f"{where}: no {name}")
+        if weights[name].shape != tensor.shape:
+            raise ValueError(f"{where}: {name} has shape {tuple(weights[name].shape)}, the model's "
+                             f"{tuple(tensor.shape)}")
+    if extra := next((name for name in weights if name not in expected), None):
+        raise ValueError(f"{where}: {extra!r} is not one of the model's weights")
+    module.load_state_dict(weights)
+
+
+def load_optimizer(state: dict, key: str, optimizer: torch.optim.Optimizer) -> None:
+    """Load the checkpoint's optimiser state `key` (after its networks' weights), checking what PyTorch
+    leaves to the first step to find: each parameter's moments have its shape and dtype, and its step count
+    is one number >= 1 (Adam's bias correction divides by 1 - beta ** step)."""
+    where = f"{state['path']}: its {key} does not fit this run"
+    try:
+        optimizer.load_state_dict(state[key])
+    except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:  # torch's words span lines
+        raise ValueError(f"{where} ({' '.join(str(err).split())[:300]})") from None
+    for param, moments in optimizer.state.items():
+        for name, value in moments.items():
+            if name == "step":
+                count = torch.as_tensor(value) if torch.is_tensor(value) or isinstance(value, (int, float)) else None
+                if count is None or count.numel() != 1 or not float(count) >= 1:
+                    raise ValueError(f"{where}: a step count {value!r} is not one number >= 1")
+            elif not (isinstance(value, torch.Tensor) and value.shape == param.shape and value.dtype == param.dtype):
+                found = f"a {tuple(value.shape)} {value.dtype} tensor" if torch.is_tensor(value) else repr(value)[:40]
+                raise ValueError(f"{where}: the {name} of a {tuple(param.shape)} {param.dtype} parameter is {found}")
 
 
 def load_latest(run_dir: str | Path, map_location="cpu", set_aside: bool = False) -> dict:

@@ -13,11 +13,14 @@ checks the bytes' checksum first and names the shard and member in any error.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 from PIL import Image
+
+from .images import ImageError, open_image
 
 JPEG_QUALITY = 95
 DEFAULT_FORMAT = "jpeg"
@@ -38,10 +41,20 @@ def _encode_raw(video: np.ndarray) -> bytes:
 
 
 def _decode_raw(data: bytes, frames: int) -> np.ndarray:
-    video = np.load(io.BytesIO(data), allow_pickle=False)
-    if video.dtype != np.uint8 or video.ndim != 4 or video.shape[0] != frames or video.shape[-1] != 3:
-        raise ValueError(f"holds a {video.dtype} array of shape {video.shape}, not {frames} h w 3 uint8")
-    return video
+    """The header is checked before any array is made: it may claim any shape, and np.load would
+    allocate it."""
+    buffer = io.BytesIO(data)
+    version = np.lib.format.read_magic(buffer)
+    if version not in ((1, 0), (2, 0)):
+        raise ValueError(f"an .npy file of version {version}, not 1.0 or 2.0")
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = read_header(buffer)
+    if dtype != np.uint8 or len(shape) != 4 or shape[0] != frames or shape[-1] != 3:
+        raise ValueError(f"holds a {dtype} array of shape {shape}, not {frames} h w 3 uint8")
+    if math.prod(shape) != len(data) - buffer.tell():
+        raise ValueError(f"its header says {shape} ({math.prod(shape)} bytes), its data has {len(data) - buffer.tell()}")
+    pixels = np.frombuffer(data, np.uint8, offset=buffer.tell())
+    return pixels.reshape(shape, order="F" if fortran_order else "C").copy()  # writable, as np.load's
 
 
 def _encode_jpeg(video: np.ndarray) -> bytes:
@@ -52,10 +65,10 @@ def _encode_jpeg(video: np.ndarray) -> bytes:
 
 
 def _decode_jpeg(data: bytes, frames: int) -> np.ndarray:
-    with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+    with open_image(io.BytesIO(data), "its JPEG strip", formats=["JPEG"]) as image:
         width, height = image.size
         if height % frames:  # checked before decoding: the header alone may claim any size
-            raise ValueError(f"a {width}x{height} strip does not hold {frames} frames")
+            raise ImageError(f"a {width}x{height} strip does not hold {frames} frames")
         strip = np.array(image.convert("RGB"))  # t*h w 3, writable (training may change it in place)
     return strip.reshape(frames, height // frames, width, 3)
 

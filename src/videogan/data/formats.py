@@ -13,12 +13,12 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from torch.utils.data import Dataset
 
 from ..config import DATA_FORMATS as FORMATS
 from .clips import adapt_clip
 from .decode import VIDEO_EXTENSIONS, count_frames, is_frame_folder, iter_frames, probe
+from .images import open_image
 from .remote import is_url
 from .shards import SHARD_DIR, load_clip, read_manifests
 from .streaming import StreamedShards
@@ -63,7 +63,8 @@ class ClipDataset(Dataset):
                     log.warning("skipping %s: %s", name, err)
                 continue
             return {"video": adapt_clip(video, self.frames, self.size, rng), "label": label}
-        raise RuntimeError(f"{min(MAX_SKIPS, len(self))} consecutive items failed to load, from {self.name(index)}")
+        raise ValueError(f"{min(MAX_SKIPS, len(self))} consecutive items failed to load, from {self.name(index)}: "
+                         "the data, not one file, is broken (see the warnings above)")
 
 
 class PreparedShards(ClipDataset):
@@ -118,7 +119,7 @@ class VideoGANList(ClipDataset):
         return str(self.root / self.items[index][0])
 
     def load(self, index, rng):
-        with Image.open(self.name(index)) as image:
+        with open_image(self.name(index), self.name(index)) as image:
             # the JPEG decoder scales by 1/2, 1/4 or 1/8 in the DCT, to no less than the training size: the
             # stored 128 px strips decode straight to 64 or 32 px, 5x faster than decoding whole and resizing
             image.draft("RGB", (self.size, image.height * self.size // max(image.width, 1)))

@@ -8,16 +8,13 @@ A shard is fetched as its small JSONL manifest, read whole, and its tar, read fr
 """
 from __future__ import annotations
 
-import json
-import logging
 import re
 import tarfile
 from typing import Iterator
 
 from .clip_formats import FORMATS
-from .shards import SHARD_DIR
+from .shards import SHARD_DIR, parse_manifest
 
-log = logging.getLogger(__name__)
 _URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 CONNECT_TIMEOUT_S = 30.0
 READ_TIMEOUT_S = 60.0
@@ -72,19 +69,10 @@ def list_shards(url: str) -> list[str]:
 
 
 def read_manifest(fs, shard: str) -> dict[str, dict]:
-    """The clip lines of `shard`'s manifest by member name (`KEY.jpg`); clips in a format this version does
-    not read are left out, with a warning."""
-    records = {}
-    for line in fs.cat_file(f"{shard}.jsonl").decode().splitlines():
-        record = json.loads(line)
-        if record["type"] != "clip":
-            continue
-        clip_format = FORMATS.get(record.get("format", "raw"))
-        if clip_format is None:
-            log.warning("%s: passing over clip %s in unknown format %r", shard, record["key"], record["format"])
-            continue
-        records[record["key"] + clip_format.suffix] = record
-    return records
+    """The clip lines of `shard`'s manifest by member name (`KEY.jpg`), each checked as a local manifest's
+    are (`shards.parse_manifest`: a bad line is skipped with a warning naming URL:line)."""
+    clips, _ = parse_manifest(fs.cat_file(f"{shard}.jsonl"), f"{shard}.jsonl", shard.rsplit("/", 1)[-1], None)
+    return {record["key"] + FORMATS[record.get("format", "raw")].suffix: record for record in clips}
 
 
 def stream_members(fs, shard: str, records: dict[str, dict], skip: int) -> Iterator[tuple[dict, bytes]]:

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import math
 import os
 import tarfile
+import textwrap
 import time
 import zlib
 from pathlib import Path
@@ -33,6 +36,7 @@ from ..files import AtomicFile, write_atomic, writing
 from .clip_formats import DEFAULT_FORMAT, FORMATS, get_format
 
 SHARD_DIR = "shards"
+log = logging.getLogger(__name__)
 
 
 class ShardWriter:
@@ -109,21 +113,93 @@ def completed_shards(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.glob("*.jsonl") if p.with_suffix(".tar").is_file())
 
 
+def _whole(value, least: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _clip_problem(record: dict, shard: str, tar_size: int | None) -> str | None:
+    """What keeps a clip line from pointing at a member of its own shard's tar, or None."""
+    if record.get("shard") != shard:
+        return f"shard {record.get('shard')!r} is not this manifest's shard {shard!r}"
+    if not (isinstance(record.get("key"), str) and record["key"]):
+        return "no key"
+    if not isinstance(record.get("source"), str):
+        return "no source"
+    for field, least in (("offset", 0), ("nbytes", 0), ("frames", 1)):
+        if not _whole(record.get(field), least):
+            return f"{field} {record.get(field)!r} is not a whole number >= {least}"
+    if tar_size is not None and record["offset"] + record["nbytes"] > tar_size:
+        return f"bytes {record['offset']}..{record['offset'] + record['nbytes']} lie outside the {tar_size}-byte tar"
+    # a newer version's format, or a hand-edited one; a list, as a JSON list is unhashable
+    if record.get("format", "raw") not in list(FORMATS):
+        return f"unknown clip format {record['format']!r} (this version reads {', '.join(FORMATS)})"
+    if "crc32" in record and not (_whole(record["crc32"]) and record["crc32"] < 2 ** 32):
+        return f"crc32 {record['crc32']!r} is not a 32-bit checksum"
+    if "label" in record and not _whole(record["label"], -1):
+        return f"label {record['label']!r} is not a class number"
+    return None
+
+
+def _input_problem(record: dict) -> str | None:
+    if not isinstance(record.get("source"), str):
+        return "no source"
+    if record.get("status") not in ("ok", "skipped"):
+        return f"status {record.get('status')!r} is not ok or skipped"
+    if record["status"] == "skipped" and not isinstance(record.get("reason"), str):
+        return "a skipped input without its reason"
+    prepared = record.get("prepared", 0.0)
+    if isinstance(prepared, bool) or not isinstance(prepared, (int, float)) or not math.isfinite(prepared):
+        return f"prepared {prepared!r} is not a time"
+    return None
+
+
+def read_manifest(manifest: Path) -> tuple[list[dict], list[dict]]:
+    """(clip lines, input lines) of one complete shard's manifest, each checked against what its readers
+    use; a line that is not one (torn, another type, an offset outside the tar, ...) is skipped with a
+    warning naming `manifest:line`, as the loader skips a damaged clip."""
+    return parse_manifest(manifest.read_bytes(), str(manifest), manifest.stem,
+                          manifest.with_suffix(".tar").stat().st_size)
+
+
+def parse_manifest(data: bytes, name: str, shard: str, tar_size: int | None) -> tuple[list[dict], list[dict]]:
+    """`read_manifest` for a manifest's bytes from anywhere (a local file, a URL: `name` says which in the
+    warnings); `tar_size` None: the tar's size is not known, so offsets are not checked against it."""
+    clips, inputs = [], []
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except (ValueError, RecursionError) as err:  # torn or not UTF-8: JSONDecodeError, UnicodeDecodeError
+            problem = f"not a JSON line ({err})"
+        else:
+            kind = record.get("type") if isinstance(record, dict) else None
+            problem = (_clip_problem(record, shard, tar_size) if kind == "clip"
+                       else _input_problem(record) if kind == "input"
+                       else f"type {kind!r} is not clip or input" if isinstance(record, dict)
+                       else "not a JSON object")
+        if problem:
+            log.warning("skipping %s:%d: %s", name, number, textwrap.shorten(problem, 200))
+        else:
+            (clips if kind == "clip" else inputs).append(record)
+    return clips, inputs
+
+
 def read_manifests(folder: str | os.PathLike) -> tuple[list[dict], list[dict]]:
-    """(clip lines, input lines) of every complete shard in `folder`; an input prepared again (`prepare
-    --retry-skipped`) has a line per attempt, in no particular order (each has its `prepared` time)."""
+    """(clip lines, input lines) of every complete shard in `folder` (see `read_manifest`); an input prepared
+    again (`prepare --retry-skipped`) has a line per attempt, in no particular order (each has its
+    `prepared` time)."""
     clips, inputs = [], []
     for manifest in completed_shards(folder):
-        with open(manifest) as f:
-            for line in f:
-                record = json.loads(line)
-                (clips if record["type"] == "clip" else inputs).append(record)
+        more_clips, more_inputs = read_manifest(manifest)
+        clips += more_clips
+        inputs += more_inputs
     return clips, inputs
 
 
 def load_clip(folder: str | os.PathLike, record: dict) -> np.ndarray:
-    """The clip (t h w 3 uint8) a manifest line points to, read by seeking into its shard. A damaged clip
-    raises ValueError naming the shard and member."""
+    """The clip (t h w 3 uint8) a manifest line (checked by `read_manifest`) points to, read by seeking into
+    its shard. A damaged clip raises ValueError naming the shard and member."""
     shard = Path(folder) / f"{record['shard']}.tar"
     with open(shard, "rb") as f:
         f.seek(record["offset"])
@@ -136,10 +212,7 @@ def decode_clip(shard, record: dict, data: bytes) -> np.ndarray:
     checking them against the manifest line; ValueError naming the shard and member if they are damaged."""
     if len(data) != record["nbytes"]:
         raise ValueError(f"shard {shard} is shorter than its manifest says")
-    clip_format = FORMATS.get(record.get("format", "raw"))
-    if clip_format is None:  # a newer version's format, or a hand-edited manifest
-        raise ValueError(f"shard {shard} member {record['key']}: unknown clip format {record['format']!r} "
-                         f"(this version reads {', '.join(FORMATS)})")
+    clip_format = get_format(record.get("format", "raw"))  # `read_manifest` let only known ones through
     member = f"shard {shard} member {record['key']}{clip_format.suffix}"
     if "crc32" in record and zlib.crc32(data) != record["crc32"]:
         raise ValueError(f"{member}: damaged (its bytes' checksum differs from the manifest's)")

@@ -5,7 +5,6 @@ Any unconditional checkpoint works: `load_sampler` pairs its generator with its 
 (N(0, I) for the GAN, the fitted mixture for the autoencoder baseline)."""
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..checkpoint import config_of, load_checkpoint
+from ..checkpoint import config_of, load_checkpoint, load_weights
 from .autoencoder import CodeMixture
 from .generator import VideoGenerator
 
@@ -42,17 +41,8 @@ def _generator_of(state: dict, device: torch.device | str, raw: bool = False) ->
 def restore_generator(state: dict, generator: nn.Module, device: torch.device | str, raw: bool = False) -> nn.Module:
     """`generator` (built from the checkpoint's config) with the checkpoint's weights, in eval mode: the
     average of G's weights when the run kept one (train/ema.py), unless `raw` asks for the trained G.
-
-    Weights of another network (another task or architecture than the config says, or another videogan
-    version) are a ValueError naming the file rather than PyTorch's multi-line RuntimeError."""
-    try:
-        generator.load_state_dict(state["generator" if raw or "generator_ema" not in state else "generator_ema"])
-    except RuntimeError as err:
-        # "Error(s) in loading state_dict for X:", then one line per problem, each listing every key
-        first = (str(err).splitlines()[1:] or [str(err)])[0]
-        raise ValueError(f"{state['path']}: generator weights do not fit the {type(generator).__name__} its config "
-                         f"describes (task {generator.cfg.task!r}, arch {generator.cfg.arch!r}): "
-                         f"{textwrap.shorten(first, 160, placeholder=' ...')}") from None
+    Weights of another network are a ValueError naming the file and the first key that differs."""
+    load_weights(state, "generator" if raw or "generator_ema" not in state else "generator_ema", generator)
     return generator.to(device).eval()
 
 

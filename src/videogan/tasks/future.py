@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..checkpoint import config_of, load_checkpoint
 from ..data.clips import square
+from ..data.images import open_image
 from ..data.synthetic import to_model_range
 from ..data.video_io import to_uint8, write_png, write_video
 from ..models import FutureGenerator
@@ -56,11 +57,8 @@ def load_image(path: str | Path, size: int) -> torch.Tensor:
         raise ValueError(f"{path}: is a folder, not an image file (name the images in it, e.g. {path / '*.png'})")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
-    try:
-        with Image.open(path) as image:
-            pixels = _rgb_pixels(image)
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{path}: not a readable image ({type(err).__name__}: {err})") from None
+    with open_image(path, str(path)) as image:
+        pixels = _rgb_pixels(image)
     return to_model_range(square(pixels, size)[None])[:, 0]  # 1 h w 3 -> 3 1 h w -> 3 h w
 
 

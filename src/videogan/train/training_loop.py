@@ -24,8 +24,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from ..checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, prune_checkpoints, restore_rng,
-                         save_checkpoint)
+from ..checkpoint import (capture_rng, checkpoint_path, config_of, list_checkpoints, load_optimizer, load_weights,
+                         prune_checkpoints, require, restore_rng, save_checkpoint)
 from ..config import RunConfig
 from ..data import build_dataset
 from ..data.clips import clip_bytes
@@ -231,6 +231,7 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
     runtime = setup_runtime(config.train.device)
     try:
         if state is not None:
+            require(state, "iteration", "rng", purpose="a resume")
             if state.get("kind") != kind:
                 found = state.get("kind") or "GAN"
                 raise ValueError(f"{state['path']}: a {found} checkpoint, not a {kind or 'GAN'} one: resume it with "
@@ -248,12 +249,10 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
         task = make_task(config, runtime, dataset)
         iteration = 0
         if state is not None:  # loaded into the task before anything in the run folder changes
-            for key, module in {**task.networks, **task.optimizers}.items():
-                try:
-                    module.load_state_dict(state[key])
-                except (KeyError, RuntimeError, ValueError, TypeError) as err:  # torch's words span lines
-                    detail = " ".join(str(err).split())[:300]
-                    raise ValueError(f"{state['path']}: its {key} does not fit this run ({detail})") from None
+            for key, network in task.networks.items():
+                load_weights(state, key, network)
+            for key, optimizer in task.optimizers.items():
+                load_optimizer(state, key, optimizer)
             restore_rng(state["rng"]["global"])
             iteration = state["iteration"]
         check_same_start(config, task.networks)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ...checkpoint import config_of, load_checkpoint
+from ...checkpoint import config_of, load_checkpoint, load_weights
 from ...config import ModelConfig
 from ...data.sampler import EpochDataset, ResumableSampler
 from ...models import VideoDiscriminator
@@ -51,7 +51,7 @@ def load_discriminator(init: str, model_cfg: ModelConfig | None = None) -> tuple
     if "discriminator" not in state:
         raise ValueError(f"{state['path']}: checkpoint holds no discriminator to initialise from")
     discriminator = VideoDiscriminator(config_of(state).model)
-    discriminator.load_state_dict(state["discriminator"])
+    load_weights(state, "discriminator", discriminator)
     return discriminator, state
 
 
