@@ -133,3 +133,35 @@ def test_train_on_an_original_videogan_list(tmp_path):
     assert main(args) == 0
     assert json.loads((run / "config.json").read_text())["data"]["data_root"] == str(root)
     assert (run / "checkpoints" / "checkpoint-0000002.pt").exists()
+
+
+@pytest.mark.parametrize("error, code, expected", [
+    (MemoryError(), 2, "describe: error: out of memory"),
+    (torch.OutOfMemoryError("CUDA out of memory.\nTried to allocate 2 GiB"), 2, "out of memory"),
+    (OSError(28, "No space left on device", "/full/run/stats.jsonl"), 2, "No space left on device: '/full/run"),
+    (KeyboardInterrupt(), 130, "describe: interrupted"),
+])
+def test_expected_failures_are_one_line(monkeypatch, capsys, error, code, expected):
+    import videogan.cli.describe as command
+
+    def fail(config):
+        raise error
+
+    monkeypatch.setattr(command, "describe", fail)
+    assert main(["describe", "--preset", "tiny"]) == code
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_an_unexpected_exception_keeps_its_traceback_and_asks_for_a_report(monkeypatch, capsys):
+    import videogan.cli.describe as command
+
+    def fail(config):
+        raise KeyError("layer")
+
+    monkeypatch.setattr(command, "describe", fail)
+    assert main(["describe", "--preset", "tiny"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError: 'layer'" in err
+    last = err.strip().splitlines()[-1]
+    assert "this is a bug" in last and "videogan describe --preset tiny" in last and "issue tracker" in last

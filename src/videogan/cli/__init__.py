@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
+import traceback
 
 from .. import __version__
 from ..errors import UserError
@@ -68,8 +70,40 @@ def main(argv: list[str] | None = None) -> int:
                 given = [value for name, value in vars(args).items() if name != "out" and isinstance(value, str)]
                 check_not_an_input(args.out, inputs=given)
         return int(args.func(args) or 0)
-    except (UserError, OutputError, OSError, ValueError) as err:
+    except BaseException as err:  # the one error boundary of every command
+        return _report(args.command, argv, err)
+
+
+def _report(command: str, argv: list[str], err: BaseException) -> int:
+    """An expected failure (the user's input, the machine's limits) as one line and exit 2 (an interrupt:
+    130, as a shell reports it); anything else is a bug: its traceback and where to report it, exit 1."""
+    if isinstance(err, (SystemExit, GeneratorExit)):
+        raise err
+    if isinstance(err, KeyboardInterrupt):  # training turns a first Ctrl-C into a checkpoint; this is any other
+        print(f"videogan {command}: interrupted", file=sys.stderr)
+        return 130
+    if isinstance(err, (_torch_out_of_memory(), MemoryError)):
+        print(f"videogan {command}: error: out of memory ({type(err).__name__}: {_first_line(err)}); give "
+              "smaller --batch-size, --size, --frames or widths, or a machine with more memory", file=sys.stderr)
+        return 2
+    if isinstance(err, (UserError, OutputError, OSError, ValueError)):
         # ValueError covers ConfigError and the clear errors raised by loaders and checkpoints; OutputError and
         # OSError a full disk, a folder that became read-only, another writer holding the folder.
-        print(f"videogan {args.command}: error: {err}", file=sys.stderr)
+        print(f"videogan {command}: error: {_first_line(err)}", file=sys.stderr)
         return 2
+    traceback.print_exception(err)
+    print(f"videogan {command}: internal error ({type(err).__name__}): this is a bug; please report it on the "
+          f"videogan issue tracker with the traceback above, the command line (videogan {shlex.join(argv)}) "
+          f"and the version (videogan {__version__})", file=sys.stderr)
+    return 1
+
+
+def _first_line(err: BaseException) -> str:
+    """An error's message as one line (a library's message can span several)."""
+    return " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
+
+
+def _torch_out_of_memory() -> type:
+    """torch's out-of-memory error when torch is loaded (a command that never imported it cannot raise it)."""
+    torch = sys.modules.get("torch")
+    return getattr(torch, "OutOfMemoryError", MemoryError) if torch else MemoryError
