@@ -165,3 +165,42 @@ def test_an_unexpected_exception_keeps_its_traceback_and_asks_for_a_report(monke
     assert "Traceback" in err and "KeyError: 'layer'" in err
     last = err.strip().splitlines()[-1]
     assert "this is a bug" in last and "videogan describe --preset tiny" in last and "issue tracker" in last
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["describe", "--z-dim", "1e9"], "--z-dim: expected an integer"),
+    (["describe", "--g-width", "0"], "--g-width: must be at least 1"),
+    (["describe", "--g-width", "9" * 30], "--g-width: " + "9" * 30 + " does not fit in 64 bits"),
+    (["train", "--seed", "-1"], "--seed: must be at least 0"),
+    (["train", "--lr", "nan"], "--lr: expected a finite number"),
+    (["train", "--max-minutes", "1e400"], "--max-minutes: expected a finite number"),
+    (["train", "--beta1", "1"], "--beta1: must be below 1.0"),
+    (["sample", "run", "--out", "x", "--seed", "-3"], "--seed: must be at least 0"),
+    (["sample", "run", "--out", "x", "--fps", "inf"], "--fps: expected a finite number"),
+    (["sample", "run", "--out", "x", "--n", "1" * 25], "--n: " + "1" * 25 + " does not fit in 64 bits"),
+])
+def test_a_value_a_flag_cannot_hold_names_the_flag(capsys, argv, flag):
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2 and flag in capsys.readouterr().err
+
+
+def test_the_python_api_refuses_what_the_flags_refuse():
+    from videogan.config import ConfigError, TrainConfig
+
+    for value in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="lr must be a finite number"):
+            TrainConfig(lr=value)
+    with pytest.raises(ConfigError, match="seed must be a finite number that fits in 64 bits"):
+        TrainConfig(seed=2 ** 64)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "no-such-preset"])
+def test_resume_refuses_a_preset(tmp_path, capsys, preset):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--no-progress", *TINY, "--iterations", "2"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--preset", preset, "--iterations", "4"]) == 2
+    err = capsys.readouterr().err
+    assert f"--preset {preset}: --resume continues" in err and len(err.strip().splitlines()) == 1
+    assert not (run / "checkpoints" / "checkpoint-0000004.pt").exists()

@@ -64,6 +64,8 @@ def validate(config) -> None:
             if rule.get("pattern") and not re.fullmatch(rule["pattern"], value):
                 raise ConfigError(f"{f.name} {value!r} is not valid ({rule['help']})")
         elif isinstance(value, (int, float)):
+            if isinstance(value, int) and not -2 ** 63 <= value < 2 ** 63 or not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number that fits in 64 bits, got {value!r}")
             if rule.get("low") is not None and value < rule["low"]:
                 raise ConfigError(f"{f.name} must be at least {rule['low']}, got {value!r}")
             if rule.get("high") is not None and value >= rule["high"]:

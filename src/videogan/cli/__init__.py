@@ -17,6 +17,7 @@ import traceback
 from .. import __version__
 from ..errors import UserError
 from ..files import OutputError, check_not_an_input, check_writable
+from .config_flags import check_number_flags
 
 # name: (module whose register() adds the command, help in the command list); tests/test_cli.py checks that
 # each help matches the one its module registers
@@ -56,6 +57,7 @@ def build_parser(command: str | None = "all") -> argparse.ArgumentParser:
             importlib.import_module(module).register(subparsers)
         else:
             subparsers.add_parser(name, help=help)
+    check_number_flags(parser)
     return parser
 
 

@@ -15,6 +15,9 @@ def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
     given: `writing_run`); flags given on the command line apply on top of the preset, or of the saved config
     when resuming."""
     if args.resume:
+        if args.preset is not None:  # the run's saved config is what continues
+            raise ValueError(f"--preset {args.preset}: --resume continues {args.resume} with the config it was "
+                             "started with; drop --preset (flags that apply on resume can still be given)")
         run_dir = Path(args.resume)
         if not list_checkpoints(run_dir):
             raise FileNotFoundError(f"{run_dir}: nothing to resume (no checkpoints in {run_dir / 'checkpoints'})")
