@@ -204,3 +204,22 @@ def test_resume_refuses_a_preset(tmp_path, capsys, preset):
     err = capsys.readouterr().err
     assert f"--preset {preset}: --resume continues" in err and len(err.strip().splitlines()) == 1
     assert not (run / "checkpoints" / "checkpoint-0000004.pt").exists()
+
+
+def test_a_configuration_too_large_for_memory_is_refused_before_it_allocates(tmp_path, capsys):
+    assert main(["train", "--preset", "tiny", "--g-width", "1000000", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "training at batch 4 per rank needs about" in err and "--g-width" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+    assert main(["train", "--preset", "tiny", "--batch-size", "100000000", "--out", str(tmp_path / "run")]) == 2
+    assert "training at batch 100000000 per rank" in capsys.readouterr().err
+    assert main(["describe", "--g-width", "1000000"]) == 0  # shapes only: describes what it cannot train
+    assert "training needs about" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_sampling_more_videos_than_fit_at_once_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--no-progress", *TINY, "--iterations", "2"]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), "--n", str(10 ** 9), "--out", str(tmp_path / "samples")]) == 2
+    assert "generating --n 1000000000 videos at once needs about" in capsys.readouterr().err
