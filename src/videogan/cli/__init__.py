@@ -85,13 +85,13 @@ def _report(command: str, argv: list[str], err: BaseException) -> int:
         print(f"videogan {command}: interrupted", file=sys.stderr)
         return 130
     if isinstance(err, (_torch_out_of_memory(), MemoryError)):
-        print(f"videogan {command}: error: out of memory ({type(err).__name__}: {_first_line(err)}); give "
+        print(f"videogan {command}: error: out of memory ({type(err).__name__}: {_one_line(err)}); give "
               "smaller --batch-size, --size, --frames or widths, or a machine with more memory", file=sys.stderr)
         return 2
     if isinstance(err, (UserError, OutputError, OSError, ValueError)):
         # ValueError covers ConfigError and the clear errors raised by loaders and checkpoints; OutputError and
         # OSError a full disk, a folder that became read-only, another writer holding the folder.
-        print(f"videogan {command}: error: {_first_line(err)}", file=sys.stderr)
+        print(f"videogan {command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     traceback.print_exception(err)
     print(f"videogan {command}: internal error ({type(err).__name__}): this is a bug; please report it on the "
@@ -100,7 +100,7 @@ def _report(command: str, argv: list[str], err: BaseException) -> int:
     return 1
 
 
-def _first_line(err: BaseException) -> str:
+def _one_line(err: BaseException) -> str:
     """An error's message as one line (a library's message can span several)."""
     return " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
 
