@@ -169,13 +169,13 @@ def test_an_unexpected_exception_keeps_its_traceback_and_asks_for_a_report(monke
 
 @pytest.mark.parametrize("argv, flag", [
     (["describe", "--z-dim", "1e9"], "--z-dim: expected an integer"),
-    (["describe", "--g-width", "0"], "--g-width: must be at least 1"),
+    (["describe", "--g-width", "0"], "--g-width: g_width must be at least 1, got 0"),
     (["describe", "--g-width", "9" * 30], "--g-width: " + "9" * 30 + " does not fit in 64 bits"),
-    (["train", "--seed", "-1"], "--seed: must be at least 0"),
+    (["train", "--seed", "-1"], "--seed: seed must be at least 0, got -1"),
     (["train", "--lr", "nan"], "--lr: expected a finite number"),
     (["train", "--max-minutes", "1e400"], "--max-minutes: expected a finite number"),
-    (["train", "--beta1", "1"], "--beta1: must be below 1.0"),
-    (["sample", "run", "--out", "x", "--seed", "-3"], "--seed: must be at least 0"),
+    (["train", "--beta1", "1"], "--beta1: beta1 must be below 1.0, got 1.0"),
+    (["sample", "run", "--out", "x", "--seed", "-3"], "--seed: seed must be at least 0, got -3"),
     (["sample", "run", "--out", "x", "--fps", "inf"], "--fps: expected a finite number"),
     (["sample", "run", "--out", "x", "--n", "1" * 25], "--n: " + "1" * 25 + " does not fit in 64 bits"),
 ])

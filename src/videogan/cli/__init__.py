@@ -46,10 +46,18 @@ def _command_in(argv: list[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """argparse's parser with the project's form of error: one line naming the flag, exit 2 (argparse
+    prints its usage block first; --help shows it). Subcommands' parsers are of the same class."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser(command: str | None = "all") -> argparse.ArgumentParser:
     """The parser with every command listed; only `command`'s module is imported to add its options
     (every module's with "all", none with None)."""
-    parser = argparse.ArgumentParser(prog="videogan", description=__doc__.splitlines()[0])
+    parser = OneLineErrors(prog="videogan", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"videogan {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help) in COMMANDS.items():

@@ -8,7 +8,7 @@ import math
 import types
 import typing
 
-from ..config import PRESETS, RunConfig, default_preset, get_preset, replace
+from ..config import PRESETS, RunConfig, default_preset, get_preset, range_problem, replace
 
 
 def _scalar_type(tp):
@@ -22,9 +22,10 @@ def _scalar_type(tp):
 INT64 = 2 ** 63  # what torch and numpy hold: a larger integer would fail far from the flag that gave it
 
 
-def number_type(tp: type, low=None, high=None):
-    """argparse's `type` for an int or float flag: a finite value that fits in 64 bits, low <= value < high,
-    so that a value the command cannot use is refused with a line naming its flag before anything runs."""
+def number_type(tp: type, name: str, low=None, high=None):
+    """argparse's `type` for an int or float flag: a finite value that fits in 64 bits, low <= value < high
+    (`name`: the field or option the range is of), so that a value the command cannot use is refused with a
+    line naming its flag before anything runs."""
     def parse(text: str):
         try:
             value = tp(text)
@@ -34,10 +35,8 @@ def number_type(tp: type, low=None, high=None):
             raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         if tp is int and not -INT64 <= value < INT64:
             raise argparse.ArgumentTypeError(f"{text} does not fit in 64 bits")
-        if low is not None and value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
-        if high is not None and value >= high:
-            raise argparse.ArgumentTypeError(f"must be below {high}, got {text}")
+        if problem := range_problem(name, value, low, high):
+            raise argparse.ArgumentTypeError(problem)
         return value
 
     parse.__name__ = tp.__name__
@@ -55,7 +54,7 @@ def check_number_flags(parser: argparse.ArgumentParser) -> None:
                 check_number_flags(sub)
         elif action.type in (int, float):
             low = 0 if action.dest.endswith("seed") else None
-            action.type = number_type(action.type, low=low)
+            action.type = number_type(action.type, action.option_strings[-1].lstrip("-"), low=low)
 
 
 def _flag(name: str) -> str:
@@ -98,7 +97,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls=RunConfig, 
                 choices = f.metadata.get("choices")
                 metavar = "{" + ",".join(choices) + "}" if choices else tp.__name__.upper()
                 if tp in (int, float):
-                    tp = number_type(tp, f.metadata.get("low"), f.metadata.get("high"))
+                    tp = number_type(tp, f.name, f.metadata.get("low"), f.metadata.get("high"))
                 group.add_argument(_flag(f.name), dest=f"{section.name}.{f.name}", type=tp, default=None,
                                    metavar=metavar, help=help)
 
