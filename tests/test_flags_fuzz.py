@@ -68,8 +68,9 @@ def values_of(action: argparse.Action) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def command_lines(draw, words: tuple, positional_value=None) -> list[str]:
-    """A command line of `words`' command: its positionals and a few of its options, with generated values."""
+def command_lines(draw, words: tuple, positional_value=None, values: dict | None = None) -> list[str]:
+    """A command line of `words`' command: its positionals and a few of its options, with generated values
+    (`values`: the strategy of some flags instead of their kind's)."""
     parser = COMMANDS[words]
     options = [a for a in parser._actions if a.option_strings and not isinstance(a, argparse._HelpAction)]
     argv = list(words)
@@ -80,7 +81,7 @@ def command_lines(draw, words: tuple, positional_value=None) -> list[str]:
         flag = draw(st.sampled_from(action.option_strings))
         argv.append(flag)
         if action.nargs != 0:
-            argv.append(draw(values_of(action)))
+            argv.append(draw((values or {}).get(flag, values_of(action))))
     return argv
 
 
@@ -169,3 +170,32 @@ def test_commands_given_a_missing_input_fail_in_one_line_whatever_their_flags(ar
     code, err = run_in_process(lambda: main(argv))
     assert_taken_or_one_line(code, err, argv)
     assert code == 2, (argv, err)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("fuzz") / "run"
+    assert main(["train", "--preset", "tiny", "--iterations", "2", "--device", "cpu", "--no-progress",
+                 "--out", str(run)]) == 0
+    return run
+
+
+# at most a few videos per case (a run of thousands takes minutes, and is right to), or far too many
+FEW_VIDEOS = st.one_of(st.integers(-3, 6).map(str), st.just(str(10 ** 12)), NUMBER_TEXTS, TEXTS)
+
+
+def test_sample_runs_whole_on_generated_flags(tiny_run):
+    """`sample` of a real run, to its files: its own checks of --n, --fps, --seed and --device."""
+    def check(argv):
+        if "--out" in argv:
+            argv[argv.index("--out") + 1] = str(OUTPUTS / "samples")
+        else:
+            argv += ["--out", str(OUTPUTS / "samples")]
+        code, err = run_in_process(lambda: main(argv))
+        assert_taken_or_one_line(code, err, argv)
+
+    check = example(["sample", str(tiny_run), "--fps", "2147483648"])(check)  # OverflowError in the MP4 writer
+    check = example(["sample", str(tiny_run), "--fps", "0.3"])(check)
+    lines = command_lines(("sample",), positional_value=str(tiny_run), values={"--n": FEW_VIDEOS})
+    few = settings(deadline=None, max_examples=max(10, settings.default.max_examples // 4))
+    few(given(lines)(check))()
