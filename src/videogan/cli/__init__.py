@@ -71,7 +71,10 @@ def build_parser(command: str | None = "all") -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(_command_in(argv)).parse_args(argv)
+    try:
+        args = build_parser(_command_in(argv)).parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error already printed in one line
+        return done.code if isinstance(done.code, int) else 2
     try:
         if getattr(args, "out", None):  # every command's output, before it starts working
             is_file = getattr(args, "out_is_file", False)
