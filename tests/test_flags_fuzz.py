@@ -160,6 +160,7 @@ OUTPUTS = Path(tempfile.mkdtemp(prefix="videogan-fuzz-"))  # --out of commands t
 
 @settings(deadline=None)  # time_bound checks the time: a loaded machine must not fail a case of 0.3 s
 @example(["study", "serve", MISSING, "--host", ""])  # all interfaces: warned of, then the missing study
+@example(["study", "serve", MISSING, "--port", "0", "--host", "\r"])  # the warning printed a carriage return
 @given(st.sampled_from([words for words, parser in COMMANDS.items()
                         if [a for a in parser._actions if not a.option_strings]]).flatmap(
     lambda words: command_lines(words, positional_value=MISSING)))
