@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install weights footage browser clean constraints
+.PHONY: demo test fuzz install weights footage browser clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ browser:
 
 test: $(STAMP) weights footage browser
 	$(BIN)/python -m pytest -q -n 2 tests
+
+# the generated tests of every command's flags, with many more cases than CI runs (tests/conftest.py's profile)
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -n 2 tests/test_flags_fuzz.py
 
 clean:
 	rm -rf $(VENV) runs

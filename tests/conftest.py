@@ -1,7 +1,9 @@
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from videogan.config import get_preset, replace
 
@@ -13,3 +15,8 @@ def tiny_config():
     """The tiny preset with checkpoints every 2 iterations and a log line per iteration."""
     return replace(get_preset("tiny"), train={"iterations": 6, "log_every": 1, "checkpoint_every": 2,
                                              "sample_every": 100, "keep_checkpoints": 0, "device": "cpu"})
+
+# `make fuzz`: HYPOTHESIS_PROFILE=fuzz gives the generated tests that use the default number of examples
+# (tests/test_flags_fuzz.py) a long run; CI uses Hypothesis's default
+settings.register_profile("fuzz", max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

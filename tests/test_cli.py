@@ -133,3 +133,93 @@ def test_train_on_an_original_videogan_list(tmp_path):
     assert main(args) == 0
     assert json.loads((run / "config.json").read_text())["data"]["data_root"] == str(root)
     assert (run / "checkpoints" / "checkpoint-0000002.pt").exists()
+
+
+@pytest.mark.parametrize("error, code, expected", [
+    (MemoryError(), 2, "describe: error: out of memory"),
+    (torch.OutOfMemoryError("CUDA out of memory.\nTried to allocate 2 GiB"), 2, "out of memory"),
+    (OSError(28, "No space left on device", "/full/run/stats.jsonl"), 2, "No space left on device: '/full/run"),
+    (KeyboardInterrupt(), 130, "describe: interrupted"),
+])
+def test_expected_failures_are_one_line(monkeypatch, capsys, error, code, expected):
+    import videogan.cli.describe as command
+
+    def fail(config):
+        raise error
+
+    monkeypatch.setattr(command, "describe", fail)
+    assert main(["describe", "--preset", "tiny"]) == code
+    err = capsys.readouterr().err
+    assert expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_an_unexpected_exception_keeps_its_traceback_and_asks_for_a_report(monkeypatch, capsys):
+    import videogan.cli.describe as command
+
+    def fail(config):
+        raise KeyError("layer")
+
+    monkeypatch.setattr(command, "describe", fail)
+    assert main(["describe", "--preset", "tiny"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError: 'layer'" in err
+    last = err.strip().splitlines()[-1]
+    assert "this is a bug" in last and "videogan describe --preset tiny" in last and "issue tracker" in last
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["describe", "--z-dim", "1e9"], "--z-dim: expected an integer"),
+    (["describe", "--g-width", "0"], "--g-width: g_width must be at least 1, got 0"),
+    (["describe", "--g-width", "9" * 30], "--g-width: " + "9" * 30 + " does not fit in 64 bits"),
+    (["train", "--seed", "-1"], "--seed: seed must be at least 0, got -1"),
+    (["train", "--lr", "nan"], "--lr: expected a finite number"),
+    (["train", "--max-minutes", "1e400"], "--max-minutes: expected a finite number"),
+    (["train", "--beta1", "1"], "--beta1: beta1 must be below 1.0, got 1.0"),
+    (["sample", "run", "--out", "x", "--seed", "-3"], "--seed: seed must be at least 0, got -3"),
+    (["sample", "run", "--out", "x", "--fps", "inf"], "--fps: expected a finite number"),
+    (["sample", "run", "--out", "x", "--n", "1" * 25], "--n: " + "1" * 25 + " does not fit in 64 bits"),
+])
+def test_a_value_a_flag_cannot_hold_names_the_flag(capsys, argv, flag):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert flag in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_python_api_refuses_what_the_flags_refuse():
+    from videogan.config import ConfigError, TrainConfig
+
+    for value in (float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="lr must be a finite number"):
+            TrainConfig(lr=value)
+    with pytest.raises(ConfigError, match="seed must be a finite number that fits in 64 bits"):
+        TrainConfig(seed=2 ** 64)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "no-such-preset"])
+def test_resume_refuses_a_preset(tmp_path, capsys, preset):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--no-progress", *TINY, "--iterations", "2"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--preset", preset, "--iterations", "4"]) == 2
+    err = capsys.readouterr().err
+    assert f"--preset {preset}: --resume continues" in err and len(err.strip().splitlines()) == 1
+    assert not (run / "checkpoints" / "checkpoint-0000004.pt").exists()
+
+
+def test_a_configuration_too_large_for_memory_is_refused_before_it_allocates(tmp_path, capsys):
+    assert main(["train", "--preset", "tiny", "--g-width", "1000000", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "training at batch 4 per rank needs about" in err and "--g-width" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+    assert main(["train", "--preset", "tiny", "--batch-size", "100000000", "--out", str(tmp_path / "run")]) == 2
+    assert "training at batch 100000000 per rank" in capsys.readouterr().err
+    assert main(["describe", "--g-width", "1000000"]) == 0  # shapes only: describes what it cannot train
+    assert "training needs about" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_sampling_more_videos_than_fit_at_once_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--no-progress", *TINY, "--iterations", "2"]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), "--n", str(10 ** 9), "--out", str(tmp_path / "samples")]) == 2
+    assert "generating --n 1000000000 videos at once needs about" in capsys.readouterr().err

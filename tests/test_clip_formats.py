@@ -76,9 +76,8 @@ def test_prepare_writes_the_default_format_and_raw_on_request_into_one_folder(tm
 
 
 def test_unknown_clip_format_is_refused(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        main(["prepare", str(tmp_path), str(tmp_path / "out"), "--clip-format", "png"])
-    assert exit_.value.code == 2 and "invalid choice: 'png'" in capsys.readouterr().err
+    assert main(["prepare", str(tmp_path), str(tmp_path / "out"), "--clip-format", "png"]) == 2
+    assert "invalid choice: 'png'" in capsys.readouterr().err
 
 
 def damaged_shard(tmp_path: Path, at: float, keep_checksum: bool) -> tuple[Path, dict]:

@@ -175,3 +175,17 @@ def test_contact_sheet_shows_each_video_its_background_mask_and_foreground_at_th
     assert np.array_equal(sheet[1:17, 1 + 4 * 17:1 + 4 * 17 + 16], to_uint8(parts["background"][:, :, None])[0, 0])
     one_stream = VideoGenerator(dataclasses.replace(cfg, arch="one_stream")).eval()(torch.randn(2, 8), parts=True)
     assert contact_sheet(one_stream, frames=4).shape == (2 * 17 + 1, 4 * 17 + 1, 3)
+
+
+def test_the_memory_estimate_allocates_nothing_and_refuses_what_cannot_fit():
+    from videogan.config import replace
+    from videogan.models.memory import MemoryTooSmall, check_fits, network_sizes, training_bytes
+
+    huge = replace(get_preset("paper"), model={"g_width": 1_000_000})
+    assert network_sizes(huge.model).g_params > 10 ** 15  # measured on the meta device, in a test's memory
+    paper = network_sizes(get_preset("paper").model)
+    assert (paper.g_params, paper.d_params) == (16_243_463, 11_040_577)  # describe's counts
+    assert training_bytes(replace(get_preset("tiny"), train={"batch_size": 8})) > training_bytes(get_preset("tiny"))
+    with pytest.raises(MemoryTooSmall, match=r"needs about [\d,.]+ GiB of memory, but this machine has"):
+        check_fits(training_bytes(huge), torch.device("cpu"), "training")
+    check_fits(training_bytes(get_preset("tiny")), torch.device("cpu"), "training")

@@ -298,7 +298,7 @@ def test_make_refuses_what_cannot_take_effect_and_takes_instructions(tmp_path, c
     (tmp_path / "latin1.txt").write_bytes(b"caf\xe9")
     (tmp_path / "empty.txt").write_text("  \n")
     for flags, named in ((["--frames", "0"], "--frames 0"), (["--fps", "0"], "--fps 0.0"),
-                         (["--fps", "nan"], "--fps nan"), (["--frames", "8", "--fps", "-1"], "--fps -1.0"),
+                         (["--fps", "nan"], "--fps: expected a finite number, got 'nan'"), (["--frames", "8", "--fps", "-1"], "--fps -1.0"),
                          (["--size", "0"], "--size 0"), (["--min-response-ms", "-5"], "--min-response-ms"),
                          (["--instructions", str(tmp_path / "latin1.txt")], "not UTF-8"),
                          (["--instructions", str(tmp_path / "empty.txt")], "--instructions"),

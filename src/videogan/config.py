@@ -64,10 +64,19 @@ def validate(config) -> None:
             if rule.get("pattern") and not re.fullmatch(rule["pattern"], value):
                 raise ConfigError(f"{f.name} {value!r} is not valid ({rule['help']})")
         elif isinstance(value, (int, float)):
-            if rule.get("low") is not None and value < rule["low"]:
-                raise ConfigError(f"{f.name} must be at least {rule['low']}, got {value!r}")
-            if rule.get("high") is not None and value >= rule["high"]:
-                raise ConfigError(f"{f.name} must be below {rule['high']}, got {value!r}")
+            if isinstance(value, int) and not -2 ** 63 <= value < 2 ** 63 or not math.isfinite(value):
+                raise ConfigError(f"{f.name} must be a finite number that fits in 64 bits, got {value!r}")
+            if problem := range_problem(f.name, value, rule.get("low"), rule.get("high")):
+                raise ConfigError(problem)
+
+
+def range_problem(name: str, value, low=None, high=None) -> str | None:
+    """What is wrong with a number outside low <= value < high (the words of the API and the flags alike)."""
+    if low is not None and value < low:
+        return f"{name} must be at least {low}, got {value!r}"
+    if high is not None and value >= high:
+        return f"{name} must be below {high}, got {value!r}"
+    return None
 
 
 def _log2_exact(value: int, what: str) -> int:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import sys
+import traceback
 
 from .. import __version__
 from ..errors import UserError
 from ..files import OutputError, check_not_an_input, check_writable
+from .config_flags import check_number_flags
 
 # name: (module whose register() adds the command, help in the command list); tests/test_cli.py checks that
 # each help matches the one its module registers
@@ -43,10 +46,18 @@ def _command_in(argv: list[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """argparse's parser with the project's form of error: one line naming the flag, exit 2 (argparse
+    prints its usage block first; --help shows it). Subcommands' parsers are of the same class."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser(command: str | None = "all") -> argparse.ArgumentParser:
     """The parser with every command listed; only `command`'s module is imported to add its options
     (every module's with "all", none with None)."""
-    parser = argparse.ArgumentParser(prog="videogan", description=__doc__.splitlines()[0])
+    parser = OneLineErrors(prog="videogan", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"videogan {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help) in COMMANDS.items():
@@ -54,12 +65,16 @@ def build_parser(command: str | None = "all") -> argparse.ArgumentParser:
             importlib.import_module(module).register(subparsers)
         else:
             subparsers.add_parser(name, help=help)
+    check_number_flags(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(_command_in(argv)).parse_args(argv)
+    try:
+        args = build_parser(_command_in(argv)).parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error already printed in one line
+        return done.code if isinstance(done.code, int) else 2
     try:
         if getattr(args, "out", None):  # every command's output, before it starts working
             is_file = getattr(args, "out_is_file", False)
@@ -68,8 +83,40 @@ def main(argv: list[str] | None = None) -> int:
                 given = [value for name, value in vars(args).items() if name != "out" and isinstance(value, str)]
                 check_not_an_input(args.out, inputs=given)
         return int(args.func(args) or 0)
-    except (UserError, OutputError, OSError, ValueError) as err:
+    except BaseException as err:  # the one error boundary of every command
+        return _report(args.command, argv, err)
+
+
+def _report(command: str, argv: list[str], err: BaseException) -> int:
+    """An expected failure (the user's input, the machine's limits) as one line and exit 2 (an interrupt:
+    130, as a shell reports it); anything else is a bug: its traceback and where to report it, exit 1."""
+    if isinstance(err, (SystemExit, GeneratorExit)):
+        raise err
+    if isinstance(err, KeyboardInterrupt):  # training turns a first Ctrl-C into a checkpoint; this is any other
+        print(f"videogan {command}: interrupted", file=sys.stderr)
+        return 130
+    if isinstance(err, (_torch_out_of_memory(), MemoryError)):
+        print(f"videogan {command}: error: out of memory ({type(err).__name__}: {_one_line(err)}); give "
+              "smaller --batch-size, --size, --frames or widths, or a machine with more memory", file=sys.stderr)
+        return 2
+    if isinstance(err, (UserError, OutputError, OSError, ValueError)):
         # ValueError covers ConfigError and the clear errors raised by loaders and checkpoints; OutputError and
         # OSError a full disk, a folder that became read-only, another writer holding the folder.
-        print(f"videogan {args.command}: error: {err}", file=sys.stderr)
+        print(f"videogan {command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    traceback.print_exception(err)
+    print(f"videogan {command}: internal error ({type(err).__name__}): this is a bug; please report it on the "
+          f"videogan issue tracker with the traceback above, the command line (videogan {shlex.join(argv)}) "
+          f"and the version (videogan {__version__})", file=sys.stderr)
+    return 1
+
+
+def _one_line(err: BaseException) -> str:
+    """An error's message as one line (a library's message can span several)."""
+    return " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
+
+
+def _torch_out_of_memory() -> type:
+    """torch's out-of-memory error when torch is loaded (a command that never imported it cannot raise it)."""
+    torch = sys.modules.get("torch")
+    return getattr(torch, "OutOfMemoryError", MemoryError) if torch else MemoryError

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 
-from ..config import PRESETS, RunConfig, default_preset, get_preset, replace
+from ..config import PRESETS, RunConfig, default_preset, get_preset, range_problem, replace
 
 
 def _scalar_type(tp):
@@ -16,6 +17,44 @@ def _scalar_type(tp):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return args[0]
     return tp
+
+
+INT64 = 2 ** 63  # what torch and numpy hold: a larger integer would fail far from the flag that gave it
+
+
+def number_type(tp: type, name: str, low=None, high=None):
+    """argparse's `type` for an int or float flag: a finite value that fits in 64 bits, low <= value < high
+    (`name`: the field or option the range is of), so that a value the command cannot use is refused with a
+    line naming its flag before anything runs."""
+    def parse(text: str):
+        try:
+            value = tp(text)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if tp is int else 'a number'}, got {text!r}")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if tp is int and not -INT64 <= value < INT64:
+            raise argparse.ArgumentTypeError(f"{text} does not fit in 64 bits")
+        if problem := range_problem(name, value, low, high):
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = tp.__name__
+    parse.number = tp  # the flag's kind, for tests that generate its values
+    return parse
+
+
+def check_number_flags(parser: argparse.ArgumentParser) -> None:
+    """Give every int and float flag of `parser` and its subcommands `number_type`'s checks (a seed must also
+    be >= 0: numpy refuses a negative one). The one place every command's numbers are parsed, whichever
+    module declared the flag."""
+    for action in parser._actions:
+        if isinstance(action.choices, dict):  # subcommands
+            for sub in action.choices.values():
+                check_number_flags(sub)
+        elif action.type in (int, float):
+            low = 0 if action.dest.endswith("seed") else None
+            action.type = number_type(action.type, action.option_strings[-1].lstrip("-"), low=low)
 
 
 def _flag(name: str) -> str:
@@ -57,6 +96,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls=RunConfig, 
             else:
                 choices = f.metadata.get("choices")
                 metavar = "{" + ",".join(choices) + "}" if choices else tp.__name__.upper()
+                if tp in (int, float):
+                    tp = number_type(tp, f.name, f.metadata.get("low"), f.metadata.get("high"))
                 group.add_argument(_flag(f.name), dest=f"{section.name}.{f.name}", type=tp, default=None,
                                    metavar=metavar, help=help)
 

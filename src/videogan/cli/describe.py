@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 from ..models.describe import describe
+from ..models.memory import available_bytes, gib, training_bytes
 from .config_flags import add_config_arguments, config_from_args
 
 
@@ -17,12 +20,15 @@ def _print_table(name: str, table: dict) -> None:
 
 def run(args) -> None:
     config = config_from_args(args)
-    tables = describe(config)
+    tables = describe(config)  # shapes only: no configuration is too large to describe
+    needed = training_bytes(config)
     if args.json:
-        print(json.dumps({"config": config.to_dict(), **tables}, indent=2))
+        print(json.dumps({"config": config.to_dict(), **tables, "training_bytes": needed}, indent=2))
         return
     for name, table in tables.items():
         _print_table(name, table)
+    print(f"training needs about {gib(needed)} of memory at batch {config.train.batch_size} "
+          f"({gib(available_bytes(torch.device('cpu')))} available on this machine)")
 
 
 def register(subparsers) -> None:

@@ -65,8 +65,20 @@ def write_png(path: str | Path, image: np.ndarray, scale: int = 1) -> None:
     write_atomic(path, lambda f: Image.fromarray(_upscale(image[None], scale)[0]).save(f, format="PNG"))
 
 
+# frame rates both formats hold: a GIF counts whole milliseconds per frame, an MP4 stream whole frames per second
+FPS_RANGE = (1.0, 1000.0)
+
+
+def check_fps(fps: float) -> None:
+    """Refuse, naming --fps, a frame rate the video files cannot hold (before any work is done for them)."""
+    low, high = FPS_RANGE
+    if not low <= fps <= high:
+        raise ValueError(f"--fps {fps}: frames per second must be between {low:g} and {high:g}")
+
+
 def write_video(path: str | Path, frames: np.ndarray, fps: float = 8.0, scale: int = 1) -> None:
     """Write by extension: .gif or .mp4."""
+    check_fps(fps)
     suffix = Path(path).suffix.lower()
     writers = {".gif": write_gif, ".mp4": write_mp4}
     if suffix not in writers:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import torch
 
-from ..data.video_io import to_uint8, write_video
+from ..data.video_io import check_fps, to_uint8, write_video
+from ..models.memory import check_fits, inference_bytes
 from ..models.sampler import VideoSampler, generate
 from ..train.media import write_grids
 
@@ -29,8 +30,9 @@ def write_samples(sampler: VideoSampler, out: Path, n: int, seed: int, interpola
     returns every file written."""
     if n < 1 or (interpolate and n < 2):
         raise ValueError(f"--n {n}: give at least " + ("2 videos (the two ends of the line)" if interpolate else "1 video"))
-    if not fps > 0:
-        raise ValueError(f"--fps {fps}: frames per second must be positive")
+    check_fps(fps)
+    device = next(sampler.generator.parameters()).device
+    check_fits(inference_bytes(sampler.generator.cfg, n), device, f"generating --n {n} videos at once")
     rng = torch.Generator().manual_seed(seed)
     z = interpolation_z(sampler.draw_codes, n, rng) if interpolate else sampler.draw_codes(n, rng)
     parts = generate(sampler.generator, z)

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from ..config import RunConfig
 from ..models import VideoDiscriminator, build_generator, generator_inputs
+from ..models.memory import check_fits, training_bytes
 from ..models.sampler import generate
 from ..runtime import Runtime
 from .distributed import with_sync_batchnorm
@@ -44,6 +45,7 @@ class GANTask:
 
     def __init__(self, config: RunConfig, runtime: Runtime, dataset: Dataset):
         mcfg, tcfg = config.model, config.train
+        check_fits(training_bytes(config), runtime.device, f"training at batch {tcfg.batch_size} per rank")
         self.model_cfg, self.seed, self.rank, self.world_size = mcfg, tcfg.seed, runtime.rank, runtime.world_size
         generator, discriminator = init_networks(mcfg, tcfg.seed)
         if tcfg.sync_bn:

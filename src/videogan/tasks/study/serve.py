@@ -291,6 +291,8 @@ def check_address(host: str, port: int) -> None:
     """A port that can exist; a note when the address is reachable from other machines."""
     if not 0 <= port <= 65535:
         raise ValueError(f"--port {port}: a port is a number from 0 to 65535")
+    if any(char.isspace() or not char.isprintable() for char in host):  # no host name has them; nor may a line
+        raise ValueError(f"--host {host!r}: a host name or address has no spaces or control characters")
     try:
         local = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
