@@ -89,6 +89,12 @@ def test_ranks_keep_identical_weights_and_draw_their_own_noise_across_a_resume(t
             assert not torch.allclose(drawn[0][iteration], drawn[1][iteration]), iteration
 
 
+def without_preset(command: list[str]) -> list[str]:
+    """`command` for a resume: the run's saved config is what a resume continues, so --preset is refused."""
+    at = command.index("--preset")
+    return command[:at] + command[at + 2:]
+
+
 def test_kill_9_and_resume_under_two_ranks_logs_the_losses_of_an_uninterrupted_run(tmp_path):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     command = ["-m", "videogan.cli", "train", *TINY, "--checkpoint-every", "2"]
@@ -98,7 +104,7 @@ def test_kill_9_and_resume_under_two_ranks_logs_the_losses_of_an_uninterrupted_r
     for proc in procs:
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
-    _finish(_start_ranks([*command, "--iterations", "6", "--resume", str(parts)]))
+    _finish(_start_ranks([*without_preset(command), "--iterations", "6", "--resume", str(parts)]))
     a, b = _stats(whole), _stats(parts)
     assert [r["iteration"] for r in b] == [1, 2, 3, 4, 5, 6]
     for ra, rb in zip(a, b):

@@ -12,7 +12,7 @@ import torch
 
 from test_distributed import _free_port
 from test_stop_signals import ENV, RANK, TINY, iterations, start_in_own_group, wait_for
-from videogan.checkpoint import config_of, list_checkpoints, load_checkpoint, save_checkpoint
+from videogan.checkpoint import capture_rng, config_of, list_checkpoints, load_checkpoint, save_checkpoint
 from videogan.config import get_preset
 
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
@@ -101,7 +101,7 @@ def test_a_rank_with_other_initial_weights_stops_every_rank_naming_it():
 def test_a_rank_that_cannot_load_the_checkpoint_rank_0_chose_stops_every_rank(tmp_path, rank_1_sees):
     """Two nodes whose run folders are not one shared file system: the same relative path holds another file
     on rank 1 (a diverged copy), or none."""
-    state = {"config": get_preset("tiny").to_dict(), "iteration": 3, "world_size": 2, "rng": {}}
+    state = {"config": get_preset("tiny").to_dict(), "iteration": 3, "world_size": 2, "rng": {"global": capture_rng()}}
     save_checkpoint(tmp_path / "node0" / "run" / "checkpoints" / "checkpoint-0000003.pt", state)
     node1 = tmp_path / "node1" / "run" / "checkpoints"
     node1.mkdir(parents=True)

@@ -223,7 +223,7 @@ def test_bad_urls_are_one_line_errors(tmp_path):
 
 
 def test_two_ranks_with_two_workers_each_train_from_http_and_resume(tmp_path):
-    from test_distributed import _finish, _start_ranks
+    from test_distributed import _finish, _start_ranks, without_preset
 
     write_shards(tmp_path / "prep", shards=8, clip_format="jpeg", frames=8, size=16)
     run = tmp_path / "run"
@@ -233,5 +233,5 @@ def test_two_ranks_with_two_workers_each_train_from_http_and_resume(tmp_path):
         _finish(_start_ranks([*command, "--iterations", "2", "--out", str(run)]))
         slots = load_checkpoint(list_checkpoints(run)[-1])["data_position"]["slots"]
         assert len(slots) == 4 and all(epoch == 0 for epoch, _ in slots)  # every rank's workers, gathered
-        _finish(_start_ranks([*command, "--iterations", "4", "--resume", str(run)]))
+        _finish(_start_ranks([*without_preset(command), "--iterations", "4", "--resume", str(run)]))
     assert load_checkpoint(list_checkpoints(run)[-1])["iteration"] == 4
