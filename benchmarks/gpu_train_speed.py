@@ -27,7 +27,7 @@ from videogan.data.synthetic import MovingObjects
 from videogan.runtime import Runtime
 from videogan.train.gan import GANTask
 from videogan.train.training_loop import (StepContext, clips_on_device, configure_kernels, loader_workers,
-                                         training_loader)
+                                         resolve_channels_last, training_loader)
 
 
 def _sync(device) -> None:
@@ -67,7 +67,7 @@ def measure(config, precision: str, iterations: int, device) -> dict:
     context = StepContext(runtime, precision)
     batch = config.train.batch_size
     real = (torch.rand(batch, 3, config.model.frames, config.model.size, config.model.size, device=device) * 2 - 1)
-    if config.train.channels_last:
+    if resolve_channels_last(config.train.channels_last, device):
         real = real.contiguous(memory_format=torch.channels_last_3d)
     for i in range(4):  # warm-up: cuDNN's algorithm search, compilation
         task.step(real, i, context)

@@ -3,6 +3,7 @@
     python benchmarks/train_speed.py --peer /tmp/peer/train_golf.py               # quiet machine
     python benchmarks/train_speed.py --peer /tmp/peer/train_golf.py --with-load   # with a competing job
     python benchmarks/train_speed.py --no-peer --batch 8 --rounds 2               # ours only, quicker
+    python benchmarks/train_speed.py --layouts paper:8 --layouts cpu --rounds 8   # the memory layouts per preset
     python benchmarks/train_speed.py --rounds 8 --batch 8 --small-preset demo --spin-count 3000   # wait policies
     GOMP_SPINCOUNT=1000 python benchmarks/train_speed.py --profile 2              # where the time goes
 
@@ -11,13 +12,15 @@
    after round, each runs `--iterations` training iterations while the others wait, in a rotating order,
    so that a change in the machine's load hits every contender alike. Contenders:
    - `ours`: our networks and loop body (train/gan.py's iteration) with the thread policy that the
-     `videogan` command applies (videogan/cpu_threads.py: GOMP_SPINCOUNT=1000, a short spin);
+     `videogan` command applies (videogan/cpu_threads.py: GOMP_SPINCOUNT=1000, a short spin) and the
+     preset's memory format on the CPU (channels_last_3d where its `channels_last` is auto);
    - `ours, OpenMP default`: the same without that policy (what a library user gets who imports torch
      before videogan and sets no policy);
    - `ours, OMP_WAIT_POLICY=PASSIVE`: threads that sleep at once (the command's policy until 2026-12-04);
      `--spin-count N` adds `ours` with GOMP_SPINCOUNT=N;
-   - `ours, channels_last_3d`: `ours` with the 3-D convolutions' weights and the real batch in
-     channels_last_3d memory order (same function, same losses up to rounding);
+   - `ours, contiguous` or `ours, channels_last_3d`: `ours` in the memory format the preset does not use
+     by default: the 3-D convolutions' weights and the real batch contiguous, or in channels_last_3d
+     order (same function, same losses up to rounding);
    - `peer`: yhjo09/videogan-pytorch's Generator and Discriminator and its loop body as it runs it, with
      torch's defaults (`--peer-with-policy` adds it under our wait policy too). Its code is not part of
      this project: give `--peer PATH` to a local copy of its train_golf.py
@@ -63,10 +66,11 @@ from torch.utils.flop_counter import FlopCounterMode
 # contender's, or the user's for --profile), not the one importing videogan would set
 warnings.filterwarnings("ignore", message="torch was imported before videogan", category=RuntimeWarning)
 from videogan.config import get_preset, replace
+from videogan.data import build_dataset
 from videogan.cpu_threads import WAIT_POLICY_VARIABLES, apply_wait_policy
 from videogan.runtime import Runtime, pick_device
 from videogan.train.gan import GANTask, train
-from videogan.train.training_loop import StepContext
+from videogan.train.training_loop import StepContext, resolve_channels_last
 
 from gpu_train_speed import iteration_flops, lazy_period  # this folder: the loop's FLOPs, counted one way
 
@@ -81,18 +85,20 @@ def _adam(params) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))  # both ports: the paper's Adam
 
 
-def our_step(preset: str, batch: int, seed: int = 0, channels_last: bool = False):
-    """Our iteration: the training loop's own step (train/gan.py's GANTask, with the loop's
-    `--channels-last` conversion) on a fixed synthetic real batch."""
-    config = replace(get_preset(preset), train={"batch_size": batch, "seed": seed, "channels_last": channels_last,
-                                                "device": "cpu"})
+def our_step(preset: str, batch: int, seed: int = 0, channels_last: bool | None = None):
+    """Our iteration: the training loop's own step (train/gan.py's GANTask, with the loop's memory format:
+    the preset's CPU default, or channels_last_3d on or off) on a fixed synthetic real batch."""
+    layout = {} if channels_last is None else {"channels_last": channels_last}
+    config = replace(get_preset(preset), train={"batch_size": batch, "seed": seed, "device": "cpu", **layout})
     runtime = Runtime(torch.device("cpu"))
-    task = GANTask(config, runtime, dataset=None)  # the video task reads no clip at construction
+    # the video task reads no clip at construction; the future task its progress samples' first frames
+    dataset = build_dataset(config.data, config.model) if config.model.task == "future" else None
+    task = GANTask(config, runtime, dataset)
     context = StepContext(runtime, "fp32")
     model = config.model
     real = torch.rand(batch, 3, model.frames, model.size, model.size, generator=torch.Generator().manual_seed(seed))
     real = real * 2 - 1  # b 3 t h w
-    if channels_last:
+    if resolve_channels_last(config.train.channels_last, runtime.device):
         real = real.contiguous(memory_format=torch.channels_last_3d)
     iterations = itertools.count()
 
@@ -157,7 +163,7 @@ def serve_contender(spec: dict) -> None:
     torch.set_num_threads(spec["threads"])
     period = 1
     if spec["kind"] == "ours":
-        step = our_step(spec.get("preset", "paper"), spec["batch"], channels_last=spec.get("channels_last", False))
+        step = our_step(spec.get("preset", "paper"), spec["batch"], channels_last=spec.get("channels_last"))
         period = lazy_period(get_preset(spec.get("preset", "paper")))
     else:
         step = peer_step(spec["peer"], spec["batch"])
@@ -211,12 +217,19 @@ def contender_env(threads: int, wait_policy: bool | str | int) -> dict:
 
 
 def compare(preset: str, batch: int, peer: str | None, rounds: int, iterations: int, threads: int,
-            conv_peak: float, peer_with_policy: bool = False, spin_counts: tuple[int, ...] = ()) -> None:
-    """One preset and batch size: the contenders take turns for `rounds` rounds; prints a row per contender."""
-    specs = [("ours", {"kind": "ours", "preset": preset}, True),
-             ("ours, OpenMP default", {"kind": "ours", "preset": preset}, False),
-             ("ours, channels_last_3d", {"kind": "ours", "preset": preset, "channels_last": True}, True),
-             ("ours, OMP_WAIT_POLICY=PASSIVE", {"kind": "ours", "preset": preset}, "passive")]
+            conv_peak: float, peer_with_policy: bool = False, spin_counts: tuple[int, ...] = (),
+            layouts_only: bool = False) -> None:
+    """One preset and batch size: the contenders take turns for `rounds` rounds; prints a row per contender.
+    `layouts_only`: just the two memory layouts, contiguous and channels_last_3d, both with the command's
+    wait policy (the per-preset choice of the layout)."""
+    layouts = [("ours, contiguous", {"kind": "ours", "preset": preset, "channels_last": False}, True),
+               ("ours, channels_last_3d", {"kind": "ours", "preset": preset, "channels_last": True}, True)]
+    other_layout = layouts[0] if resolve_channels_last(get_preset(preset).train.channels_last, torch.device("cpu")) \
+        else layouts[1]  # the one the preset does not use by default
+    specs = layouts if layouts_only else [
+        ("ours", {"kind": "ours", "preset": preset}, True),
+        ("ours, OpenMP default", {"kind": "ours", "preset": preset}, False), other_layout,
+        ("ours, OMP_WAIT_POLICY=PASSIVE", {"kind": "ours", "preset": preset}, "passive")]
     specs += [(f"ours, GOMP_SPINCOUNT={n}", {"kind": "ours", "preset": preset}, n) for n in spin_counts]
     if peer and peer_with_policy:
         specs.append(("peer, with our wait policy", {"kind": "peer", "peer": peer}, True))
@@ -241,6 +254,10 @@ def compare(preset: str, batch: int, peer: str | None, rounds: int, iterations: 
           "| / peer (median of rounds) | load average |")
     print("|---|---|---|---|---|---|---|---|---|")
     peer_seconds = contenders[-1].seconds if peer else None
+    if layouts_only:
+        contiguous, channels_last = contenders
+        print(f"channels_last_3d / contiguous, {preset} at batch {batch} (median of the per-round ratios): "
+              f"{statistics.median(a / b for a, b in zip(contiguous.seconds, channels_last.seconds)):.2f}x")
     for c in contenders:
         rates = [iterations * batch / s for s in c.seconds]
         median = statistics.median(rates)
@@ -369,6 +386,9 @@ def main() -> None:
     parser.add_argument("--small-preset", default="cpu", help="the side-by-side small preset: cpu or demo")
     parser.add_argument("--preset", action="append", help="real-loop preset(s): paper, cpu, demo (default: paper and cpu)")
     parser.add_argument("--no-presets", action="store_true", help="skip the real-loop preset table")
+    parser.add_argument("--layouts", action="append", metavar="PRESET[:BATCH]",
+                        help="only time contiguous against channels_last_3d on these presets (at their own batch, "
+                             "or BATCH), --rounds rounds of --iterations iterations (x10 below 64x64)")
     parser.add_argument("--ticks", type=int, default=3, help="real loop: timed log ticks (the median is reported)")
     parser.add_argument("--tick-iterations", type=int, default=0, help="real loop: iterations per tick")
     parser.add_argument("--device", default="auto", help="real-loop device (the side-by-side runs on the CPU)")
@@ -405,6 +425,12 @@ def main() -> None:
               f"competing job: {'running' if load_job else 'none'}; load average {load_average()}")
         print(f"measured float32 peak (CPU, {torch.get_num_threads()} threads): matmul "
               f"{peak['matmul'] / 1e9:.1f} GFLOP/s, Conv3d {peak['conv3d'] / 1e9:.1f} GFLOP/s")
+        for name, _, batch in (item.partition(":") for item in args.layouts or []):
+            model = get_preset(name).model
+            compare(name, int(batch or get_preset(name).train.batch_size), None, args.rounds,
+                    args.iterations * (1 if model.size >= 64 else 10), args.threads, peak["conv3d"], layouts_only=True)
+        if args.layouts:
+            return
         for batch in args.batch or [8, 16]:
             compare("paper", batch, peer, args.rounds, args.iterations, args.threads, peak["conv3d"],
                     args.peer_with_policy, tuple(args.spin_count))

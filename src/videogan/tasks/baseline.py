@@ -141,7 +141,7 @@ class BaselineTask:
         self.opt = adam(self.autoencoder.parameters(), tcfg)
         self.world_size = runtime.world_size
         self.optimizers = {"opt": self.opt}
-        prepare_networks(self.networks, config)
+        prepare_networks(self.networks, config, runtime.device)
         # a fixed batch of training clips, shown next to its reconstructions as training goes
         self.shown = torch.stack([dataset[i]["video"] for i in range(min(16, len(dataset)))])  # 16 3 t h w
 

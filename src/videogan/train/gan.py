@@ -58,7 +58,7 @@ class GANTask:
         self.ema = GeneratorAverage(self.generator, tcfg.ema_half_life) if tcfg.ema_half_life > 0 else None
         if self.ema:
             self.networks["generator_ema"] = self.ema.average
-        prepare_networks(self.networks, config)
+        prepare_networks(self.networks, config, runtime.device)
         self.future = mcfg.task == "future"
         # the mask prior belongs to the video task's objective; equation 3 (future) has none
         self.loss = VideoGANLoss(self.discriminator, tcfg.mask_l1 if not self.future else 0.0,

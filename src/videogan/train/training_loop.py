@@ -182,10 +182,18 @@ def clips_on_device(batch: torch.Tensor, device: torch.device, channels_last: bo
     return real.contiguous(memory_format=torch.channels_last_3d) if channels_last else real
 
 
-def prepare_networks(networks: dict[str, nn.Module], config: RunConfig) -> None:
-    """Memory format and compilation the config asks for, applied in place (checkpoint keys unchanged)."""
+def resolve_channels_last(setting: str, device: torch.device) -> bool:
+    """`auto`: channels_last_3d on the CPU, where oneDNN's 3-D convolutions and their gradients run faster in it
+    (the presets where it did not measured faster say off; docs/performance.md); contiguous on CUDA and MPS,
+    where no measurement has shown it faster."""
+    return setting == "on" or (setting == "auto" and device.type == "cpu")
+
+
+def prepare_networks(networks: dict[str, nn.Module], config: RunConfig, device: torch.device) -> None:
+    """Memory format and compilation the config asks for on `device`, applied in place (checkpoint keys
+    unchanged)."""
     for network in networks.values():
-        if config.train.channels_last:
+        if resolve_channels_last(config.train.channels_last, device):
             for param in network.parameters():  # the 3-D layers' weights (the background stream's are 2-D)
                 if param.dim() == 5:
                     param.data = param.data.contiguous(memory_format=torch.channels_last_3d)
@@ -245,6 +253,8 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
         semantics = batch_semantics(config, runtime)
         precision = resolve_precision(config.train.precision, runtime.device)
         configure_kernels(precision, runtime.device)
+        channels_last = resolve_channels_last(config.train.channels_last, runtime.device)
+        memory_format = "channels_last_3d" if channels_last else "contiguous"
         dataset = build_dataset(config.data, config.model)
         task = make_task(config, runtime, dataset)
         iteration = 0
@@ -268,7 +278,7 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
             return TrainingOutcome(iteration, latest, None), task, config
         log.line(f"global batch {semantics['global_batch']} = {runtime.world_size} rank(s) x "
                  f"{semantics['batch_per_rank']} clips; BatchNorm statistics over {semantics['batch_norm_clips']} "
-                 f"clips; precision {precision}; {workers} loader worker(s)")
+                 f"clips; precision {precision}; {memory_format} memory format; {workers} loader worker(s)")
         position = state.get("data_position") if state is not None else None
         context = StepContext(runtime, precision)
         outcome = _fit(task, config, run_dir, runtime, dataset, iteration, context, log, progress, position)
@@ -280,6 +290,7 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
 def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime, dataset: Dataset, iteration: int,
          context: StepContext, log: RunLog, progress: bool, position: dict | None) -> TrainingOutcome:
     tcfg = config.train
+    channels_last = resolve_channels_last(tcfg.channels_last, runtime.device)
 
     def save() -> Path | None:
         state = checkpoint_state(task, config, iteration, runtime.world_size)
@@ -316,7 +327,7 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
                 stop = "signal"
                 break
             waited += time.perf_counter() - wait_start
-            stats = task.step(clips_on_device(batch, runtime.device, tcfg.channels_last), iteration, context)
+            stats = task.step(clips_on_device(batch, runtime.device, channels_last), iteration, context)
             iteration += 1
             bar.update(1)
             for k, v in stats.items():  # a statistic of some steps only (lazy R1) is averaged over those
