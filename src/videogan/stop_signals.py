@@ -9,6 +9,7 @@ safe point: a checkpoint, a published shard.
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from contextlib import contextmanager
 
@@ -19,9 +20,21 @@ REPEAT_WINDOW_S = 2.0
 
 
 def ignore_stop_signals(*_) -> None:
-    """Initializer of a helper process (DataLoader's `worker_init_fn`, a pool's initializer)."""
+    """Initializer of a helper process (DataLoader's `worker_init_fn`, a pool's initializer): the main
+    process decides when to stop, and then shuts its helpers down."""
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+    sys.excepthook = _quiet_when_the_main_process_hangs_up(sys.excepthook)
+
+
+def _quiet_when_the_main_process_hangs_up(hook):
+    """`hook` without the connection errors of a main process that is shutting this helper down: a loader
+    worker hands each batch's file descriptors over a connection (multiprocessing's resource sharer), whose
+    thread would print the main process's hang-up as a traceback after a SIGTERM to the whole group."""
+    def excepthook(kind, value, traceback):
+        if not issubclass(kind, (ConnectionResetError, BrokenPipeError)):
+            hook(kind, value, traceback)
+    return excepthook
 
 
 class StopNow(Exception):
