@@ -54,9 +54,9 @@ def test_wilson_interval_matches_the_formula_and_stays_in_range():
 
 def test_sources_and_the_pair_design(study, tmp_path):
     assert parse_source("real:synthetic").kind == "real"
-    folder = parse_source(f"{study / 'videos' / 'v0'}/")
-    assert (folder.name, folder.kind) == ("v0", "folder")
-    assert parse_source(f"ae={study / 'videos' / 'v0'}").name == "ae"
+    folder = parse_source(f"{study / 'videos'}/")
+    assert (folder.name, folder.kind) == ("videos", "folder")
+    assert parse_source(f"ae={study / 'videos'}").name == "ae"
     with pytest.raises(FileNotFoundError, match="not a checkpoint"):
         parse_source(str(tmp_path / "nothing"))
     loaded = load_study(study)
@@ -64,7 +64,10 @@ def test_sources_and_the_pair_design(study, tmp_path):
     assert loaded.comparisons == [("gan", "real")]
     assert sum(not t.catch for t in trials) == 9 and sum(t.catch for t in trials) == 2
     # every video of a source is used before any is repeated
-    assert sorted(t.a_video for t in trials[:4]) == [f"videos/v0/{i:03d}" for i in range(4)]
+    assert len({t.a_video for t in trials[:4]}) == 4
+    # a video's address is a keyed hash: the same for every trial that shows it, one folder for all sources
+    assert len({t.a_video for t in trials if t.a == "gan"}) == 4 and all(
+        t.a_video.count("/") == 1 and t.b_video.count("/") == 1 for t in trials)
     # the page is blind: neither its data nor a video's address names a source or marks a catch trial
     page_data = (study / "study-data.js").read_text()
     assert '"gan"' not in page_data and '"real"' not in page_data and "catch" not in page_data
@@ -185,9 +188,9 @@ def _choose(page, study: Path, tap: bool = False) -> str:
     """Once both videos have played through, click (or tap) the video that is not noise (on a normal
     trial: the left one); returns the side."""
     page.page.wait_for_selector("#trial[data-state=answerable]")
-    noise = "/" + json.loads((study / "study.json").read_text())["settings"]["catch_folder"] + "/"
+    noise = {t["b_video"] for t in json.loads((study / "study.json").read_text())["trials"] if t["catch"]}
     sources = page.page.evaluate("() => ['left', 'right'].map(s => document.querySelector('#' + s + ' > *').src)")
-    side = "right" if noise in sources[0] else "left"
+    side = "right" if any(f"/{video}." in sources[0] for video in noise) else "left"
     (page.page.tap if tap else page.page.click)(f"#{side}")
     return side
 
@@ -498,11 +501,12 @@ def guarded_site(study, tmp_path_factory):
     root = tmp_path_factory.mktemp("guarded")
     site = Path(shutil.copytree(study, root / "site"))
     (root / "outside.txt").write_text("SECRET-OUTSIDE")
-    (site / "videos" / "v1" / "000.mp4").unlink()
-    (site / "videos" / "v1" / "000.mp4").symlink_to(root / "outside.txt")
-    (site / "tally.json").write_text('{"SECRET-TALLY": 1}')
     loaded = load_study(site)
-    trial = next(t for t in loaded.trials.values() if "v1/000" not in (t.a_video, t.b_video))
+    linked = next(iter(loaded.trials.values())).a_video  # a video the page may fetch, now a way out
+    (site / f"{linked}.mp4").unlink()
+    (site / f"{linked}.mp4").symlink_to(root / "outside.txt")
+    (site / "tally.json").write_text('{"SECRET-TALLY": 1}')
+    trial = next(t for t in loaded.trials.values() if linked not in (t.a_video, t.b_video))
     (site / "answers.jsonl").write_text(json.dumps(_answer(loaded, trial, "SECRET-PARTICIPANT")) + "\n")
     return site
 
@@ -512,7 +516,10 @@ def test_the_server_serves_nothing_outside_its_allowlist(guarded_site):
     500, and nothing but the allowlisted files ever in a 200."""
     from videogan.tasks.study.serve import allowlist
 
-    allowed = allowlist(load_study(guarded_site))
+    loaded = load_study(guarded_site)
+    allowed = allowlist(loaded)
+    linked = next(iter(loaded.trials.values())).a_video  # its MP4 is the symlink out (guarded_site)
+    served = sorted(trial.b_video for trial in loaded.trials.values() if linked != trial.b_video)[0]
     secrets = [b"SECRET-OUTSIDE", b"SECRET-TALLY", b"SECRET-PARTICIPANT", b"token_sha256", b'"sources"', b"catch:noise"]
     with serving(guarded_site, idle_s=2, body_s=1) as url:
         port = int(url.rsplit(":", 1)[1].strip("/"))
@@ -531,7 +538,6 @@ def test_the_server_serves_nothing_outside_its_allowlist(guarded_site):
                                                        st.dictionaries(st.sampled_from(["participant", "token"]),
                                                                        st.text(max_size=8) | st.integers())))
         @example(path="/%73tudy.json", method="GET", headers=[], body=b"")
-        @example(path="/videos/v1/000.mp4", method="GET", headers=[], body=b"")  # the symlink out
         @example(path="/api/answer", method="POST", headers=["Content-Length: abc"], body=b"{}")
         def check(path, method, headers, body):
             target = path.encode("utf-8", "surrogatepass")
@@ -548,8 +554,10 @@ def test_the_server_serves_nothing_outside_its_allowlist(guarded_site):
             assert not any(secret in response for secret in secrets), (path, method, response[:300])
 
         check()
+        get = "GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        assert _status(_exchange(port, get.format(f"/{linked}.mp4").encode())) == 404  # the symlink out
         # and what must be served still is
-        for name in ("/", "/index.html", "/study.js", "/study-data.js", "/videos/v0/000.gif"):
+        for name in ("/", "/index.html", "/study.js", "/study-data.js", f"/{served}.gif"):
             assert _status(_exchange(port, f"GET {name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())) == 200
 
 

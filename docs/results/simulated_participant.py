@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--pid", default="SIMULATED-left-clicker")
     parser.add_argument("--screenshots", type=Path, default=None, help="folder for the pages' screenshots")
     args = parser.parse_args()
-    noise = "/" + json.loads((args.study / "study.json").read_text())["settings"]["catch_folder"] + "/"
+    noise = {t["b_video"] for t in json.loads((args.study / "study.json").read_text())["trials"] if t["catch"]}
     with sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1000, "height": 560})
@@ -45,7 +45,7 @@ def main() -> None:
                 page.wait_for_timeout(700)  # a few frames into the loop
                 page.screenshot(path=str(args.screenshots / "study-trial.png"))
             sources = page.evaluate("() => ['left', 'right'].map(s => document.querySelector('#' + s + ' > *').src)")
-            page.click("#right" if noise in sources[0] else "#left")
+            page.click("#right" if any(f"/{video}." in sources[0] for video in noise) else "#left")
             answered += 1
         page.wait_for_function("() => document.getElementById('status').textContent.endsWith('saved')")
         if args.screenshots:

@@ -18,6 +18,8 @@ def resolve_run(args) -> tuple[Path, RunConfig, dict | None]:
     when resuming.
     Under torchrun, rank 0 alone checks and prepares the folder and chooses the checkpoint (`agreement`)."""
     if args.resume:
+        if args.out is not None:  # a resume writes into the run it continues
+            raise ValueError(f"--out {args.out}: --resume continues {args.resume} in place; give one of them")
         if args.preset is not None:  # the run's saved config is what continues
             raise ValueError(f"--preset {args.preset}: --resume continues {args.resume} with the config it was "
                              "started with; drop --preset (flags that apply on resume can still be given)")

@@ -57,6 +57,9 @@ class AtomicFile:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_file() and not self.path.is_dir():
+            # a rename over /dev/null or a FIFO would replace the node itself (for root: the machine's)
+            raise OutputError(f"{self.path}: cannot write: a device, pipe or socket, not a file")
         self.temporary = temporary_name(self.path)
         with writing(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)

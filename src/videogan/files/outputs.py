@@ -12,7 +12,7 @@ from .atomic import OutputError
 # Files that hold a run's, a dataset's or a study's own state: an output named like one of them, where one
 # exists, would replace it with something else.
 OWN_FILES = frozenset({"config.json", "stats.jsonl", "manifest.jsonl", "prepare.json", "skipped.jsonl",
-                       "study.json", "answers.jsonl", "tally.json"})
+                       "study.json", "answers.jsonl", "tally.json", "report.html", "sessions.jsonl"})
 # What a file holds, from its first bytes: formats a command's text output must never replace.
 _MAGIC = ((0, b"PK\x03\x04", "a checkpoint (zip archive)"), (257, b"ustar", "a shard (tar archive)"),
           (0, b"\x93NUMPY", "a clip (.npy)"), (4, b"ftyp", "a video (MP4/MOV)"), (0, b"RIFF", "a video (AVI)"),
@@ -34,6 +34,8 @@ def check_writable(path: str | os.PathLike, is_file: bool = False, what: str = "
     path = Path(path)
     if path.exists() and path.is_dir() == is_file:
         raise OutputError(f"{path}: {what} is {'a folder, not a file' if is_file else 'a file, not a folder'}")
+    if is_file and path.exists() and not path.is_file():  # a rename would replace the node itself
+        raise OutputError(f"{path}: {what} is a device, pipe or socket, not a file: choose a file")
     folder = path.parent if is_file else path
     existing = _nearest_existing(folder)
     if not existing.is_dir():

@@ -35,7 +35,15 @@ def _generator_of(state: dict, device: torch.device | str, raw: bool = False) ->
         raise ValueError(f"{state['path']}: checkpoint holds no unconditional video generator"
                          + (f" (it is a {config.model.task!r}-task model: use `videogan predict`)"
                             if config.model.task == "future" else ""))
-    return restore_generator(state, VideoGenerator(config.model), device, raw)
+    generator = restore_generator(state, VideoGenerator(config.model), device, raw)
+    # finite weights can still make NaN videos (a negative BatchNorm variance, weights near float's limit):
+    # a sample of black videos with exit 0 would be a silent wrong result
+    probe = torch.randn(2, config.model.z_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        if not torch.isfinite(generator(probe.to(device))).all():
+            raise ValueError(f"{state['path']}: its generator makes videos of NaN or infinite values (broken weights "
+                             "or BatchNorm statistics)")
+    return generator
 
 
 def restore_generator(state: dict, generator: nn.Module, device: torch.device | str, raw: bool = False) -> nn.Module:

@@ -218,6 +218,8 @@ def write_report(run_dir: str | Path, generate_streams: bool = True) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: no such run folder")
+    if not any((run_dir / name).exists() for name in ("config.json", "stats.jsonl", "checkpoints")):
+        raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json, stats.jsonl or checkpoints/)")
     out = run_dir / "report"
     records, notes = read_stats(run_dir / "stats.jsonl")
     evaluations, eval_notes = read_evaluations(run_dir)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
+import hmac
 import io
 import itertools
 import json
@@ -105,23 +107,25 @@ def noise_videos(n: int, frames: int, size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, frames, size, size, 3), dtype=np.uint8)
 
 
-def video_folders(names: list[str]) -> dict[str, str]:
-    """Each source's folder under the site, named so that a video's address does not say its source."""
-    return {name: f"videos/v{i}" for i, name in enumerate([*names, CATCH_SOURCE])}
+def video_addresses(names: list[str], key: bytes):
+    """Each video's address under the site, from its source and number: a keyed hash (the key lives only
+    while the study is made), so that neither an address nor a folder tells two videos' sources apart."""
+    def address(source: str, index: int) -> str:
+        return "videos/" + hmac.new(key, f"{source}\0{index}".encode(), hashlib.sha256).hexdigest()[:20]
+    return address
 
 
 def draw_trials(names: list[str], per_comparison: int, catch: int, real: str | None,
-                videos: int, seed: int) -> tuple[list[tuple[str, str]], list[Trial]]:
+                videos: int, seed: int, address) -> tuple[list[tuple[str, str]], list[Trial]]:
     """Every pair of sources (in the given order: "prefer the earlier over the later", as Table 1) gets
     `per_comparison` trials; each source's videos are used in turn so a comparison shows different ones.
     Trial ids are given in a shuffled order, so neither an id nor its place tells a catch trial."""
     rng = np.random.default_rng(seed)
-    folders = video_folders(names)
     comparisons = list(itertools.combinations(names, 2))
-    order = {name: itertools.cycle(rng.permutation(videos).tolist()) for name in folders}
+    order = {name: itertools.cycle(rng.permutation(videos).tolist()) for name in [*names, CATCH_SOURCE]}
     pairs = [pair for pair in comparisons for _ in range(per_comparison)] + [(real, CATCH_SOURCE)] * catch
-    trials = [Trial("", a, b, f"{folders[a]}/{next(order[a]):03d}", f"{folders[b]}/{next(order[b]):03d}",
-                    catch=b == CATCH_SOURCE) for a, b in pairs]
+    trials = [Trial("", a, b, address(a, next(order[a])), address(b, next(order[b])), catch=b == CATCH_SOURCE)
+              for a, b in pairs]
     ids = rng.permutation(len(trials))
     return comparisons, [dataclasses.replace(t, id=f"t{i:04d}") for t, i in zip(trials, ids)]
 
@@ -161,13 +165,13 @@ def check_completion_url(url: str) -> str:
     return url
 
 
-def _write_clips(folder: Path, videos: np.ndarray, fps: float) -> None:
+def _write_clips(out: Path, addresses: list[str], videos: np.ndarray, fps: float) -> None:
     """n t h w 3 videos as MP4 and GIF, enlarged by whole pixels to about 128 px (H.264 stores colour at
     half resolution: a 16 px video would be smeared); the page scales them the rest of the way."""
     scale = max(1, 128 // min(videos.shape[2:4]))
-    for i, video in enumerate(videos):
+    for address, video in zip(addresses, videos):
         for ext in ("mp4", "gif"):
-            write_video(folder / f"{i:03d}.{ext}", video, fps=fps, scale=scale)
+            write_video(out / f"{address}.{ext}", video, fps=fps, scale=scale)
 
 
 def platform_csv(trials: list[Trial], base_url: str, seed: int) -> str:
@@ -219,19 +223,19 @@ def make_study(specs: list[str], out: str | Path, videos: int = 20, per_comparis
         raise ValueError("catch trials show a real video against noise: add a real source (e.g. real:synthetic) "
                          "or give --catch 0")
     out.mkdir(parents=True, exist_ok=True)
-    described, folders = [], video_folders(names)
+    described, address = [], video_addresses(names, secrets.token_bytes(16))
     for i, source in enumerate(sources):
         clips = draw_videos(source, videos, frames, size, seed + i)
         if len(clips) < videos:
             raise ValueError(f"{source.spec}: has {len(clips)} videos, the study needs --videos {videos}")
-        _write_clips(out / folders[source.name], clips, fps)
-        described.append({"name": source.name, "spec": source.spec, "kind": source.kind, "videos": videos,
-                          "folder": folders[source.name]})
+        _write_clips(out, [address(source.name, i) for i in range(videos)], clips, fps)
+        described.append({"name": source.name, "spec": source.spec, "kind": source.kind, "videos": videos})
     if catch:
-        _write_clips(out / folders[CATCH_SOURCE], noise_videos(videos, frames, size, seed), fps)
-    comparisons, trials = draw_trials(names, per_comparison, catch, real, videos, seed)
+        _write_clips(out, [address(CATCH_SOURCE, i) for i in range(videos)], noise_videos(videos, frames, size, seed),
+                     fps)
+    comparisons, trials = draw_trials(names, per_comparison, catch, real, videos, seed, address)
     settings = {"videos": videos, "per_comparison": per_comparison, "catch": catch, "frames": frames, "size": size,
-                "seed": seed, "fps": fps, "display_px": display, "catch_folder": folders[CATCH_SOURCE],
+                "seed": seed, "fps": fps, "display_px": display,
                 "min_response_ms": clip_ms(frames, fps) if min_response_ms is None else min_response_ms,
                 "videogan": __version__}
     study = study_dict(secrets.token_hex(6), described, comparisons, trials, QUESTION, settings)
