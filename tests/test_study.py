@@ -573,8 +573,12 @@ def test_the_server_limits_bodies_headers_and_slow_clients(guarded_site):
         started = time.monotonic()  # headers that never end: closed after the idle limit, not held open
         assert _exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n", timeout=10) == b""
         assert time.monotonic() - started < 5
-        slow_body = _exchange(port, b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{", 10)
+        slow_body = _exchange(port, b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", 10)
         assert _status(slow_body) == 408
+        # a plain-text post (what another site's page can send without asking) is refused before its body
+        text = _exchange(port, b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                               b"Content-Length: 20\r\nConnection: close\r\n\r\n{\"participant\": \"x\"}")
+        assert _status(text) == 415
         for length in ("abc", "-1", "1, 2", "99999999999999999999"):
             request = f"POST /api/answer HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{{}}".encode()
             assert _status(_exchange(port, request)) in (400, 413), length

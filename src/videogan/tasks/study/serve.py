@@ -209,7 +209,9 @@ class StudyApp:
         return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
     async def _record(self, request: web.Request) -> dict:
-        """The request's body as a JSON object, else Refused (400, 408, 413)."""
+        """The request's body as a JSON object, else Refused (400, 408, 413, 415)."""
+        if request.content_type != "application/json":  # a form or text/plain post from another site's page
+            raise Refused(415, "send a JSON object as application/json")
         try:
             async with asyncio.timeout(self.limits.body_s):
                 raw = await request.read()
