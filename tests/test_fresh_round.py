@@ -7,19 +7,8 @@ import pytest
 
 from forged import forged_copy
 from videogan.cli import main
-from videogan.config import get_preset, replace
 from videogan.files import OutputError, check_not_an_input, check_writable, write_atomic
 from videogan.models.sampler import load_sampler
-from videogan.train.gan import train
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("fresh") / "run"
-    config = replace(get_preset("tiny"), train={"iterations": 2, "checkpoint_every": 2, "sample_every": 100,
-                                               "log_every": 1, "device": "cpu"})
-    train(config, run_dir, progress=False)
-    return run_dir
 
 
 def test_an_output_that_is_a_pipe_is_refused_before_work_and_never_replaced(tmp_path):
@@ -32,8 +21,8 @@ def test_an_output_that_is_a_pipe_is_refused_before_work_and_never_replaced(tmp_
     assert fifo.is_fifo()
 
 
-def test_a_resume_told_to_write_elsewhere_is_refused(run, tmp_path, capsys):
-    assert main(["train", "--resume", str(run), "--out", str(tmp_path / "other"), "--iterations", "4"]) == 2
+def test_a_resume_told_to_write_elsewhere_is_refused(trained_run, tmp_path, capsys):
+    assert main(["train", "--resume", str(trained_run), "--out", str(tmp_path / "other"), "--iterations", "4"]) == 2
     assert "--resume continues" in capsys.readouterr().err and not (tmp_path / "other").exists()
 
 
@@ -43,7 +32,7 @@ def test_a_report_of_a_folder_without_a_run_is_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("change", ["negative variance", "huge weights"])
-def test_a_checkpoint_whose_generator_makes_nan_videos_is_refused(run, tmp_path, change):
+def test_a_checkpoint_whose_generator_makes_nan_videos_is_refused(trained_run, tmp_path, change):
     def edit(state):
         for key, value in state["generator"].items():
             if change == "negative variance" and key.endswith("running_var"):
@@ -52,7 +41,7 @@ def test_a_checkpoint_whose_generator_makes_nan_videos_is_refused(run, tmp_path,
                 value.mul_(1e30)
 
     with pytest.raises(ValueError, match="NaN or infinite"):
-        load_sampler(forged_copy(run, tmp_path, edit))
+        load_sampler(forged_copy(trained_run, tmp_path, edit))
 
 
 def test_an_output_named_like_a_runs_report_is_refused(tmp_path):

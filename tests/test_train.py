@@ -188,18 +188,6 @@ def test_compile_with_r1_trains_as_the_eager_networks_do(tiny_config):
             torch.testing.assert_close(weights[1][key][name], value, rtol=1e-4, atol=1e-5, msg=f"{key}.{name}")
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """A tiny run of 2 iterations with its checkpoint, stats.jsonl and config.json (copied by each test)."""
-    from videogan.config import get_preset
-
-    run = tmp_path_factory.mktemp("trained") / "run"
-    config = replace(get_preset("tiny"), train={"iterations": 2, "log_every": 1, "checkpoint_every": 2,
-                                                "sample_every": 100, "device": "cpu"})
-    train(config, run, progress=False)
-    return run
-
-
 def _forged_copy(run, tmp_path, **fields):
     """A copy of `run` whose checkpoint holds `fields` instead (its sha256 made to match: a forged file)."""
     from forged import forged_copy
