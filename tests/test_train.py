@@ -61,7 +61,10 @@ def test_checkpoint_round_trip_with_optimizer_state(tmp_path, tiny_config):
     assert all(torch.equal(again["generator"][k], v) for k, v in state["generator"].items())
 
 
-def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_run(tmp_path, tiny_config):
+@pytest.mark.parametrize("augment", ["", "color,translation,cutout"])
+def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_run(tmp_path, tiny_config, augment):
+    """Also with augmentation: its draws are a function of (seed, rank, iteration), like the codes."""
+    tiny_config = replace(tiny_config, train={"augment": augment})
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     train(tiny_config, whole, progress=False)
     train(replace(tiny_config, train={"iterations": 3}), parts, progress=False)

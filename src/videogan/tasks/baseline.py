@@ -166,6 +166,9 @@ class BaselineTask:
     def checkpoint_extras(self) -> dict:
         return {"kind": "baseline", "baseline": dataclasses.asdict(self.bcfg)}
 
+    def start_warnings(self) -> list[str]:
+        return []
+
 
 def train_baseline(config: RunConfig, bcfg: BaselineConfig, run_dir: str | Path, resume: bool = False,
                    progress: bool = True, state: dict | None = None) -> Path | None:

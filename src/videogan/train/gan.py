@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..config import RunConfig
+from ..data.motion import stillness_warning
 from ..models import VideoDiscriminator, build_generator, generator_inputs
 from ..models.memory import check_fits, training_bytes
 from ..models.sampler import generate
@@ -32,11 +33,11 @@ def init_networks(model_cfg, seed: int) -> tuple[torch.nn.Module, VideoDiscrimin
         return build_generator(model_cfg), VideoDiscriminator(model_cfg)
 
 
-def noise_stream(seed: int, rank: int, iteration: int) -> torch.Generator:
-    """The CPU generator of one rank's codes at one iteration: a function of (seed, rank, iteration) alone,
-    so that ranks draw different codes, a resumed run draws the codes the uninterrupted run would have,
-    and a CPU and a GPU run see the same ones."""
-    key = np.random.SeedSequence([seed, rank, iteration]).generate_state(1, np.uint64)[0]
+def noise_stream(seed: int, rank: int, iteration: int, purpose: int = 0) -> torch.Generator:
+    """The CPU generator of one rank's codes (purpose 0) or augmentations (1) at one iteration: a function of
+    its arguments alone, so that ranks draw different ones, a resumed run draws what the uninterrupted run
+    would have, and a CPU and a GPU run see the same."""
+    key = np.random.SeedSequence([seed, rank, iteration] + [purpose] * bool(purpose)).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(key) & (2 ** 63 - 1))
 
 
@@ -60,9 +61,11 @@ class GANTask:
             self.networks["generator_ema"] = self.ema.average
         prepare_networks(self.networks, config, runtime.device)
         self.future = mcfg.task == "future"
+        self.dataset = dataset
         # the mask prior belongs to the video task's objective; equation 3 (future) has none
         self.loss = VideoGANLoss(self.discriminator, tcfg.mask_l1 if not self.future else 0.0,
-                                 tcfg.first_frame_weight, tcfg.first_frame_loss, tcfg.r1_gamma, tcfg.r1_every)
+                                 tcfg.first_frame_weight, tcfg.first_frame_loss, tcfg.r1_gamma, tcfg.r1_every,
+                                 tcfg.augment)
         # progress samples: 16 fixed codes, or for the future task the first frames of the first 16 clips
         fixed_videos = torch.stack([dataset[i]["video"] for i in range(min(16, len(dataset)))]) if self.future else None
         self.fixed_inputs = generator_inputs(mcfg, torch.Generator().manual_seed(tcfg.seed + 10_000),
@@ -74,13 +77,15 @@ class GANTask:
 
     def step(self, real: torch.Tensor, iteration: int, context: StepContext) -> dict[str, torch.Tensor]:
         inputs = self.inputs(real, iteration)
+        augment_rng = noise_stream(self.seed, self.rank, iteration, purpose=1)
         with context.autocast():
             parts = self.generator(*inputs, parts=True)
-            d_loss, d_stats = self.loss.discriminator_loss(real, parts["video"], iteration)
+            d_loss, d_stats = self.loss.discriminator_loss(real, parts["video"], iteration, augment_rng)
         context.update(d_loss, self.opt_d, self.discriminator)
         self.discriminator.requires_grad_(False)  # D's weights need no gradient in the G step
         with context.autocast():
-            g_loss, g_stats = self.loss.generator_loss(parts, image=inputs[0] if self.future else None)
+            g_loss, g_stats = self.loss.generator_loss(parts, image=inputs[0] if self.future else None,
+                                                       rng=augment_rng)
         context.update(g_loss, self.opt_g, self.generator)
         self.discriminator.requires_grad_(True)
         if self.ema:
@@ -97,6 +102,11 @@ class GANTask:
 
     def checkpoint_extras(self) -> dict:
         return {}
+
+    def start_warnings(self) -> list[str]:
+        """Clips too still for the two-stream decomposition."""
+        warning = stillness_warning(self.dataset) if self.model_cfg.arch == "two_stream" else None
+        return [warning] if warning else []
 
 
 def train(config: RunConfig, run_dir: str | Path, resume: bool = False, progress: bool = True,

@@ -5,7 +5,8 @@ D maximises log D(x) + log(1 - D(G(z))); G uses the non-saturating form, maximis
 Both go through BCE-with-logits, the numerically stable cross entropy section 2.3 asks for.
 
 Not the paper's, off unless asked: the R1 penalty (Mescheder et al. 2018), gamma/2 E|grad_x D(x)|^2 over
-real clips, which keeps D from growing steep around the data (the game D wins in docs/notebook.md 5).
+real clips, which keeps D from growing steep around the data (the game D wins in docs/notebook.md 5); and
+augmentation of every clip D sees (augment.py), drawn from the `rng` the caller passes.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from contextlib import nullcontext
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .augment import ClipAugment
 
 
 def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
@@ -38,13 +41,22 @@ class VideoGANLoss:
     form of equation 3's term (future task), applied when `generator_loss` is given the input image."""
 
     def __init__(self, discriminator: nn.Module, mask_l1: float = 0.1, first_frame_weight: float = 10.0,
-                 first_frame_kind: str = "l1", r1_gamma: float = 0.0, r1_every: int = 1):
+                 first_frame_kind: str = "l1", r1_gamma: float = 0.0, r1_every: int = 1, augment: str = ""):
         self.discriminator = discriminator
+        self.augment = ClipAugment(augment)
         self.mask_l1, self.r1_gamma, self.r1_every = mask_l1, r1_gamma, r1_every
         self.first_frame_weight, self.first_frame_kind = first_frame_weight, first_frame_kind
 
-    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, iteration: int = 0
-                           ) -> tuple[torch.Tensor, dict]:
+    def _judge(self, video: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
+        """D's logits for b 3 t h w clips, augmented first when the loss has augmentations."""
+        if self.augment:
+            if rng is None:
+                raise ValueError("an augmenting loss needs the rng of its random draws")
+            video = self.augment(video, rng)
+        return self.discriminator(video)
+
+    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor, iteration: int = 0,
+                           rng: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
         """real, fake: b 3 t h w. Two forward passes, so BatchNorm never mixes real and fake statistics.
         With r1_gamma, every r1_every-th iteration adds the R1 penalty times r1_gamma * r1_every (lazy: the
         same weight on average as at every step, at a quarter of the cost for r1_every 4)."""
@@ -57,8 +69,8 @@ class VideoGANLoss:
         # torch.compile (AOTAutograd) has no double backward: with --compile, D's forward at the real clips of an
         # R1 step runs eagerly (the same weights and BatchNorm buffers), every other forward compiled
         with torch.compiler.set_stance("force_eager") if r1_weight else nullcontext():
-            real_logits = self.discriminator(real)
-        fake_logits = self.discriminator(fake.detach())
+            real_logits = self._judge(real, rng)
+        fake_logits = self._judge(fake.detach(), rng)
         loss = _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
         stats = {"loss_d": loss.detach(), "d_real": torch.sigmoid(real_logits).mean().detach(),
                  "d_fake": torch.sigmoid(fake_logits).mean().detach()}
@@ -69,11 +81,12 @@ class VideoGANLoss:
             stats["r1"] = penalty.detach()
         return loss, stats
 
-    def generator_loss(self, parts: dict, image: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    def generator_loss(self, parts: dict, image: torch.Tensor | None = None, rng: torch.Generator | None = None
+                       ) -> tuple[torch.Tensor, dict]:
         """parts: the generator's output dict; image: the future task's input b 3 h w (None: video task).
         The mask prior lambda * mean|m| is the released code's L1 penalty averaged over all mask
         elements (m >= 0 after the sigmoid, so |m| = m)."""
-        logits = self.discriminator(parts["video"])
+        logits = self._judge(parts["video"], rng)
         adversarial = _bce(logits, 1.0)
         loss, stats = adversarial, {"loss_g": adversarial.detach()}
         if "mask" in parts:

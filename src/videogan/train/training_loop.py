@@ -68,6 +68,9 @@ class TrainingTask(Protocol):
     def checkpoint_extras(self) -> dict:
         """Further plain-data checkpoint entries (e.g. the baseline's `kind`)."""
 
+    def start_warnings(self) -> list[str]:
+        """What the run log says once before a new run's first step (e.g. clips too still for the model)."""
+
 
 @dataclass(frozen=True)
 class StepContext:
@@ -279,6 +282,9 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
         log.line(f"global batch {semantics['global_batch']} = {runtime.world_size} rank(s) x "
                  f"{semantics['batch_per_rank']} clips; BatchNorm statistics over {semantics['batch_norm_clips']} "
                  f"clips; precision {precision}; {memory_format} memory format; {workers} loader worker(s)")
+        if state is None and runtime.is_main:
+            for warning in task.start_warnings():
+                log.line(f"warning: {warning}")
         position = state.get("data_position") if state is not None else None
         context = StepContext(runtime, precision)
         outcome = _fit(task, config, run_dir, runtime, dataset, iteration, context, log, progress, position)
