@@ -8,7 +8,8 @@
 #   3. paper-preset training at batch 64 in fp32, tf32 and bf16, with --channels-last and with --compile:
 #      it/s, videos/s, peak memory, MFU against a matmul and a Conv3d timed in the same run; and the
 #      loader's videos/s from prepared shards at --workers auto next to what the GPU consumes;
-#   4. I3D clips/s (the FVD network).
+#   4. the footage-large preset (R1 penalty, the average of G) for 30 iterations: its log's videos/s;
+#   5. I3D clips/s (the FVD network).
 # Usage, from anywhere:  bash benchmarks/gpu_check.sh   (PYTHON=... picks the interpreter)
 # Without a GPU it says so and exits 0. A failing step is reported and the others still run; the exit
 # status is 1 if any step failed.
@@ -40,8 +41,11 @@ step 90 "CUDA tests" "$PY" -m pytest -q -m cuda tests/test_cuda.py
 step 120 "torchrun --nproc_per_node 1, NCCL, paper preset, 50 iterations" \
     "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 -m videogan.cli train --preset paper \
     --iterations 50 --log-every 10 --checkpoint-every 50 --sample-every 50 --out "$work/torchrun" --no-progress
-step 210 "paper preset training speed, batch 64" \
+step 180 "paper preset training speed, batch 64" \
     "$PY" benchmarks/gpu_train_speed.py --batch-size 64 --iterations 15 --channels-last --compile --loader
+step 40 "footage-large preset, 30 iterations" \
+    "$PY" -m videogan.cli train --preset footage-large --iterations 30 --log-every 10 --checkpoint-every 30 \
+    --sample-every 30 --out "$work/footage" --no-progress
 # without the converted weights (`videogan weights i3d`), the same network with random ones times the same
 i3d_weights=$("$PY" -c "from videogan.eval.weights import converted_path; print(converted_path().exists())")
 step 45 "I3D clips/s" "$PY" benchmarks/fvd_speed.py --batch-sizes 8 32 --repeats 3 \

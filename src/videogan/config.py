@@ -250,7 +250,7 @@ PRESETS: dict[str, RunConfig] = {
     "footage": _preset(
         model=dict(frames=16, size=32, g_width=16, d_width=16, upsample="resize", d_norm="none"),
         train=dict(batch_size=32, iterations=3000, lr=1e-3, beta1=0.0, beta2=0.99, r1_gamma=1.0, mask_l1=1.0,
-                   ema_half_life=2000.0, augment="color,translation,cutout", log_every=100, sample_every=500,
+                   ema_half_life=2000.0, log_every=100, sample_every=500,
                    checkpoint_every=500),
     ),
     # For tests and smoke runs: seconds per hundred iterations.
