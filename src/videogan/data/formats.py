@@ -16,6 +16,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ..config import DATA_FORMATS as FORMATS
+from ..files import read_text_lines
 from .clips import adapt_clip
 from .decode import VIDEO_EXTENSIONS, count_frames, is_frame_folder, iter_frames, probe
 from .images import open_image
@@ -102,7 +103,7 @@ class VideoGANList(ClipDataset):
         list_file = Path(list_file)
         self.root = Path(root) if root is not None else list_file.parent
         self.items = []
-        for number, line in enumerate(list_file.read_text().splitlines(), 1):
+        for number, line in enumerate(read_text_lines(list_file, "VideoGAN list"), 1):
             parts = line.split()
             if not parts:
                 continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..files import read_text_lines
 from .decode import VIDEO_EXTENSIONS, is_frame_folder
 
 SPLIT_DIRS = (".", "ucfTrainTestlist")
@@ -31,7 +32,7 @@ def is_ucf_root(path: str | os.PathLike) -> bool:
 def _class_index(index_file: Path) -> list[str]:
     """Class names in classInd.txt's own numbering ("N Name" lines, N from 1), not its line order."""
     names = {}
-    for number, line in enumerate(index_file.read_text().splitlines(), 1):
+    for number, line in enumerate(read_text_lines(index_file, "class index"), 1):
         parts = line.split()
         if not parts:
             continue
@@ -53,7 +54,7 @@ def _split_names(root: Path, split: int, subset: str) -> list[tuple[str, str]]:
     if list_file is None:
         raise FileNotFoundError(f"{root}: no {subset}list{split:02d}.txt for --split {split}")
     return [(line.split()[0], f"{list_file}:{number}")
-            for number, line in enumerate(list_file.read_text().splitlines(), 1) if line.strip()]
+            for number, line in enumerate(read_text_lines(list_file, "split list"), 1) if line.strip()]
 
 
 def _ucf(root: Path, split: int | None, subset: str) -> tuple[list[tuple[Path, int]], list[str]]:

@@ -40,7 +40,7 @@ from .decode import VIDEO_EXTENSIONS, DecodeError, iter_parts, probe
 from .defects import FREEZE_FRAMES, FREEZE_LEVEL, Cuts, FreezeLimits
 from .formats import list_videos
 from .labelled import is_ucf_root, list_labelled
-from ..files import (AtomicFile, FolderBusy, OutputError, current_holder, describe_holder, hold_folder,
+from ..files import (AtomicFile, FolderBusy, OutputError, current_holder, describe_holder, hold_folder, read_text_lines,
                      remove_stale_temporaries, write_atomic, writing)
 from ..stop_signals import StopRequest, ignore_stop_signals
 from .scene_filter import SceneFilter
@@ -117,13 +117,8 @@ def list_sources(src: Path, split: int | None = None, subset: str = "train",
     if src.is_file() and src.suffix.lower() in VIDEO_EXTENSIONS:
         return [Source(src.name, str(src))]  # one video given where its folder could have been
     if src.is_file():
-        try:
-            text = src.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise ValueError(f"{src}: neither a folder, a video file nor a text list of videos "
-                             "(its bytes are not UTF-8 text)") from None
         sources = []
-        for line in text.splitlines():
+        for line in read_text_lines(src, "input (neither a folder, a video file nor a text list of videos)"):
             parts = line.split()
             if not parts or parts[0].startswith("#"):
                 continue

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ...files import read_text_lines
+
 PATTERN_PREFIX = "re:"
 
 
@@ -49,7 +51,7 @@ def _read_group_file(path: Path) -> dict[str, str]:
         raise FileNotFoundError(f"--groups {path}: no such file (give a file of 'NAME GROUP' lines, or "
                                 f"{PATTERN_PREFIX}PATTERN)")
     table = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(read_text_lines(path, "--groups file"), 1):
         fields = line.split("#", 1)[0].split()
         if not fields:
             continue

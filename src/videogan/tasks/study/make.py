@@ -28,7 +28,7 @@ from ... import __version__
 from ...checkpoint import config_of, load_checkpoint
 from ...data.video_io import to_uint8, write_video
 from ...eval.sources import VIDEO_SUFFIXES, VideoFolder, open_source
-from ...files import write_atomic
+from ...files import read_text_lines, write_atomic
 from ...models.sampler import load_sampler
 from .manifest import CATCH_SOURCE, PAGE_DATA, SITE_FILES, Trial, clip_ms, study_dict
 
@@ -147,12 +147,7 @@ def read_instructions(path: str | Path | None) -> str:
     """The text of --instructions FILE (paragraphs split by blank lines), or the default."""
     if path is None:
         return INSTRUCTIONS
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"--instructions {path}: not UTF-8 text") from None
-    except OSError as err:
-        raise ValueError(f"--instructions {path}: cannot be read ({err.strerror})") from None
+    text = "\n".join(read_text_lines(path, "--instructions file"))
     if not text.strip() or len(text) > MAX_INSTRUCTIONS:
         raise ValueError(f"--instructions {path}: {len(text)} characters; give 1 to {MAX_INSTRUCTIONS} of text")
     return text
