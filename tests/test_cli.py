@@ -87,6 +87,24 @@ def test_resume_applies_run_time_flags_and_refuses_recipe_flags(tmp_path, capsys
     assert saved["train"]["precision"] == "bf16" and saved["train"]["lr"] == 0.0002
 
 
+def test_a_hand_edited_config_json_is_named_on_resume_not_applied_silently(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--no-progress", *TINY, "--iterations", "2"]) == 0
+    saved = json.loads((run / "config.json").read_text())
+    saved["train"]["lr"], saved["model"]["z_dim"], saved["train"]["iterations"] = 0.001, 8, 99
+    (run / "config.json").write_text(json.dumps(saved))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--iterations", "4", "--no-progress"]) == 0
+    warning = [line for line in capsys.readouterr().err.splitlines() if "was edited" in line]
+    # the recipe's edits are named; iterations, a run-time setting, comes from the command line
+    assert len(warning) == 1 and "z_dim (file: 8, run: 16)" in warning[0] and "lr (file: 0.001" in warning[0]
+    assert "iterations" not in warning[0]
+    rewritten = json.loads((run / "config.json").read_text())
+    assert rewritten["train"]["lr"] == 0.0002 and rewritten["model"]["z_dim"] == 16
+    assert main(["train", "--resume", str(run), "--iterations", "5", "--no-progress"]) == 0
+    assert "was edited" not in capsys.readouterr().err
+
+
 def test_clear_errors(tmp_path, capsys):
     assert main(["sample", str(tmp_path / "missing.pt"), "--out", str(tmp_path)]) == 2
     assert "missing.pt" in capsys.readouterr().err

@@ -5,6 +5,7 @@ and the one-line notes a start prints.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from contextlib import contextmanager, nullcontext
@@ -24,6 +25,23 @@ def prepare_run_dir(run_dir: str | Path) -> None:
     for folder in (run_dir, *(run_dir / name for name in RUN_SUBFOLDERS)):
         check_writable(folder, what="run folder")
         remove_stale_temporaries(folder)
+
+
+def edited_settings(run_dir: str | Path, resumed: dict, flags: tuple[str, ...] = ()) -> list[str]:
+    """The settings in which RUN_DIR/config.json, as a resume finds it, differs from the config the resume
+    runs (`resumed`, as `RunConfig.to_dict` gives it): hand edits of the file, which a resume does not
+    apply. `flags`: settings a resume takes from its command line, not compared. Sections or keys the file
+    lacks (written by an older version) and unreadable files count as none."""
+    try:
+        on_disk = json.loads((Path(run_dir) / "config.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(on_disk, dict):
+        return []
+    return [f"{name} (file: {on_disk[section][name]!r}, run: {value!r})"
+            for section, values in resumed.items() if isinstance(on_disk.get(section), dict)
+            for name, value in values.items()
+            if name in on_disk[section] and name not in flags and on_disk[section][name] != value]
 
 
 def resume_hint(run_dir: str | Path, iteration: int, iterations: int) -> str | None:

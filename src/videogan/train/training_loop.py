@@ -37,7 +37,7 @@ from ..stop_signals import StopNow, StopRequest, ignore_stop_signals
 from .agreement import agreed_resume_state, check_same_start
 from .distributed import StopVote, average_buffers, average_gradients
 from .log import RunLog
-from .run_dir import resume_hint
+from .run_dir import edited_settings, resume_hint
 
 # Settings of how a run is executed, which `--resume` takes from the command line; every other setting
 # is the run's recipe (model, data, optimiser, batch, seed) and stays as saved.
@@ -269,12 +269,18 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
             restore_rng(state["rng"]["global"])
             iteration = state["iteration"]
         check_same_start(config, task.networks)
+        edited = (edited_settings(run_dir, config.to_dict(), RUN_TIME_FIELDS)
+                  if state is not None and runtime.is_main else [])
         if runtime.is_main:
             write_atomic(run_dir / "config.json", json.dumps(
                 {**config.to_dict(), "distributed": semantics, **(config_extras or {})}, indent=2, sort_keys=True))
         if state is not None:
             log.truncate_after(iteration)
             log.line(f"resumed {state['path']} at iteration {iteration}")
+            if edited:
+                log.line(f"warning: {run_dir / 'config.json'} was edited: {', '.join(edited)}; a resume runs the "
+                         "checkpoint's recipe and rewrites the file (change the recipe in a new run with --out, "
+                         "run-time settings with flags)")
         if iteration >= config.train.iterations:
             log.line(resume_hint(run_dir, iteration, config.train.iterations))
             latest = list_checkpoints(run_dir)[-1] if runtime.is_main else None
