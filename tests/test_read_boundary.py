@@ -233,6 +233,7 @@ LINE_CHANGES = st.one_of(
     st.tuples(st.just("set"), st.sampled_from(MANIFEST_KEYS), ODD),
     st.tuples(st.just("drop"), st.sampled_from(MANIFEST_KEYS), st.none()),
     st.tuples(st.just("line"), st.just(""), st.one_of(ODD, st.text(max_size=20))),  # the whole line replaced
+    st.tuples(st.just("copy"), st.just(""), st.none()),  # the line written twice
 )
 
 
@@ -246,6 +247,7 @@ LINE_CHANGES = st.one_of(
 @example(clip_format="raw", line=0, change=("set", "source", None), cut=None)
 @example(clip_format="raw", line=0, change=("set", "format", []), cut=None)  # unhashable: `in FORMATS` raised
 @example(clip_format="jpeg", line=3, change=("set", "type", "clip"), cut=150)  # torn in the middle of a line
+@example(clip_format="raw", line=0, change=("copy", "", None), cut=None)  # a clip's line twice
 @settings(max_examples=40, deadline=None, suppress_health_check=FIXTURE)
 def test_a_bad_manifest_line_is_skipped_naming_file_and_line(tmp_path, caplog, clip_format, line, change, cut):
     root = tmp_path / "prepared"
@@ -258,7 +260,7 @@ def test_a_bad_manifest_line_is_skipped_naming_file_and_line(tmp_path, caplog, c
     elif kind == "drop":
         record.pop(key, None)
     new = json.dumps(record) if kind != "line" else (value if isinstance(value, str) else json.dumps(value))
-    lines[line] = new
+    lines[line:line + 1] = [new, new] if kind == "copy" else [new]
     text = "\n".join(lines) + "\n"
     manifest.write_text(text[:cut] if cut is not None else text)
     before = folder_hash(root)
@@ -268,6 +270,9 @@ def test_a_bad_manifest_line_is_skipped_naming_file_and_line(tmp_path, caplog, c
         assert "\n" not in message
         assert message.startswith((f"skipping {manifest}:", f"skipping {root / 'shards' / 't-00000.tar'}:"))
     assert folder_hash(root) == before
+    if kind == "copy" and cut is None:  # a clip is served once however often its line is written
+        clips = read_manifests(root / "shards")[0]
+        assert len(clips) == len({c["key"] for c in clips}) == 2
 
 
 def _npy(shape_text: str, data: bytes, descr: str = "|u1") -> bytes:

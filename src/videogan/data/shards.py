@@ -163,8 +163,9 @@ def read_manifest(manifest: Path) -> tuple[list[dict], list[dict]]:
 
 def parse_manifest(data: bytes, name: str, shard: str, tar_size: int | None) -> tuple[list[dict], list[dict]]:
     """`read_manifest` for a manifest's bytes from anywhere (a local file, a URL: `name` says which in the
-    warnings); `tar_size` None: the tar's size is not known, so offsets are not checked against it."""
-    clips, inputs = [], []
+    warnings); `tar_size` None: the tar's size is not known, so offsets are not checked against it. A clip's
+    second line (same key) is skipped like a damaged one."""
+    clips, inputs, clip_lines = [], [], {}
     for number, raw in enumerate(data.split(b"\n"), 1):
         if not raw.strip():
             continue
@@ -178,6 +179,11 @@ def parse_manifest(data: bytes, name: str, shard: str, tar_size: int | None) -> 
                        else _input_problem(record) if kind == "input"
                        else f"type {kind!r} is not clip or input" if isinstance(record, dict)
                        else "not a JSON object")
+            if not problem and kind == "clip":
+                # a repeated line (a copy, a bad merge) would serve its clip twice as often
+                first = clip_lines.setdefault(record["key"], number)
+                problem = f"a second line for clip {record['key']!r} (the first is line {first})" if first != number \
+                    else None
         if problem:
             log.warning("skipping %s:%d: %s", name, number, textwrap.shorten(problem, 200))
         else:
