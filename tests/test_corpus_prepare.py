@@ -291,5 +291,5 @@ def test_a_video_file_as_source_is_its_one_input_and_a_binary_list_is_refused(tm
     capsys.readouterr()
     assert main(["prepare", str(listing), str(tmp_path / "out2")]) == 2
     err = capsys.readouterr().err
-    assert "list.txt: neither a folder, a video file nor a text list of videos" in err
+    assert "list.txt: the input (not a folder or a video file, so a text list of videos) is not UTF-8 text" in err
     assert len(err.strip().splitlines()) == 1

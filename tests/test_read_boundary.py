@@ -200,8 +200,8 @@ def test_a_truncated_or_flipped_checkpoint_is_one_line_or_its_content_unchanged(
 
 # ---- shards and manifests ----------------------------------------------------------------------------------
 
-MANIFEST_KEYS = ["type", "shard", "key", "offset", "nbytes", "frames", "format", "crc32", "label", "source",
-                 "status", "reason", "prepared", "extra"]
+MANIFEST_KEYS = ["type", "shard", "key", "offset", "nbytes", "frames", "height", "width", "format", "crc32", "label",
+                 "source", "status", "reason", "prepared", "extra"]
 
 
 def _prepared(root: Path, clip_format: str) -> Path:

@@ -118,7 +118,7 @@ def list_sources(src: Path, split: int | None = None, subset: str = "train",
         return [Source(src.name, str(src))]  # one video given where its folder could have been
     if src.is_file():
         sources = []
-        for line in read_text_lines(src, "input (neither a folder, a video file nor a text list of videos)"):
+        for line in read_text_lines(src, "input (not a folder or a video file, so a text list of videos)"):
             parts = line.split()
             if not parts or parts[0].startswith("#"):
                 continue

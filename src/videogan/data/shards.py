@@ -72,7 +72,8 @@ class ShardWriter:
         with writing(self._file.path):
             self._tar.addfile(info, io.BytesIO(data))
         self._pending.append({"type": "clip", "shard": self._name, "key": key, "offset": offset,
-                              "nbytes": info.size, "frames": int(video.shape[0]), "format": self.format.name,
+                              "nbytes": info.size, "frames": int(video.shape[0]), "height": int(video.shape[1]),
+                              "width": int(video.shape[2]), "format": self.format.name,
                               "crc32": zlib.crc32(data), **meta})
 
     def end_input(self, record: dict, keep_clips: bool = True) -> None:
@@ -135,6 +136,9 @@ def _clip_problem(record: dict, shard: str, tar_size: int | None) -> str | None:
         return f"unknown clip format {record['format']!r} (this version reads {', '.join(FORMATS)})"
     if "crc32" in record and not (_whole(record["crc32"]) and record["crc32"] < 2 ** 32):
         return f"crc32 {record['crc32']!r} is not a 32-bit checksum"
+    for field in ("height", "width"):  # written since this check exists; older lines lack them
+        if field in record and not _whole(record[field], 1):
+            return f"{field} {record[field]!r} is not a whole number >= 1"
     if "label" in record and not _whole(record["label"], -1):
         return f"label {record['label']!r} is not a class number"
     return None
@@ -223,6 +227,12 @@ def decode_clip(shard, record: dict, data: bytes) -> np.ndarray:
     if "crc32" in record and zlib.crc32(data) != record["crc32"]:
         raise ValueError(f"{member}: damaged (its bytes' checksum differs from the manifest's)")
     try:
-        return clip_format.decode(data, record["frames"])
+        clip = clip_format.decode(data, record["frames"])
     except Exception as err:  # whatever the decoder makes of damaged bytes, the member must be named
         raise ValueError(f"{member}: not a readable {clip_format.name} clip ({err})") from None
+    # a damaged header may decode to another frame size (a JPEG's width is two bytes of its header)
+    expected = tuple(record.get(field, size) for field, size in (("height", clip.shape[1]), ("width", clip.shape[2])))
+    if clip.shape[1:3] != expected:
+        raise ValueError(f"{member}: not a readable {clip_format.name} clip (frames of "
+                         f"{clip.shape[2]}x{clip.shape[1]}, not the manifest's {expected[1]}x{expected[0]})")
+    return clip
