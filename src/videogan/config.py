@@ -22,7 +22,8 @@ DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 UPSAMPLINGS = ("transposed", "resize")  # the generator's last layer: the paper's, or resize + convolution
 D_NORMS = ("batch", "spectral", "none")  # the discriminator's normalisation: the paper's BatchNorm, spectral norm, none
-_AUGMENTATION = "color|translation|cutout"  # train/augment.py
+AUGMENTATIONS = ("color", "translation", "cutout")  # train/augment.py: what each does
+_AUGMENTATION = "|".join(AUGMENTATIONS)
 CHANNELS_LAST = ("auto", "on", "off")  # memory format of the 3-D layers: auto resolves by device (training_loop.py)
 
 

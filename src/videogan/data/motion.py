@@ -8,6 +8,8 @@ did not; 0.037 on the built-in dataset.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from torch.utils.data import Dataset, IterableDataset
 
@@ -28,11 +30,8 @@ def stillness_warning(dataset: Dataset) -> str | None:
     (also for streamed data, which has no random access, and for clips of a single frame)."""
     if isinstance(dataset, IterableDataset) or len(dataset) == 0:
         return None
-    sample = dataset[0]["video"]
-    if sample.shape[1] < 2:
-        return None
     change = mean_frame_change(dataset)
-    if change >= STILL_CLIPS:
+    if math.isnan(change) or change >= STILL_CLIPS:  # NaN: clips of one frame, no change to speak of
         return None
     return (f"the training clips move little (mean frame-to-frame change {change:.3f}, under {STILL_CLIPS}): the "
             "two-stream model may put its mask on the still scene instead of what moves. If the camera's frame "

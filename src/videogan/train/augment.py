@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-AUGMENTATIONS = ("color", "translation", "cutout")
+from ..config import AUGMENTATIONS
 
 
 def _uniform(rng: torch.Generator, b: int, like: torch.Tensor) -> torch.Tensor:
