@@ -166,6 +166,9 @@ class TrainConfig:
     augment: str = setting("", "GAN: differentiable augmentations of every clip D sees, real and generated, comma-separated: "
                                "color, translation, cutout (DiffAugment, Zhao et al. 2020; empty: none, the paper's "
                                "recipe)", pattern=rf"((?:{_AUGMENTATION})(?:,(?:{_AUGMENTATION}))*)?")
+    mirror: bool = setting(False, "GAN: show D each real clip flipped left-right with probability 1/2, so G learns "
+                                  "both directions of every motion (for footage whose left and right are alike; off: "
+                                  "the paper's recipe)")
     ema_half_life: float = setting(0.0, "GAN: keep an average of G's weights with this half-life in videos, which "
                                         "sample/evaluate/predict then use (0: none, the paper's recipe)", low=0.0)
 

@@ -56,6 +56,13 @@ def cutout(x: torch.Tensor, rng: torch.Generator, ratio: float = 0.5) -> torch.T
     return x * keep[:, None, None].to(x.device, x.dtype)
 
 
+def mirror(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    """Each clip flipped left-right with probability 1/2: the real clips' half of StyleGAN's --mirror, which
+    doubles a small training set of scenes whose left and right are alike (people walk both ways)."""
+    flip = (torch.rand(len(x), generator=rng) < 0.5).to(x.device)
+    return torch.where(flip[:, None, None, None, None], x.flip(4), x)
+
+
 _TRANSFORMS = {"color": color, "translation": translation, "cutout": cutout}
 
 

@@ -19,6 +19,7 @@ from ..models import VideoDiscriminator, build_generator, generator_inputs
 from ..models.memory import check_fits, training_bytes
 from ..models.sampler import generate
 from ..runtime import Runtime
+from .augment import mirror
 from .distributed import with_sync_batchnorm
 from .ema import GeneratorAverage
 from .loss import VideoGANLoss
@@ -34,9 +35,9 @@ def init_networks(model_cfg, seed: int) -> tuple[torch.nn.Module, VideoDiscrimin
 
 
 def noise_stream(seed: int, rank: int, iteration: int, purpose: int = 0) -> torch.Generator:
-    """The CPU generator of one rank's codes (purpose 0) or augmentations (1) at one iteration: a function of
-    its arguments alone, so that ranks draw different ones, a resumed run draws what the uninterrupted run
-    would have, and a CPU and a GPU run see the same."""
+    """The CPU generator of one rank's codes (purpose 0), augmentations (1) or mirrored clips (2) at one
+    iteration: a function of its arguments alone, so that ranks draw different ones, a resumed run draws what
+    the uninterrupted run would have, and a CPU and a GPU run see the same."""
     key = np.random.SeedSequence([seed, rank, iteration] + [purpose] * bool(purpose)).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(key) & (2 ** 63 - 1))
 
@@ -61,6 +62,7 @@ class GANTask:
             self.networks["generator_ema"] = self.ema.average
         prepare_networks(self.networks, config, runtime.device)
         self.future = mcfg.task == "future"
+        self.mirror = tcfg.mirror
         self.dataset = dataset
         # the mask prior belongs to the video task's objective; equation 3 (future) has none
         self.loss = VideoGANLoss(self.discriminator, tcfg.mask_l1 if not self.future else 0.0,
@@ -76,6 +78,8 @@ class GANTask:
         return generator_inputs(self.model_cfg, noise_stream(self.seed, self.rank, iteration), len(real), real)
 
     def step(self, real: torch.Tensor, iteration: int, context: StepContext) -> dict[str, torch.Tensor]:
+        if self.mirror:
+            real = mirror(real, noise_stream(self.seed, self.rank, iteration, purpose=2))
         inputs = self.inputs(real, iteration)
         augment_rng = noise_stream(self.seed, self.rank, iteration, purpose=1)
         with context.autocast():
