@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 from videogan.config import ConfigError, ModelConfig, TrainConfig
 from videogan.models import VideoDiscriminator
-from videogan.train.augment import AUGMENTATIONS, ClipAugment, cutout, parse_augment, translation
+from videogan.train.augment import AUGMENTATIONS, ClipAugment, cutout, mirror, parse_augment, translation
 from videogan.train.loss import VideoGANLoss
 
 policies = st.lists(st.sampled_from(AUGMENTATIONS), min_size=1, max_size=3).map(",".join)
@@ -82,3 +82,20 @@ def test_r1_and_g_gradients_flow_through_the_augmentation():
         loss.generator_loss({"video": fake})
     plain = VideoGANLoss(d).generator_loss({"video": fake})[0]  # no augmentation: no rng needed
     assert torch.isfinite(plain)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=shapes, seed=st.integers(0, 2 ** 32))
+def test_mirror_flips_whole_clips_left_right_or_leaves_them(shape, seed):
+    b, t, h, w = shape
+    x = _clips(b, t, h, w, seed % 1000)
+    out = mirror(x, torch.Generator().manual_seed(seed))
+    assert torch.equal(out, mirror(x, torch.Generator().manual_seed(seed)))
+    for clip_in, clip_out in zip(x, out):
+        assert torch.equal(clip_out, clip_in) or torch.equal(clip_out, clip_in.flip(3))
+
+
+def test_mirror_flips_about_half_of_the_clips():
+    x = _clips(400, 1, 1, 2)
+    flipped = (mirror(x, torch.Generator().manual_seed(0)) != x).any(dim=(1, 2, 3, 4)).float().mean()
+    assert 0.4 < flipped < 0.6

@@ -61,10 +61,11 @@ def test_checkpoint_round_trip_with_optimizer_state(tmp_path, tiny_config):
     assert all(torch.equal(again["generator"][k], v) for k, v in state["generator"].items())
 
 
-@pytest.mark.parametrize("augment", ["", "color,translation,cutout"])
-def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_run(tmp_path, tiny_config, augment):
-    """Also with augmentation: its draws are a function of (seed, rank, iteration), like the codes."""
-    tiny_config = replace(tiny_config, train={"augment": augment})
+@pytest.mark.parametrize("draws", [{}, {"augment": "color,translation,cutout"}, {"mirror": True}])
+def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_run(tmp_path, tiny_config, draws):
+    """Also with augmentation or mirrored clips: their draws are a function of (seed, rank, iteration), like
+    the codes."""
+    tiny_config = replace(tiny_config, train=draws)
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     train(tiny_config, whole, progress=False)
     train(replace(tiny_config, train={"iterations": 3}), parts, progress=False)
@@ -76,6 +77,14 @@ def test_resumed_run_logs_the_same_losses_as_an_uninterrupted_run(tmp_path, tiny
             # equal up to rounding: CPU kernels may round differently from call to call; a resume that
             # lost a random state or a counter changes them by far more
             assert ra[key] == pytest.approx(rb[key], rel=1e-5, abs=1e-6), (ra["iteration"], key)
+
+
+def test_mirror_changes_what_d_sees_of_the_real_clips(tmp_path, tiny_config):
+    tiny_config = replace(tiny_config, train={"iterations": 1})
+    train(tiny_config, tmp_path / "plain", progress=False)
+    train(replace(tiny_config, train={"mirror": True}), tmp_path / "mirrored", progress=False)
+    plain, mirrored = _stats(tmp_path / "plain")[0], _stats(tmp_path / "mirrored")[0]
+    assert plain["d_real"] != mirrored["d_real"] and plain["d_fake"] == pytest.approx(mirrored["d_fake"])
 
 
 def test_periodic_checkpoints_are_pruned(tmp_path, tiny_config):
