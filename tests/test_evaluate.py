@@ -137,6 +137,29 @@ def test_evaluate_fvd_caches_the_real_statistics(run16, tmp_path, monkeypatch, c
     assert result["real_floor"]["path"].endswith("other_people")
 
 
+def test_repeated_evaluation_is_the_mean_of_single_seeds(run16, tmp_path, capsys):
+    from videogan.eval.weights import converted_path
+
+    cache = tmp_path / "cache"
+    (cache / "i3d").mkdir(parents=True)
+    (cache / "i3d" / converted_path().name).symlink_to(converted_path())
+    common = ["evaluate", str(run16), "--n", "3", "--metrics", "fvd,flicker", "--cache-dir", str(cache),
+              "--batch-size", "3"]
+    assert main([*common, "--seed", "4", "--repeats", "2", "--out", str(tmp_path / "both.json")]) == 0
+    assert "FVD / floor" in capsys.readouterr().out
+    assert main([*common, "--seed", "5", "--out", str(tmp_path / "one.json")]) == 0
+    both, one = (json.loads((tmp_path / name).read_text()) for name in ("both.json", "one.json"))
+    assert both["seeds"] == [4, 5] and both["n"] == 3 and both["arch"] == "two_stream"
+    assert both["per_seed"][1]["fvd"] == pytest.approx(one["fvd"])
+    for key in ("fvd", "fvd_real_floor", "flicker"):
+        values = [result[key] for result in both["per_seed"]]
+        assert both[key] == pytest.approx(np.mean(values)) and both[f"{key}_sd"] == pytest.approx(np.std(values, ddof=1))
+    ratios = [result["fvd"] / result["fvd_real_floor"] for result in both["per_seed"]]
+    assert both["fvd_over_floor"] == pytest.approx(np.mean(ratios))
+    assert main([*common, "--repeats", "0", "--out", str(tmp_path / "none.json")]) != 0
+    assert "--repeats 0" in capsys.readouterr().err
+
+
 def test_metrics_over_batches_equal_the_diagnostics_of_the_whole_set():
     from videogan.eval.metrics import EvalContext, VideoSet, get_metric
 

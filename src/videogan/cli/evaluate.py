@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..checkpoint import load_checkpoint
-from ..eval.evaluate import DEFAULT_N, evaluate
+from ..eval.evaluate import DEFAULT_N, evaluate_repeated
 from ..eval.fvd import BATCH_SIZE, CPU_BATCH_SIZE, FRAMES
 from ..eval.metrics import METRICS
 from ..eval.results import metric_numbers
@@ -27,18 +27,27 @@ def send_to_tensorboard(out: Path, result: dict) -> None:
     log.close()
 
 
+def _spread(result: dict, key: str, digits: int) -> str:
+    sd = result.get(f"{key}_sd")
+    return f"{result[key]:.{digits}f}" + (f" +- {sd:.{digits}f}" if sd is not None else "")
+
+
 def _run(args) -> None:
     metrics = tuple(args.metrics.split(",")) if args.metrics else None
     state = load_checkpoint(args.checkpoint)  # the one a run folder resolves to, and the default output's name
     out = Path(args.out) if args.out else Path(state["path"]).parent.parent / f"eval-{state['iteration']}.json"
     check_writable(out, is_file=True)
     check_not_an_input(out, inputs=[state["path"]])
-    result = evaluate(state["path"], args.data, args.n, metrics, args.frames, args.seed, args.device,
-                      args.batch_size, args.cache_dir, not args.no_cache, args.raw, args.floor_data)
+    result = evaluate_repeated(state["path"], args.repeats, args.seed, data=args.data, n=args.n, metrics=metrics,
+                               frames=args.frames, device=args.device, batch_size=args.batch_size,
+                               weights_dir=args.cache_dir, use_cache=not args.no_cache, raw=args.raw,
+                               floor_data=args.floor_data)
     print(write_result_json(out, result), end="")
     send_to_tensorboard(out, result)
     if result.get("fvd") is not None and result.get("fvd_real_floor") is not None:
-        print(f"FVD {result['fvd']:.1f}; real vs real at the same n, frames and size: {result['fvd_real_floor']:.1f}")
+        print(f"FVD {_spread(result, 'fvd', 1)}; real vs real at the same n, frames and size: "
+              f"{_spread(result, 'fvd_real_floor', 1)}" + (f"; FVD / floor {_spread(result, 'fvd_over_floor', 2)} "
+                                                           f"over seeds {result['seeds']}" if "seeds" in result else ""))
     print(f"wrote {out}")
 
 
@@ -57,6 +66,10 @@ def register(subparsers) -> None:
                              "holds if fewer)")
     parser.add_argument("--frames", type=int, default=FRAMES, help="frames FVD looks at (the first ones, >= 9)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated codes and of the real subset")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="evaluate at seeds --seed .. --seed + REPEATS - 1 and write their mean and standard "
+                             "deviation (and each seed's result): on a held-out set of a hundred clips one seed's "
+                             "FVD moves with the draw by as much as settings differ")
     parser.add_argument("--metrics", default=None, help=f"comma-separated subset of {','.join(METRICS)}")
     parser.add_argument("--batch-size", type=int, default=None,
                         help=f"videos per I3D pass (default: {CPU_BATCH_SIZE} on the CPU, {BATCH_SIZE} on a GPU)")

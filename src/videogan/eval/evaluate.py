@@ -204,3 +204,38 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
         result.update(fvd_real_floor=frechet_distance_from_stats(*floor_stats, *real_stats),
                       real_floor=floor_described, real_floor_shared=shared)
     return result
+
+
+def evaluate_repeated(checkpoint: str | Path, repeats: int, seed: int = 0, **options) -> dict:
+    """`evaluate` at seeds seed .. seed + repeats - 1 (other codes, and other real and floor subsets where
+    the data holds more than n), summarised: every measured number is the mean over the seeds, with its
+    sample standard deviation as KEY_sd, and `fvd_over_floor` is each seed's FVD over its own floor,
+    averaged. With a held-out set of a hundred clips, one seed's FVD moves with the draw by as much as
+    settings differ (docs/results.md, real footage), so settings are compared by this mean. `per_seed`
+    holds each evaluation."""
+    if repeats < 1:
+        raise ValueError(f"--repeats {repeats}: give 1 or more")
+    per_seed = [evaluate(checkpoint, seed=seed + i, **options) for i in range(repeats)]
+    if repeats == 1:
+        return per_seed[0]
+    for result in per_seed:
+        if result.get("fvd") is not None and result.get("fvd_real_floor"):
+            result["fvd_over_floor"] = result["fvd"] / result["fvd_real_floor"]
+    summary = {key: value for key, value in per_seed[0].items() if not _measured(value)}
+    summary["null_reasons"] = dict(summary.get("null_reasons", {}))
+    for key in {key: None for result in per_seed for key in result}:  # every key, in order of appearance
+        values = [result.get(key) for result in per_seed]
+        if all(_measured(value) for value in values):
+            summary[key] = float(np.mean(values))
+            summary[f"{key}_sd"] = float(np.std(values, ddof=1))
+        elif any(_measured(value) for value in values):
+            summary[key] = None
+            summary["null_reasons"][key] = "not measured at every seed (per_seed holds those it was)"
+    if not summary["null_reasons"]:
+        del summary["null_reasons"]
+    return {**summary, "seed": seed, "seeds": [seed + i for i in range(repeats)], "per_seed": per_seed}
+
+
+def _measured(value) -> bool:
+    """A measured number (a float): not a count, a flag or a description, which every seed shares."""
+    return isinstance(value, float) and np.isfinite(value)
