@@ -68,8 +68,7 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated codes and of the real subset")
     parser.add_argument("--repeats", type=int, default=1,
                         help="evaluate at seeds --seed .. --seed + REPEATS - 1 and write their mean and standard "
-                             "deviation (and each seed's result): on a held-out set of a hundred clips one seed's "
-                             "FVD moves with the draw by as much as settings differ")
+                             "deviation (and each seed's result): how far one draw can be trusted")
     parser.add_argument("--metrics", default=None, help=f"comma-separated subset of {','.join(METRICS)}")
     parser.add_argument("--batch-size", type=int, default=None,
                         help=f"videos per I3D pass (default: {CPU_BATCH_SIZE} on the CPU, {BATCH_SIZE} on a GPU)")

@@ -210,9 +210,8 @@ def evaluate_repeated(checkpoint: str | Path, repeats: int, seed: int = 0, **opt
     """`evaluate` at seeds seed .. seed + repeats - 1 (other codes, and other real and floor subsets where
     the data holds more than n), summarised: every measured number is the mean over the seeds, with its
     sample standard deviation as KEY_sd, and `fvd_over_floor` is each seed's FVD over its own floor,
-    averaged. With a held-out set of a hundred clips, one seed's FVD moves with the draw by as much as
-    settings differ (docs/results.md, real footage), so settings are compared by this mean. `per_seed`
-    holds each evaluation."""
+    averaged: how far one draw can be trusted, on a held-out set of a hundred clips (docs/evaluation.md,
+    'How sure'). `per_seed` holds each evaluation."""
     if repeats < 1:
         raise ValueError(f"--repeats {repeats}: give 1 or more")
     per_seed = [evaluate(checkpoint, seed=seed + i, **options) for i in range(repeats)]
