@@ -23,6 +23,7 @@ from ..runtime import pick_device
 from .fvd import FRAMES, Progress, frechet_distance_from_stats, protocol
 from .i3d import MIN_FRAMES, NUM_CLASSES
 from .metrics import METRICS, NEEDS_I3D, EvalContext, VideoSet, get_metric, real_fvd_stats
+from .results import finite_number
 from .sources import count_videos, dataset_config, open_source, synthetic_spec
 from .weights import CKPT_SHA256, cache_dir, load_i3d
 
@@ -237,4 +238,4 @@ def evaluate_repeated(checkpoint: str | Path, repeats: int, seed: int = 0, **opt
 
 def _measured(value) -> bool:
     """A measured number (a float): not a count, a flag or a description, which every seed shares."""
-    return isinstance(value, float) and np.isfinite(value)
+    return isinstance(value, float) and finite_number(value) is not None
