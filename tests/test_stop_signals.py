@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from test_data_prepare import ARGS, write_sources
 from videogan.data.shards import read_manifests
@@ -135,3 +137,39 @@ def test_a_repeat_of_the_same_request_is_not_a_second_ctrl_c(repeat):
         os.kill(os.getpid(), repeat)  # torchrun forwards the group's signal to ranks that got it already
         time.sleep(0.1)
     assert request.requested == "SIGTERM"
+
+
+SHARING_HELPER = """
+import os, sys
+from multiprocessing import current_process, resource_sharer
+from videogan.stop_signals import ignore_stop_signals
+ignore_stop_signals()  # as a loader worker starts
+shared = [resource_sharer.DupFd(os.pipe()[0]) for _ in range(int(sys.argv[1]))]  # as a batch's tensors are sent
+print(repr([current_process().authkey.hex(), *(one._id for one in shared)]), flush=True)
+sys.stdin.read()
+"""
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.lists(st.sampled_from(["after connecting", "after asking"]), min_size=1, max_size=3))
+def test_a_helper_is_quiet_when_the_main_process_hangs_up_while_fetching_a_file_descriptor(hang_ups):
+    """A SIGTERM to the group can end the main process at any point of the handshake by which it fetches a
+    batch's file descriptor from a loader worker (multiprocessing's resource sharer); the worker's sharing
+    thread must not print that as a traceback."""
+    import ast
+    from multiprocessing.connection import Client
+    from multiprocessing.reduction import recv_handle
+
+    helper = subprocess.Popen([sys.executable, "-c", SHARING_HELPER, str(len(hang_ups) + 1)], env=ENV, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    authkey, *shared = ast.literal_eval(helper.stdout.readline())
+    for hang_up, (address, key) in zip(hang_ups, shared):
+        with Client(address, authkey=bytes.fromhex(authkey)) as connection:
+            if hang_up == "after asking":
+                connection.send((key, os.getpid()))
+    address, key = shared[-1]
+    with Client(address, authkey=bytes.fromhex(authkey)) as connection:  # served after every hang-up before it
+        connection.send((key, os.getpid()))
+        os.close(recv_handle(connection))
+    _, err = helper.communicate("", timeout=30)
+    assert helper.returncode == 0 and "Traceback" not in err, err[-3000:]

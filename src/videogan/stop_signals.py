@@ -17,6 +17,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # torchrun forwards the group's signal to its ranks, which got it already: a repeat this soon is the same
 # request, not a second Ctrl-C
 REPEAT_WINDOW_S = 2.0
+HANG_UPS = (ConnectionError, EOFError)
 
 
 def ignore_stop_signals(*_) -> None:
@@ -30,9 +31,11 @@ def ignore_stop_signals(*_) -> None:
 def _quiet_when_the_main_process_hangs_up(hook):
     """`hook` without the connection errors of a main process that is shutting this helper down: a loader
     worker hands each batch's file descriptors over a connection (multiprocessing's resource sharer), whose
-    thread would print the main process's hang-up as a traceback after a SIGTERM to the whole group."""
+    thread would print the main process's hang-up as a traceback after a SIGTERM to the whole group. A
+    hang-up reads as any connection error or, when it comes between connecting and asking, as the end of
+    the stream (EOFError)."""
     def excepthook(kind, value, traceback):
-        if not issubclass(kind, (ConnectionResetError, BrokenPipeError)):
+        if not issubclass(kind, HANG_UPS):
             hook(kind, value, traceback)
     return excepthook
 
