@@ -1,5 +1,6 @@
 """The user docs hold together: every relative link in README.md and docs/ reaches a file, and every
-`#anchor` a heading of that file (GitHub's anchor rules); no internal tracker numbers in them."""
+`#anchor` a heading of that file (GitHub's anchor rules); every source file and definition they name
+exists; no internal tracker numbers in them."""
 import re
 from pathlib import Path
 
@@ -54,3 +55,33 @@ def test_no_tracker_numbers_in_user_docs():
     hits = [f"{doc.name}: {line.strip()}" for doc in DOCS for line in doc.read_text().splitlines()
             if re.search(r"issues? ?#?[0-9]+", line, re.I)]
     assert hits == []
+
+
+CODE_FILE = re.compile(r"`((?:[\w.]+/)*\w+\.py)`(?::\s*`([\w.]+)`)?")  # `train/loss.py` or `train/loss.py`: `name`
+CODE_ROOTS = [ROOT, ROOT / "src" / "videogan", ROOT / "tests", ROOT / "docs"]
+
+
+def code_file(name: str) -> Path | None:
+    """The file a doc means by `name`: a path from the repository, the package, tests/ or docs/; a bare file
+    name anywhere in them."""
+    for root in CODE_ROOTS:
+        if (root / name).is_file():
+            return root / name
+    if "/" not in name:
+        return next((p for p in ROOT.glob(f"*/**/{name}") if ".venv" not in p.parts), None)
+    return None
+
+
+def test_every_source_file_and_definition_the_docs_name_exists():
+    """Code moves; a doc that sends the reader to `train/trainer.py`: `_loader` after it moved sends them
+    nowhere."""
+    missing = []
+    for doc in DOCS:
+        for name, definition in CODE_FILE.findall(doc.read_text()):
+            path = code_file(name)
+            if path is None:
+                missing.append(f"{doc.name}: {name} (no such file)")
+            elif definition and not re.search(rf"^\s*(async def|def|class) {definition.split('.')[-1]}\b|^{definition}\s*[:=]",
+                                              path.read_text(), re.M):
+                missing.append(f"{doc.name}: {name}: {definition} (not defined there)")
+    assert missing == []
