@@ -173,3 +173,25 @@ def test_a_helper_is_quiet_when_the_main_process_hangs_up_while_fetching_a_file_
         os.close(recv_handle(connection))
     _, err = helper.communicate("", timeout=30)
     assert helper.returncode == 0 and "Traceback" not in err, err[-3000:]
+
+
+def _a_helper_that_starts_slowly(initialized):
+    from videogan.stop_signals import ignore_stop_signals
+
+    time.sleep(1.0)  # a spawned helper's imports, or a loader worker's set-up before its worker_init_fn
+    ignore_stop_signals()
+    initialized.set()
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_helper_survives_a_stop_signal_that_comes_before_its_initializer(method):
+    from videogan.stop_signals import helper_context
+
+    context = helper_context(method)
+    initialized = context.Event()
+    helper = context.Process(target=_a_helper_that_starts_slowly, args=(initialized,))
+    helper.start()
+    os.kill(helper.pid, signal.SIGTERM)  # the group's SIGTERM, the moment the helper exists
+    helper.join(60)
+    assert helper.exitcode == 0 and initialized.is_set()
+    assert not {signal.SIGTERM, signal.SIGINT} & signal.pthread_sigmask(signal.SIG_BLOCK, [])  # ours again

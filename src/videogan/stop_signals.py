@@ -4,14 +4,17 @@
 Ctrl-C sends SIGINT to every process of its foreground group. A loader worker or pool process that died of
 it would take the run down with a traceback; so helpers ignore both (`ignore_stop_signals`, their
 initializer) and the main process turns them into a request (`StopRequest`) that it honours at its next
-safe point: a checkpoint, a published shard.
+safe point: a checkpoint, a published shard. A helper starts with both blocked (`helper_context`), so that
+a signal in the instant before its initializer runs waits for it instead of killing it.
 """
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import sys
 import time
 from contextlib import contextmanager
+from multiprocessing import context as mp_context
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # torchrun forwards the group's signal to its ranks, which got it already: a repeat this soon is the same
@@ -25,7 +28,54 @@ def ignore_stop_signals(*_) -> None:
     process decides when to stop, and then shuts its helpers down."""
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # blocked since its start (helper_context): what came is discarded
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     sys.excepthook = _quiet_when_the_main_process_hangs_up(sys.excepthook)
+
+
+class _StartsBlocked:
+    """A process that starts with the stop signals blocked (children inherit the mask, across exec too)."""
+
+    def start(self):
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            super().start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # the main process's own signal arrives now
+
+
+# module-level classes: a spawned child unpickles its process object by name
+class _ForkProcess(_StartsBlocked, mp_context.ForkProcess):
+    pass
+
+
+class _SpawnProcess(_StartsBlocked, mp_context.SpawnProcess):
+    pass
+
+
+class _ForkContext(mp_context.ForkContext):
+    Process = _ForkProcess
+
+
+class _SpawnContext(mp_context.SpawnContext):
+    Process = _SpawnProcess
+
+
+def helper_context(method: str | None = None) -> mp_context.BaseContext:
+    """The multiprocessing context for helpers that run `ignore_stop_signals` first (a DataLoader's
+    `multiprocessing_context`, prepare's pool): a SIGTERM to the group between a helper's start and its
+    initializer (milliseconds after a fork, seconds of imports after a spawn) would kill it. Fork and spawn
+    start their children blocked; forkserver's children come from the server, not from us, and Windows has
+    no signal masks: there the context is the plain one."""
+    method = method or multiprocessing.get_start_method()
+    blocked = {"fork": _ForkContext, "spawn": _SpawnContext}.get(method)
+    return blocked() if blocked and hasattr(signal, "pthread_sigmask") else multiprocessing.get_context(method)
+
+
+def helper_loader_options(workers: int) -> dict:
+    """A DataLoader's options for `workers` helper processes that leave stopping to the main process."""
+    return {"num_workers": workers, "worker_init_fn": ignore_stop_signals,
+            "multiprocessing_context": helper_context() if workers > 0 else None}
 
 
 def _quiet_when_the_main_process_hangs_up(hook):

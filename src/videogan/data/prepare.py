@@ -23,7 +23,6 @@ import hashlib
 import itertools
 import json
 import math
-import multiprocessing as mp
 import sys
 import time
 import uuid
@@ -42,7 +41,7 @@ from .formats import list_videos
 from .labelled import is_ucf_root, list_labelled
 from ..files import (AtomicFile, FolderBusy, OutputError, current_holder, describe_holder, hold_folder, read_text_lines,
                      remove_stale_temporaries, write_atomic, writing)
-from ..stop_signals import StopRequest, ignore_stop_signals
+from ..stop_signals import StopRequest, helper_context, ignore_stop_signals
 from .scene_filter import SceneFilter
 from .shards import SHARD_DIR, ShardWriter, completed_shards, read_manifests
 from .stabilize import WORK_SIDE, Stabilizer
@@ -381,7 +380,7 @@ def _run_share(out: Path, options: Options, workers: int, shard_index: int, num_
             _prepare_all(_until_stopped(todo, lambda: request.requested), str(out), prefix, options, shard_clips,
                          clip_format, scenes)
         else:
-            ctx = mp.get_context("spawn")  # no fork: OpenCV and PyAV threads do not survive it reliably
+            ctx = helper_context("spawn")  # no fork: OpenCV and PyAV threads do not survive it reliably
             queue, stop = ctx.Queue(), ctx.Event()
             for source in todo + [None] * count:
                 queue.put(source)

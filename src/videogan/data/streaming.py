@@ -32,7 +32,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from ..stop_signals import ignore_stop_signals
+from ..stop_signals import helper_loader_options
 from .clips import adapt_clip, clip_bytes
 from .remote import list_shards, open_filesystem, read_manifest, stream_members
 from .shards import decode_clip
@@ -165,9 +165,8 @@ class StreamLoader:
         dataset.start = starting_slots(position, world_size * dataset.workers)
         self.dataset = dataset
         self.slots = dict(dataset.start)
-        self.loader = DataLoader(dataset, batch_size=batch_size, num_workers=usable, pin_memory=pin_memory,
-                                 persistent_workers=usable > 0, prefetch_factor=4 if usable > 0 else None,
-                                 worker_init_fn=ignore_stop_signals)
+        self.loader = DataLoader(dataset, batch_size=batch_size, pin_memory=pin_memory, persistent_workers=usable > 0,
+                                 prefetch_factor=4 if usable > 0 else None, **helper_loader_options(usable))
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         for batch in self.loader:

@@ -30,7 +30,7 @@ from ..models import CodeMixture, VideoEncoder, VideoGenerator
 from ..models.autoencoder import COVARIANCE_TYPES
 from ..models.sampler import VideoSampler, generate
 from ..runtime import Runtime
-from ..stop_signals import ignore_stop_signals
+from ..stop_signals import helper_loader_options
 from ..train.distributed import with_sync_batchnorm
 from ..train.log import RunLog
 from ..train.media import write_grids
@@ -106,8 +106,8 @@ def encode(encoder: VideoEncoder, decoder: VideoGenerator, clips, config: RunCon
            progress: bool = True) -> tuple[torch.Tensor, float]:
     """Codes n z_dim of the clips (eval mode: BatchNorm running statistics, as at sampling time) and the
     mean reconstruction loss over them."""
-    loader = DataLoader(clips, batch_size=config.train.batch_size, num_workers=loader_workers(config.train.workers),
-                        worker_init_fn=ignore_stop_signals)
+    loader = DataLoader(clips, batch_size=config.train.batch_size,
+                        **helper_loader_options(loader_workers(config.train.workers)))
     codes, total = [], 0.0
     for batch in tqdm(loader, desc="encoding clips for the mixture", unit="batch", disable=not progress,
                       dynamic_ncols=True):

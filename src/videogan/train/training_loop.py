@@ -33,7 +33,7 @@ from ..data.sampler import EpochDataset, ResumableSampler
 from ..data.streaming import StreamedShards, StreamLoader
 from ..files import write_atomic
 from ..runtime import Runtime, close_runtime, setup_runtime
-from ..stop_signals import StopNow, StopRequest, ignore_stop_signals
+from ..stop_signals import StopNow, StopRequest, helper_loader_options
 from .agreement import agreed_resume_state, check_same_start
 from .distributed import StopVote, average_buffers, average_gradients
 from .log import RunLog
@@ -174,9 +174,9 @@ def training_loader(dataset: Dataset, config: RunConfig, runtime: Runtime, start
         return StreamLoader(dataset, config.train.batch_size, workers, runtime.rank, runtime.world_size,
                             runtime.device.type == "cuda", position)
     sampler = ResumableSampler(len(dataset), config.train.seed, runtime.rank, runtime.world_size, start_sample)
-    return DataLoader(_ClipBytes(dataset), batch_size=config.train.batch_size, sampler=sampler, num_workers=workers,
+    return DataLoader(_ClipBytes(dataset), batch_size=config.train.batch_size, sampler=sampler,
                       drop_last=True, pin_memory=runtime.device.type == "cuda", persistent_workers=workers > 0,
-                      prefetch_factor=4 if workers > 0 else None, worker_init_fn=ignore_stop_signals)
+                      prefetch_factor=4 if workers > 0 else None, **helper_loader_options(workers))
 
 
 def clips_on_device(batch: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
@@ -315,7 +315,6 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
         return path
 
     loader = training_loader(dataset, config, runtime, iteration * tcfg.batch_size, position)
-    data = iter(loader)
     vote = StopVote(runtime)
     bar = tqdm(total=tcfg.iterations, initial=iteration, disable=not (progress and runtime.is_main),
                unit="it", dynamic_ncols=True)
@@ -324,6 +323,7 @@ def _fit(task: TrainingTask, config: RunConfig, run_dir: Path, runtime: Runtime,
     deadline = time.time() + 60 * tcfg.max_minutes if tcfg.max_minutes > 0 else float("inf")
     started_at = iteration
     with StopRequest() as request:
+        data = iter(loader)  # starts the workers: a stop request from here on is honoured
         # one process may give up waiting for its batch; ranks must not, or they would disagree on the next
         # collective (a rank's stop reaches the others through the vote)
         waiting = request.interruptible if not runtime.distributed else nullcontext

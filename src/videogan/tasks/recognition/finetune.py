@@ -16,7 +16,7 @@ from ...config import ModelConfig
 from ...data.sampler import EpochDataset, ResumableSampler
 from ...models import VideoDiscriminator
 from ...models.init import init_weights
-from ...stop_signals import ignore_stop_signals
+from ...stop_signals import helper_loader_options
 from .config import FinetuneConfig
 from .data import LabelledVideos, covering_clips
 
@@ -78,9 +78,8 @@ def train_action_classifier(model: ActionClassifier, train: LabelledVideos, cfg:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     clips = train.clips(model.cfg.frames, model.cfg.size, cfg.seed)
-    loader = DataLoader(EpochDataset(clips), batch_size=cfg.batch_size, num_workers=cfg.workers,
-                        sampler=ResumableSampler(len(clips), cfg.seed), persistent_workers=cfg.workers > 0,
-                        worker_init_fn=ignore_stop_signals)
+    loader = DataLoader(EpochDataset(clips), batch_size=cfg.batch_size, sampler=ResumableSampler(len(clips), cfg.seed),
+                        persistent_workers=cfg.workers > 0, **helper_loader_options(cfg.workers))
     curve, start, window = [], time.time(), []
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.seed + 1)  # dropout masks
