@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from videos import read_video
 
@@ -169,6 +171,25 @@ def test_expected_failures_are_one_line(monkeypatch, capsys, error, code, expect
     assert main(["describe", "--preset", "tiny"]) == code
     err = capsys.readouterr().err
     assert expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # the same patch each time; each example reads its own output
+@example("unrecognized arguments: --label \r0")  # fuzzing found argparse echoing a carriage return
+@example("no such file: 'clip\x1b[2J.mp4'\n  (a second line)")
+@given(st.text())
+def test_an_error_with_any_text_in_it_is_one_printable_line(monkeypatch, capsys, text):
+    """Error lines echo the user's words (argparse's "unrecognized arguments", a file name in a message):
+    whatever their characters, the error stays one line that cannot rewrite the terminal."""
+    import videogan.cli.describe as command
+
+    def fail(config):
+        raise ValueError(text)
+
+    monkeypatch.setattr(command, "describe", fail)
+    for argv in (["describe", "--preset", "tiny"], ["describe", "--preset", "tiny", text]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and err.endswith("\n") and err[:-1].isprintable(), err
 
 
 def test_an_unexpected_exception_keeps_its_traceback_and_asks_for_a_report(monkeypatch, capsys):

@@ -34,6 +34,8 @@ FOUND = {
     ("describe",): [["describe", "--g-width", "1000000"], ["describe", "--z-dim", "1000000000"],
                     ["describe", "--size", "1073741824", "--frames", "268435456"],
                     ["describe", "--z-dim", "4611686018427387904"], ["describe", "--g-width", "4611686018427387904"]],
+    # argparse echoed a carriage return into its "unrecognized arguments" line
+    ("study", "tally"): [["study", "tally", "", "--answers", "--", "--max-catch-failures", "0", "--label", "\r0"]],
 }
 
 

@@ -50,8 +50,8 @@ class OneLineErrors(argparse.ArgumentParser):
     """argparse's parser with the project's form of error: one line naming the flag, exit 2 (argparse
     prints its usage block first; --help shows it). Subcommands' parsers are of the same class."""
 
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+    def error(self, message: str):  # argparse echoes the user's words ("unrecognized arguments: ...")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def build_parser(command: str | None = "all") -> argparse.ArgumentParser:
@@ -111,9 +111,16 @@ def _report(command: str, argv: list[str], err: BaseException) -> int:
     return 1
 
 
+def one_line(text: str) -> str:
+    """`text` as one line of a terminal: a library's lines joined; what is left that is not printable (a
+    carriage return, an escape sequence, a right-to-left override in a file name or argument) written as
+    its escape, so that it can neither break the line nor rewrite what the terminal shows."""
+    joined = " ".join(line.strip() for line in text.split("\n") if line.strip())
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in joined)
+
+
 def _one_line(err: BaseException) -> str:
-    """An error's message as one line (a library's message can span several)."""
-    return " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
+    return one_line(str(err)) or type(err).__name__
 
 
 def _torch_out_of_memory() -> type:
