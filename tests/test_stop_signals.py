@@ -92,6 +92,7 @@ def test_sigterm_to_prepares_group_publishes_finished_inputs_and_a_rerun_does_th
     assert "stopped by SIGTERM: finished inputs are published" in err
     _, first = read_manifests(out / "shards")
     assert 4 <= len(first) < 40 and not list(out.rglob("*.tmp"))
+    assert f"{len(first)} inputs -> " in err and f", {40 - len(first)} left for a re-run, " in err, err[-3000:]
     rerun = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0 and f"{len(first)} already done" in rerun.stderr, rerun.stderr[-3000:]
     clips, inputs = read_manifests(out / "shards")

@@ -17,16 +17,17 @@ from ..data.scene_filter import SceneFilter
 from ..data.stabilize import WORK_SIDE
 
 
-def _class_counts(outcome: PrepareOutcome) -> list[str]:
-    """'CLASS: K kept, S skipped' per class, when the inputs have classes or labels."""
+def _class_counts(outcome: PrepareOutcome, not_done: str) -> list[str]:
+    """'CLASS: K kept, S skipped' per class, when the inputs have classes or labels; inputs not done are
+    counted under `not_done`."""
     status = {r["source"]: r["status"] for r in outcome.records}
     counts: dict[str, Counter] = {}
     for source in outcome.sources:
         if source.label_name or source.label >= 0:
             name = source.label_name or f"label {source.label}"
-            counts.setdefault(name, Counter())[status.get(source.id, "unfinished")] += 1
+            counts.setdefault(name, Counter())[status.get(source.id, not_done)] += 1
     return [f"  {name}: {c['ok']} kept, {c['skipped']} skipped"
-            + (f", {c['unfinished']} unfinished" if c["unfinished"] else "") for name, c in sorted(counts.items())]
+            + (f", {c[not_done]} {not_done}" if c[not_done] else "") for name, c in sorted(counts.items())]
 
 
 def main(args: argparse.Namespace) -> int:
@@ -59,25 +60,27 @@ def main(args: argparse.Namespace) -> int:
     clips = sum(r.get("clips", 0) for r in records)
     for r in skipped + outcome.unreadable:
         print(f"skipped {r['source']!r}: {r['reason']}", file=sys.stderr)
-    if outcome.stopped:  # not a failure: the scheduler's time is up, a re-run goes on
+    # stopped: not a failure (the scheduler's time is up), and what is not done is left for a re-run
+    not_done = "left for a re-run" if outcome.stopped else "unfinished"
+    if outcome.stopped:
         print(f"stopped by {outcome.stopped}: finished inputs are published; {len(unfinished)} input(s) of this "
               f"share are left for a re-run of the same command", file=sys.stderr)
-        unfinished = []
-    for s in unfinished:
-        print(f"unfinished {s.id!r}: its worker died; re-run to retry", file=sys.stderr)
+    else:
+        for s in unfinished:
+            print(f"unfinished {s.id!r}: its worker died; re-run to retry", file=sys.stderr)
     cut = cut_summary(records)
     if cut:
         print(cut, file=sys.stderr)
-    classes = _class_counts(outcome)
+    classes = _class_counts(outcome, not_done)
     if classes:
         print("per class:\n" + "\n".join(classes), file=sys.stderr)
     earlier = (f" ({outcome.skipped_earlier} of them skipped by an earlier run; --retry-skipped tries them again)"
                if outcome.skipped_earlier else "")
     folders = f", {len(outcome.unreadable)} folder(s) unreadable" if outcome.unreadable else ""
     print(f"{len(records) - len(skipped)} inputs -> {clips} clips, {len(skipped)} skipped{earlier}, "
-          f"{len(unfinished)} unfinished{folders}, {time.time() - started:.1f}s; skipped inputs listed in "
+          f"{len(unfinished)} {not_done}{folders}, {time.time() - started:.1f}s; skipped inputs listed in "
           f"{Path(args.out) / SKIPPED_FILE}", file=sys.stderr)
-    return 1 if skipped or unfinished or outcome.unreadable else 0
+    return 1 if skipped or (unfinished and not outcome.stopped) or outcome.unreadable else 0
 
 
 def register(subparsers) -> None:
