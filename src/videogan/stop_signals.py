@@ -44,21 +44,22 @@ class _StartsBlocked:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # the main process's own signal arrives now
 
 
-# module-level classes: a spawned child unpickles its process object by name
-class _ForkProcess(_StartsBlocked, mp_context.ForkProcess):
-    pass
+_BLOCKED_CONTEXTS: dict[str, type] = {}
+if hasattr(signal, "pthread_sigmask"):  # POSIX (Windows has neither masks nor fork)
+    # module-level classes: a spawned child unpickles its process object by name
+    class _ForkProcess(_StartsBlocked, mp_context.ForkProcess):
+        pass
 
+    class _SpawnProcess(_StartsBlocked, mp_context.SpawnProcess):
+        pass
 
-class _SpawnProcess(_StartsBlocked, mp_context.SpawnProcess):
-    pass
+    class _ForkContext(mp_context.ForkContext):
+        Process = _ForkProcess
 
+    class _SpawnContext(mp_context.SpawnContext):
+        Process = _SpawnProcess
 
-class _ForkContext(mp_context.ForkContext):
-    Process = _ForkProcess
-
-
-class _SpawnContext(mp_context.SpawnContext):
-    Process = _SpawnProcess
+    _BLOCKED_CONTEXTS = {"fork": _ForkContext, "spawn": _SpawnContext}
 
 
 def helper_context(method: str | None = None) -> mp_context.BaseContext:
@@ -68,8 +69,8 @@ def helper_context(method: str | None = None) -> mp_context.BaseContext:
     start their children blocked; forkserver's children come from the server, not from us, and Windows has
     no signal masks: there the context is the plain one."""
     method = method or multiprocessing.get_start_method()
-    blocked = {"fork": _ForkContext, "spawn": _SpawnContext}.get(method)
-    return blocked() if blocked and hasattr(signal, "pthread_sigmask") else multiprocessing.get_context(method)
+    blocked = _BLOCKED_CONTEXTS.get(method)
+    return blocked() if blocked else multiprocessing.get_context(method)
 
 
 def helper_loader_options(workers: int) -> dict:
