@@ -1,8 +1,11 @@
 import dataclasses
+import math
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from videogan.config import ConfigError, ModelConfig, RunConfig, get_preset
@@ -189,3 +192,34 @@ def test_the_memory_estimate_allocates_nothing_and_refuses_what_cannot_fit():
     with pytest.raises(MemoryTooSmall, match=r"needs about [\d,.]+ GiB of memory, but this machine has"):
         check_fits(training_bytes(huge), torch.device("cpu"), "training")
     check_fits(training_bytes(get_preset("tiny")), torch.device("cpu"), "training")
+
+
+@settings(max_examples=15, deadline=None)
+@given(batch=st.integers(1, 9), group=st.integers(1, 8))
+def test_minibatch_std_lets_each_logit_see_how_its_group_differs_and_nothing_else(batch, group):
+    """--d-minibatch-std G: a clip's logit depends on the clips of its group (the largest divisor of the batch
+    up to G, taken strided as ProGAN does) and on no other; any batch size works."""
+    cfg = ModelConfig(frames=8, size=16, z_dim=8, d_width=4, d_norm="none", d_minibatch_std=group)
+    discriminator = VideoDiscriminator(cfg)
+    rng = torch.Generator().manual_seed(batch * 10 + group)
+    video = torch.randn(batch, 3, 8, 16, 16, generator=rng)
+    logits = discriminator(video)
+    assert logits.shape == (batch,)
+    size = math.gcd(group, batch)
+    peers = batch // size  # clip i shares its group with i + peers, i + 2 peers, ...
+    changed = video.clone()
+    changed[0] = 3 * torch.randn(3, 8, 16, 16, generator=rng)
+    moved = discriminator(changed) != logits  # the others' arithmetic is the same to the bit
+    expected = torch.tensor([i % peers == 0 for i in range(batch)])
+    assert torch.equal(moved, expected)
+    # a group of identical clips has no spread: the extra channel is ~0
+    same = discriminator.spread(torch.ones(batch, 5, 1, 2, 2))
+    assert same.shape == (batch, 6, 1, 2, 2) and same[:, 5].abs().max() < 1e-3
+
+
+def test_a_discriminator_with_minibatch_std_still_gives_recognition_its_features():
+    """The extra channel is D's own: the action classifier's head reads the features alone."""
+    from videogan.tasks.recognition.finetune import ActionClassifier
+    cfg = ModelConfig(frames=8, size=16, z_dim=8, d_width=4, d_norm="none", d_minibatch_std=4)
+    classifier = ActionClassifier(VideoDiscriminator(cfg), num_classes=3)
+    assert classifier(torch.randn(2, 3, 8, 16, 16)).shape == (2, 3)

@@ -106,6 +106,8 @@ class ModelConfig:
     d_norm: str = setting("batch", "D's normalisation: batch (the paper's BatchNorm), spectral (spectral norm "
                                    "on every convolution, no BatchNorm, as SN-GAN) or none (for --r1-gamma)",
                           choices=D_NORMS)
+    d_minibatch_std: int = setting(0, "D's last layer also sees how much the clips of each group of this many differ "
+                                      "(ProGAN's minibatch standard deviation; 0: off, the paper's D)", low=0)
 
     def __post_init__(self):
         validate(self)

@@ -31,7 +31,7 @@ class ActionClassifier(nn.Module):
         old = discriminator.classifier
         # channel dropout on the penultimate layer (section 3.3), then the binary layer's shape with K outputs
         self.head = nn.Sequential(nn.Dropout3d(dropout),
-                                  nn.Conv3d(old.in_channels, num_classes, kernel_size=old.kernel_size))
+                                  nn.Conv3d(discriminator.feature_width, num_classes, kernel_size=old.kernel_size))
         init_weights(self.head)
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
