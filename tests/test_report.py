@@ -119,9 +119,11 @@ def test_every_metric_writes_the_keys_it_registers_and_each_key_has_a_column():
     masks = [rng.random((9, 16, 16)).astype(np.float32) for _ in range(4)]
     context = EvalContext(i3d=_StubI3D(), frames=9, batch_size=4,
                           real_description={"kind": "dataset", "data": "synthetic"})
+    real = VideoSet(videos, labels=["bend", "bend", "wave", "wave"])  # labelled, for class_coverage
     for name, metric in METRICS.items():
-        written = set(metric(VideoSet(videos, masks), VideoSet(videos), context))
+        written = set(metric(VideoSet(videos, masks), real, context))
         expected = set(METRIC_KEYS[name]) - ({"fvd_real_floor"} if name == "fvd" else set())  # evaluate adds it
+        expected |= {"class_shares"} if name == "class_coverage" else set()  # a description, not a number
         assert written == expected, name
     table = eval_table([Evaluation("eval-1.json", 1, 8, {key: 1.0 for key in registered_keys()}, (), "")])
     for metric, keys in METRIC_KEYS.items():

@@ -22,7 +22,7 @@ from ..models.sampler import load_sampler
 from ..runtime import pick_device
 from .fvd import FRAMES, Progress, frechet_distance_from_stats, protocol
 from .i3d import MIN_FRAMES, NUM_CLASSES
-from .metrics import METRICS, NEEDS_I3D, EvalContext, VideoSet, get_metric, real_fvd_stats
+from .metrics import METRICS, NEEDS_I3D, EvalContext, VideoSet, get_metric, has_classes, real_fvd_stats
 from .results import finite_number
 from .sources import count_videos, dataset_config, open_source, synthetic_spec
 from .weights import CKPT_SHA256, cache_dir, load_i3d
@@ -181,13 +181,16 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
                   f"--floor-data, real videos the first set does not hold", file=sys.stderr)
         floor_described = floor.describe()
         real_stats, floor_stats = (cached_stats(d, frames, cache) for d in (described, floor_described))
-    real = VideoSet(list(source))
+    real = VideoSet(list(source), labels=source.labels())
     fake = generated_set(checkpoint, n, seed, dev, raw=raw)
     result = {"checkpoint": state["path"], "iteration": state.get("iteration"), "arch": model.arch,
               "kind": state.get("kind", "gan"),
               "generator_weights": "average" if "generator_ema" in state and not raw else "trained",
               "n": n, "real": described, "metrics": list(chosen), **notes}
-    to_embed = n * (1 + (real_stats is None) + (floor_stats is None))  # generated, and real sets not cached
+    # the generated set, once for all metrics; the real sets whose statistics are not cached, and the real set
+    # whatever the cache holds when class_coverage compares the videos one by one
+    classes = "class_coverage" in chosen and has_classes(real)
+    to_embed = n * (("fvd" in chosen or classes) + (real_stats is None or classes) + (floor_stats is None))
     with Progress(to_embed) if wants_i3d else contextlib.nullcontext() as progress:
         context = EvalContext(i3d=load_i3d(dev, weights_dir) if wants_i3d else None, frames=frames,
                               batch_size=batch_size, real_description=described, progress=progress)
@@ -233,6 +236,13 @@ def evaluate_repeated(checkpoint: str | Path, repeats: int, seed: int = 0, **opt
             summary["null_reasons"][key] = "not measured at every seed (per_seed holds those it was)"
     if not summary["null_reasons"]:
         del summary["null_reasons"]
+    shares = [result.get("class_shares") for result in per_seed]
+    if all(shares):  # each class's shares averaged as the numbers are (0 at a seed whose real subset lacks it)
+        classes = {name: None for seed_shares in shares for name in seed_shares}
+        summary["class_shares"] = {name: {side: float(np.mean([s.get(name, {}).get(side, 0.0) for s in shares]))
+                                          for side in ("generated", "real")} for name in classes}
+    else:  # not measured at every seed: per_seed holds those it was
+        summary.pop("class_shares", None)
     return {**summary, "seed": seed, "seeds": [seed + i for i in range(repeats)], "per_seed": per_seed}
 
 

@@ -6,7 +6,7 @@ Every metric takes the generated and the real `VideoSet` and an `EvalContext` wi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -19,10 +19,12 @@ from .i3d import InceptionI3d
 
 @dataclass
 class VideoSet:
-    """t h w 3 uint8 videos, and for a two-stream generator its masks (t h w float in [0, 1])."""
+    """t h w 3 uint8 videos, and for a two-stream generator its masks (t h w float in [0, 1]); for real data
+    with classes (a prepared folder of class subfolders), each video's class."""
 
     videos: Sequence[np.ndarray]
     masks: Sequence[np.ndarray] | None = None
+    labels: Sequence[str] | None = None
 
     def batches(self, size: int = 64) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         """The videos as b 3 t h w float tensors in [-1, 1] (the diagnostics' input) with their masks
@@ -45,24 +47,52 @@ class EvalContext:
     real_stats: tuple[np.ndarray, np.ndarray] | None = None  # cached mean and covariance of the real set
     real_description: dict | None = None  # the real set's `describe()`: a metric of one dataset checks it
     progress: Progress | None = None  # the bar and time estimate over every I3D pass of an evaluation
+    # n 400 I3D embeddings of each set by name ("generated", "real", "floor"): a context is one evaluation's,
+    # so the metrics that need a set's embeddings (fvd, class_coverage) share one I3D pass over it
+    embedded: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _stage(context: EvalContext, name: str) -> Progress | None:
     return context.progress.stage(name) if context.progress else None
 
 
+def embeddings(videos: VideoSet, context: EvalContext, name: str) -> np.ndarray:
+    """The set's n 400 I3D embeddings, embedded at its first use in this context."""
+    if context.i3d is None:
+        raise ValueError("I3D metrics need the I3D model in their context (see weights.load_i3d)")
+    if name not in context.embedded:
+        context.embedded[name] = embed_videos(videos.videos, context.i3d, context.frames, context.batch_size,
+                                              _stage(context, name))
+    return context.embedded[name]
+
+
 def real_fvd_stats(real: VideoSet, context: EvalContext, name: str = "real") -> tuple[np.ndarray, np.ndarray]:
-    return gaussian_stats(embed_videos(real.videos, context.i3d, context.frames, context.batch_size,
-                                       _stage(context, name)))
+    return gaussian_stats(embeddings(real, context, name))
 
 
 def _fvd(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
-    if context.i3d is None:
-        raise ValueError("the fvd metric needs the I3D model in its context (see weights.load_i3d)")
     real_stats = context.real_stats or real_fvd_stats(real, context)
-    fake_stats = gaussian_stats(embed_videos(fake.videos, context.i3d, context.frames, context.batch_size,
-                                             _stage(context, "generated")))
+    fake_stats = gaussian_stats(embeddings(fake, context, "generated"))
     return {"fvd": frechet_distance_from_stats(*fake_stats, *real_stats)}
+
+
+def has_classes(real: VideoSet) -> bool:
+    """Whether class_coverage can measure the real set: it is labelled, with two or more classes."""
+    return real.labels is not None and len(set(real.labels)) > 1
+
+
+def _class_coverage(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
+    if not has_classes(real):
+        return {}  # unlabelled data (the built-in set, a folder of videos): no classes to cover
+    gen, ref = embeddings(fake, context, "generated"), embeddings(real, context, "real")  # n 400, m 400
+    # squared distances up to |gen_i|^2, which is the same along a row and so does not move its minimum;
+    # n m floats (32 MB at n = m = 2048) where the n m 400 differences would be GBs
+    nearest = np.argmin((ref ** 2).sum(1) - 2 * gen @ ref.T, axis=1)  # n: index of each one's nearest real video
+    labels = np.asarray(real.labels)
+    shares = {c: (float(np.mean(labels[nearest] == c)), float(np.mean(labels == c))) for c in sorted(set(real.labels))}
+    return {"class_share_tv": 0.5 * sum(abs(g - r) for g, r in shares.values()),
+            "class_share_min_ratio": min(g / r for g, r in shares.values()),
+            "class_shares": {c: {"generated": g, "real": r} for c, (g, r) in shares.items()}}
 
 
 def _mask_motion(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
@@ -111,11 +141,13 @@ METRICS: dict[str, Metric] = {
     "motion_energy": _motion_energy,
     "colour": _colour,
     "builtin_score": builtin_score,
+    "class_coverage": _class_coverage,
 }
-NEEDS_I3D = {"fvd"}
+NEEDS_I3D = {"fvd", "class_coverage"}
 # The numbers each metric writes into a result (docs/evaluation.md's table), in the order shown: the report's
 # table and plots and TensorBoard's eval/ tags are made from these, and tests/test_report.py runs every metric
-# to check that it writes exactly these keys. `fvd_real_floor` is written by `evaluate` beside the FVD.
+# to check that it writes exactly these keys (and class_coverage's class_shares, a description, not a number).
+# `fvd_real_floor` is written by `evaluate` beside the FVD.
 _BUILTIN = ("builtin_shape_score", "builtin_motion_score", "builtin_named_fraction")
 METRIC_KEYS: dict[str, tuple[str, ...]] = {
     "fvd": ("fvd", "fvd_real_floor"),
@@ -125,6 +157,7 @@ METRIC_KEYS: dict[str, tuple[str, ...]] = {
     "motion_energy": ("motion_energy", "motion_energy_real", "motion_energy_w1"),
     "colour": ("colour_w1",),
     "builtin_score": (*_BUILTIN, *(f"{key}_real" for key in _BUILTIN)),
+    "class_coverage": ("class_share_tv", "class_share_min_ratio"),  # and class_shares, each class's two shares
 }
 
 

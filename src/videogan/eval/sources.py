@@ -116,6 +116,9 @@ class VideoFolder(Sequence):
         """What identifies each video of the set (to tell how much two sets share)."""
         return [str(p.resolve()) for p in self.files]
 
+    def labels(self) -> None:
+        return None  # loose files carry no class
+
     def describe(self) -> dict:
         return {"kind": "video folder", "path": str(self.folder.resolve()), "n": len(self), "seed": self.seed,
                 "frames": self.frames, "fingerprint": fingerprint(self.files, self.folder)}
@@ -144,6 +147,15 @@ class DatasetVideos(Sequence):
     def members(self) -> list[tuple[str, int, int]]:
         """What identifies each clip of the set (to tell how much two sets share)."""
         return [(self.data.data, self.data.data_seed, int(i)) for i in self.indices]
+
+    def labels(self) -> list[str] | None:
+        """Each clip's class, where the data is prepared from one subfolder per class (its manifest's "class"
+        field, empty without classes); else None."""
+        records = getattr(self.dataset, "records", None)  # a prepared dataset's manifest lines
+        if records is None:
+            return None
+        classes = [records[int(i)].get("class") for i in self.indices]
+        return classes if all(classes) else None
 
     def describe(self) -> dict:
         described = {"kind": "dataset", "data": self.data.data, "data_seed": self.data.data_seed,
