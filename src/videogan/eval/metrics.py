@@ -73,7 +73,11 @@ def real_fvd_stats(real: VideoSet, context: EvalContext, name: str = "real") -> 
 def _fvd(fake: VideoSet, real: VideoSet, context: EvalContext) -> dict:
     real_stats = context.real_stats or real_fvd_stats(real, context)
     fake_stats = gaussian_stats(embeddings(fake, context, "generated"))
-    return {"fvd": frechet_distance_from_stats(*fake_stats, *real_stats)}
+    # FVD's two parts: how far apart the sets' means are, and (through the covariances) how varied each
+    # set is; a generator that draws too few kinds of video has a spread well under the data's
+    offset = fake_stats[0] - real_stats[0]
+    return {"fvd": frechet_distance_from_stats(*fake_stats, *real_stats), "fvd_mean_term": float(offset @ offset),
+            "i3d_spread": float(np.trace(fake_stats[1])), "i3d_spread_real": float(np.trace(real_stats[1]))}
 
 
 def has_classes(real: VideoSet) -> bool:
@@ -150,7 +154,7 @@ NEEDS_I3D = {"fvd", "class_coverage"}
 # `fvd_real_floor` is written by `evaluate` beside the FVD.
 _BUILTIN = ("builtin_shape_score", "builtin_motion_score", "builtin_named_fraction")
 METRIC_KEYS: dict[str, tuple[str, ...]] = {
-    "fvd": ("fvd", "fvd_real_floor"),
+    "fvd": ("fvd", "fvd_real_floor", "fvd_mean_term", "i3d_spread", "i3d_spread_real"),
     "mask_motion": ("mask_on_moving", "mask_on_static", "moving_fraction"),
     "mask_location": ("mask_motion_correlation", "mask_where_real_moves", "mask_where_real_still"),
     "flicker": ("flicker", "flicker_real"),

@@ -1,5 +1,6 @@
-"""The `class_coverage` metric: which of the real data's classes the generated videos are nearest to, with a
-stand-in for the I3D (a clip's mean colour), so the tests need no weights."""
+"""The metrics read from I3D embeddings beside FVD itself: `class_coverage` (which of the real data's classes the
+generated videos are nearest to) and FVD's parts, with a stand-in for the I3D (a clip's mean colour), so the tests
+need no weights."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 from videogan.cli import main
 from videogan.config import get_preset, replace
 from videogan.eval import evaluate as evaluate_module
+from videogan.eval.fvd import preprocess
 from videogan.eval.metrics import EvalContext, VideoSet, get_metric
 from videogan.eval.sources import open_source
 from videogan.train.gan import train
@@ -123,3 +125,17 @@ def test_evaluate_reads_the_classes_of_its_real_data(prepared, tmp_path, monkeyp
     assert result["class_share_tv"] == pytest.approx(np.mean([one["class_share_tv"] for one in result["per_seed"]]))
     assert result["class_shares"]["wave"]["generated"] == pytest.approx(
         np.mean([one["class_shares"]["wave"]["generated"] for one in result["per_seed"]]))
+
+
+def test_fvd_reports_its_mean_term_and_each_sets_spread():
+    """fvd_mean_term is |mu_g - mu_r|^2 of the embeddings; i3d_spread the trace of each set's covariance: a
+    generator that draws one kind of video has a spread far under the data's."""
+    real = _labelled(["bend", "jack", "wave", "wave"])
+    one_kind = VideoSet([_video("wave", seed) for seed in range(30, 34)])
+    out = get_metric("fvd")(one_kind, real, EvalContext(i3d=_MeanColour(), frames=9))
+    model = _MeanColour()
+    gen, ref = (np.concatenate([model(preprocess(v)[None]).detach().numpy() for v in s.videos]) for s in (one_kind, real))
+    assert out["fvd_mean_term"] == pytest.approx(((gen.mean(0) - ref.mean(0)) ** 2).sum(), rel=1e-5)
+    assert out["i3d_spread"] == pytest.approx(np.var(gen, axis=0, ddof=1).sum(), rel=1e-4)
+    assert out["i3d_spread_real"] == pytest.approx(np.var(ref, axis=0, ddof=1).sum(), rel=1e-5)
+    assert out["i3d_spread"] < out["i3d_spread_real"] / 10 and out["fvd"] >= out["fvd_mean_term"]
