@@ -139,3 +139,24 @@ def test_fvd_reports_its_mean_term_and_each_sets_spread():
     assert out["i3d_spread"] == pytest.approx(np.var(gen, axis=0, ddof=1).sum(), rel=1e-4)
     assert out["i3d_spread_real"] == pytest.approx(np.var(ref, axis=0, ddof=1).sum(), rel=1e-5)
     assert out["i3d_spread"] < out["i3d_spread_real"] / 10 and out["fvd"] >= out["fvd_mean_term"]
+
+
+def test_evaluate_prints_each_class_share_on_one_printable_line(tmp_path, monkeypatch, capsys):
+    """Class names are the user's folder names: an escape sequence in one is shown, not obeyed."""
+    from videos import moving_pattern, write_video
+
+    hostile = "wa\x1b[2Jve"
+    src, out = tmp_path / "classes", tmp_path / "prepared"
+    for name, shade in (("bend", lambda v: v // 4), (hostile, lambda v: 128 + v // 2)):
+        for i in range(2):
+            write_video(src / name / f"{i}.mp4", shade(moving_pattern(16, 16, 16, seed=i)))
+    assert main(["prepare", str(src), str(out), "--size", "16", "--frames", "16", "--no-stabilize"]) == 0
+    run = tmp_path / "run"
+    train(replace(get_preset("tiny"), model={"frames": 16},
+                  train={"iterations": 1, "device": "cpu", "sample_every": 100}), run, progress=False)
+    monkeypatch.setattr(evaluate_module, "load_i3d", lambda *args: _MeanColour())
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(out), "--n", "4", "--metrics", "class_coverage", "--no-cache",
+                 "--device", "cpu", "--out", str(tmp_path / "eval.json")]) == 0
+    line, = [line for line in capsys.readouterr().out.splitlines() if line.startswith("classes,")]
+    assert "\x1b" not in line and "bend" in line and "wa\\x1b[2Jve" in line and "50%" in line

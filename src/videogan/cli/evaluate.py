@@ -10,6 +10,7 @@ from ..eval.metrics import METRICS
 from ..eval.results import metric_numbers
 from ..files import check_not_an_input, check_writable, write_result_json
 from ..train.tensorboard import TensorBoardLog, tensorboard_available
+from . import one_line
 from .sample import RAW_HELP
 
 
@@ -48,6 +49,9 @@ def _run(args) -> None:
         print(f"FVD {_spread(result, 'fvd', 1)}; real vs real at the same n, frames and size: "
               f"{_spread(result, 'fvd_real_floor', 1)}" + (f"; FVD / floor {_spread(result, 'fvd_over_floor', 2)} "
                                                            f"over seeds {result['seeds']}" if "seeds" in result else ""))
+    if result.get("class_shares"):  # class names are folder names: one printable line whatever they hold
+        print(one_line("classes, share of the generated / of the real videos: " + ", ".join(
+            f"{name} {shares['generated']:.0%} / {shares['real']:.0%}" for name, shares in result["class_shares"].items())))
     print(f"wrote {out}")
 
 
