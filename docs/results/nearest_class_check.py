@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 
-import videogan  # noqa: F401  (before torch: its OpenMP settings)
 from videogan.eval.metrics import EvalContext, VideoSet, get_metric
 from videogan.eval.sources import open_source
 from videogan.eval.weights import load_i3d
