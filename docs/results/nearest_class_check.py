@@ -7,11 +7,11 @@ videos)? Labels each held-out real clip by its nearest training clip and compare
 from __future__ import annotations
 
 import argparse
-import json
 
 from videogan.eval.metrics import EvalContext, VideoSet, get_metric
 from videogan.eval.sources import open_source
 from videogan.eval.weights import load_i3d
+from videogan.files import write_result_json
 
 
 def main() -> None:
@@ -32,9 +32,7 @@ def main() -> None:
               "true_shares": true_shares,
               "total_variation": 0.5 * sum(abs(coverage["class_shares"][c]["generated"] - true_shares.get(c, 0.0))
                                            for c in coverage["class_shares"])}
-    text = json.dumps(result, indent=2)
-    open(args.out, "w").write(text + "\n")
-    print(text)
+    print(write_result_json(args.out, result), end="")
 
 
 if __name__ == "__main__":

@@ -43,8 +43,8 @@ class MinibatchStd(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
         group = math.gcd(self.group, b)
-        spread = x.reshape(group, b // group, *x.shape[1:]).std(dim=0, unbiased=False)  # b/g c t h w
-        spread = (spread.square() + 1e-8).sqrt().mean(dim=(1, 2, 3, 4))  # b/g
+        variance = x.reshape(group, b // group, *x.shape[1:]).var(dim=0, correction=0)  # b/g c t h w
+        spread = (variance + 1e-8).sqrt().mean(dim=(1, 2, 3, 4))  # b/g; eps: a finite gradient at 0
         channel = spread.repeat(group)[:, None, None, None, None].expand(b, 1, *x.shape[2:])
         return torch.cat([x, channel], dim=1)
 
