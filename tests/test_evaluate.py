@@ -213,7 +213,8 @@ def test_a_tiny_run_gets_every_metric_but_fvd_and_the_reason(tmp_path, tiny_conf
     assert main(["evaluate", str(tmp_path / "tiny"), "--n", "2", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert "fvd" not in result["metrics"] and "fvd" not in result and "fvd_real_floor" not in result
-    assert "at least 9 frames" in result["fvd_skipped"] and "makes 8" in result["fvd_skipped"]
+    assert "fvd and class_coverage need at least 9 frames" in result["fvd_skipped"]
+    assert "makes 8" in result["fvd_skipped"] and "class_coverage" not in result["metrics"]
     assert isinstance(result["flicker"], float) and isinstance(result["colour_w1"], float)
 
 

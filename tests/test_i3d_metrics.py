@@ -114,10 +114,11 @@ def test_evaluate_reads_the_classes_of_its_real_data(prepared, tmp_path, monkeyp
     monkeypatch.setattr(evaluate_module, "load_i3d", lambda *args: models.append(_MeanColour()) or models[-1])
     result = evaluate_module.evaluate_repeated(run, 2, data=str(prepared[1]), n=4, metrics=("class_coverage",),
                                                device="cpu", use_cache=False)
-    # per seed the real, generated and floor sets, each embedded once, as the time estimate counted them
-    assert [model.clips for model in models] == [12, 12]
-    assert capsys.readouterr().err.count("I3D embeds 12 videos") == 2
+    # per seed the real and generated sets, each embedded once, as the time estimate counted them; the floor is FVD's
+    assert [model.clips for model in models] == [8, 8]
+    assert capsys.readouterr().err.count("I3D embeds 8 videos") == 2
     for seed, one in enumerate(result["per_seed"]):
+        assert "fvd_real_floor" not in one and "fvd" not in one
         labels = open_source(str(prepared[1]), 16, 4, seed, 16).labels()
         assert {name: shares["real"] for name, shares in one["class_shares"].items()} == {
             name: labels.count(name) / 4 for name in ("bend", "wave")}

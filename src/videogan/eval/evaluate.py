@@ -140,17 +140,20 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
         get_metric(name)
     notes = {}  # what was left out or chosen, and why
     too_few_frames = min(frames, model.frames) < MIN_FRAMES
-    why = f"FVD needs at least {MIN_FRAMES} frames; the model makes {model.frames} (--frames {frames})"
-    if NEEDS_I3D & set(chosen) and too_few_frames and not metrics:  # the defaults: all that can be measured
+    i3d_metrics = [name for name in chosen if name in NEEDS_I3D]
+    why = (f"{' and '.join(i3d_metrics)} need{'s' * (len(i3d_metrics) == 1)} at least {MIN_FRAMES} frames "
+           f"(I3D's input); the model makes {model.frames} (--frames {frames})")
+    if i3d_metrics and too_few_frames and not metrics:  # the defaults: all that can be measured
         chosen = tuple(name for name in chosen if name not in NEEDS_I3D)
         notes["fvd_skipped"] = why
     wants_i3d = bool(NEEDS_I3D & set(chosen))
-    if n is not None and n < (2 if wants_i3d else 1):
-        raise ValueError(f"--n {n}: give at least {2 if wants_i3d else 1} videos per set"
-                         + (" (FVD fits a Gaussian to each)" if wants_i3d else ""))
+    wants_fvd = "fvd" in chosen  # the floor and the cached real statistics are FVD's
+    if n is not None and n < (2 if wants_fvd else 1):
+        raise ValueError(f"--n {n}: give at least {2 if wants_fvd else 1} videos per set"
+                         + (" (FVD fits a Gaussian to each)" if wants_fvd else ""))
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"--batch-size {batch_size}: give at least 1 video per I3D pass")
-    cache = cache_dir(weights_dir) if wants_i3d and use_cache else None
+    cache = cache_dir(weights_dir) if wants_fvd and use_cache else None
     if cache is not None:
         check_writable(cache / "fvd_stats", what="FVD statistics cache (or use --no-cache)")
     if wants_i3d and too_few_frames:
@@ -158,19 +161,19 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
     dev = pick_device(device)
     data = data or default_real_data(state)
     counts = {data: count_videos(data, model.frames, model.size)}
-    if wants_i3d and floor_data:
+    if wants_fvd and floor_data:
         counts[f"--floor-data {floor_data}"] = count_videos(floor_data, model.frames, model.size)
     n, note = fitting_n(n, counts)
     if note:
         print(f"videogan: note: {note}", file=sys.stderr)
         notes["n_note"] = note
-    if wants_i3d and n < 2:
+    if wants_fvd and n < 2:
         raise ValueError(f"{data}: holds {n} video; FVD fits a Gaussian to each set and needs at least 2")
     source = open_source(data, model.frames, n, seed, model.size)
     described = source.describe()  # a prepared dataset's fingerprint reads every file's metadata: once
     frames = min(frames, model.frames)
     real_stats = floor_stats = None
-    if wants_i3d:
+    if wants_fvd:
         # what the FVD means: the distance between two real sets of the same n, frames and size
         floor = (open_source(floor_data, model.frames, n, seed + 1, model.size) if floor_data
                  else floor_source(data, model.frames, n, seed, model.size))
@@ -190,21 +193,23 @@ def evaluate(checkpoint: str | Path, data: str | None = None, n: int | None = No
     # the generated set, once for all metrics; the real sets whose statistics are not cached, and the real set
     # whatever the cache holds when class_coverage compares the videos one by one
     classes = "class_coverage" in chosen and has_classes(real)
-    to_embed = n * (("fvd" in chosen or classes) + (real_stats is None or classes) + (floor_stats is None))
+    to_embed = n * ((wants_fvd or classes) + (wants_fvd and real_stats is None or classes)
+                    + (wants_fvd and floor_stats is None))
     with Progress(to_embed) if wants_i3d else contextlib.nullcontext() as progress:
         context = EvalContext(i3d=load_i3d(dev, weights_dir) if wants_i3d else None, frames=frames,
                               batch_size=batch_size, real_description=described, progress=progress)
-        if wants_i3d and real_stats is None:
+        if wants_fvd and real_stats is None:
             real_stats = real_fvd_stats(real, context)
             store_stats(described, frames, cache, real_stats)
         context = dataclasses.replace(context, real_stats=real_stats)
         for name in chosen:
             result.update(get_metric(name)(fake, real, context))
-        if wants_i3d and floor_stats is None:
+        if wants_fvd and floor_stats is None:
             floor_stats = real_fvd_stats(VideoSet(list(floor)), context, "floor")
             store_stats(floor_described, frames, cache, floor_stats)
     if wants_i3d:
         result.update(protocol(frames, seed, dev))
+    if wants_fvd:
         result.update(fvd_real_floor=frechet_distance_from_stats(*floor_stats, *real_stats),
                       real_floor=floor_described, real_floor_shared=shared)
     return result
