@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from videogan.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from videogan.config import replace
+from videogan.config import ConfigError, replace
 from videogan.models import VideoGenerator
 from videogan.runtime import Runtime
 from videogan.train.gan import GANTask, init_networks, train
@@ -87,6 +87,26 @@ def test_mirror_changes_what_d_sees_of_the_real_clips(tmp_path, tiny_config):
     assert plain["d_real"] != mirrored["d_real"] and plain["d_fake"] == pytest.approx(mirrored["d_fake"])
 
 
+def test_the_run_records_its_threads_and_kernels_and_a_resume_with_others_says_so(tmp_path, tiny_config, capsys):
+    """The thread count and instruction set decide the order of float sums, so a run's numbers hang on them:
+    config.json names them, and a resume under another count says it goes on, but not bit for bit."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        train(replace(tiny_config, train={"iterations": 2}), tmp_path, progress=False)
+        machine = json.loads((tmp_path / "config.json").read_text())["machine"]
+        assert machine["cpu_threads"] == 1 and machine["cpu_kernels"] == torch.backends.cpu.get_cpu_capability()
+        assert "1 CPU thread(s)" in capsys.readouterr().err
+        train(replace(tiny_config, train={"iterations": 3}), tmp_path, resume=True, progress=False)
+        assert "another machine setup" not in capsys.readouterr().err  # the same setup: bit for bit
+        torch.set_num_threads(2)
+        train(replace(tiny_config, train={"iterations": 4}), tmp_path, resume=True, progress=False)
+        assert "another machine setup than the run so far (cpu_threads 1 -> 2)" in capsys.readouterr().err
+        assert json.loads((tmp_path / "config.json").read_text())["machine"]["cpu_threads"] == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_periodic_checkpoints_are_pruned(tmp_path, tiny_config):
     train(replace(tiny_config, train={"keep_checkpoints": 2}), tmp_path, progress=False)
     assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-0000004.pt", "checkpoint-0000006.pt"]
@@ -139,6 +159,37 @@ def test_a_slow_loader_is_logged_per_tick_and_warned_about(tmp_path, tiny_config
     train(replace(tiny_config, train={"iterations": 3}), tmp_path, progress=False)
     assert all(r["data_wait_s"] >= 1.0 for r in _stats(tmp_path))  # 4 clips of 0.25 s per iteration
     assert "the loader is the bottleneck" in capsys.readouterr().err
+
+
+@settings(max_examples=30, deadline=None)
+@given(batch=st.integers(2, 9), weight=st.floats(0.01, 10.0), seed=st.integers(0, 2 ** 16))
+def test_mode_seeking_term_is_the_weight_over_the_code_to_video_gap(batch, weight, seed):
+    """Any batch size (odd ones leave their last video unpaired): G's loss grows by weight / (gap + eps), the gap
+    is mean |G(z1) - G(z2)| / mean |z1 - z2| over the pairs (i, i + b//2), and pushing it down pulls videos apart."""
+    rng = torch.Generator().manual_seed(seed)
+    d = torch.nn.Module()
+    d.forward = lambda video: torch.zeros(video.shape[0])
+    codes = torch.randn(batch, 5, generator=rng)
+    video = torch.randn(batch, 3, 2, 2, 2, generator=rng).requires_grad_(True)
+    half = batch // 2
+    gap = (video[:half] - video[half:2 * half]).abs().mean() / (codes[:half] - codes[half:2 * half]).abs().mean()
+    plain, _ = VideoGANLoss(d).generator_loss({"video": video}, codes=codes)
+    seeking, stats = VideoGANLoss(d, mode_seeking=weight).generator_loss({"video": video}, codes=codes)
+    assert stats["mode_seeking_gap"].item() == pytest.approx(gap.item(), rel=1e-5)
+    assert (seeking - plain).item() == pytest.approx(weight / (gap.item() + 1e-5), rel=1e-4)
+    grad, = torch.autograd.grad(seeking, video)
+    after = (video - 1e-3 * grad).detach()
+    assert (after[:half] - after[half:2 * half]).abs().mean() > (video[:half] - video[half:2 * half]).abs().mean()
+    assert "mode_seeking_gap" not in VideoGANLoss(d, mode_seeking=weight).generator_loss({"video": video})[1]
+
+
+def test_mode_seeking_needs_a_pair(tiny_config):
+    with pytest.raises(ConfigError, match="batch_size 2 or more"):
+        replace(tiny_config, train={"mode_seeking": 1.0, "batch_size": 1})
+    d = torch.nn.Module()
+    d.forward = lambda video: torch.zeros(video.shape[0])
+    with pytest.raises(ValueError, match="batch of 2 or more"):
+        VideoGANLoss(d, mode_seeking=1.0).generator_loss({"video": torch.zeros(1, 3, 2, 2, 2)}, codes=torch.zeros(1, 5))
 
 
 def test_r1_penalty_is_the_squared_gradient_norm_at_real_clips():

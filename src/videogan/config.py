@@ -171,6 +171,9 @@ class TrainConfig:
     mirror: bool = setting(False, "GAN: show D each real clip flipped left-right with probability 1/2, so G learns "
                                   "both directions of every motion (for footage whose left and right are alike; off: "
                                   "the paper's recipe)")
+    mode_seeking: float = setting(0.0, "GAN, video task: weight of the mode-seeking term (Mao et al. 2019): G's loss "
+                                       "grows as 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|) over pairs of the batch, so "
+                                       "unlike codes must make unlike videos (0: none, the paper's recipe)", low=0.0)
     ema_half_life: float = setting(0.0, "GAN: keep an average of G's weights with this half-life in videos, which "
                                         "sample/evaluate/predict then use (0: none, the paper's recipe)", low=0.0)
 
@@ -178,6 +181,8 @@ class TrainConfig:
         if isinstance(self.channels_last, bool):  # saved before auto existed (config.json, checkpoints), or the API
             object.__setattr__(self, "channels_last", "on" if self.channels_last else "off")
         validate(self)
+        if self.mode_seeking and self.batch_size < 2:
+            raise ConfigError("mode_seeking pairs the videos of a batch: it needs batch_size 2 or more per rank")
 
 
 @dataclass(frozen=True)

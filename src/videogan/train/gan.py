@@ -67,7 +67,7 @@ class GANTask:
         # the mask prior belongs to the video task's objective; equation 3 (future) has none
         self.loss = VideoGANLoss(self.discriminator, tcfg.mask_l1 if not self.future else 0.0,
                                  tcfg.first_frame_weight, tcfg.first_frame_loss, tcfg.r1_gamma, tcfg.r1_every,
-                                 tcfg.augment)
+                                 tcfg.augment, tcfg.mode_seeking)
         # progress samples: 16 fixed codes, or for the future task the first frames of the first 16 clips
         fixed_videos = torch.stack([dataset[i]["video"] for i in range(min(16, len(dataset)))]) if self.future else None
         self.fixed_inputs = generator_inputs(mcfg, torch.Generator().manual_seed(tcfg.seed + 10_000),
@@ -89,7 +89,7 @@ class GANTask:
         self.discriminator.requires_grad_(False)  # D's weights need no gradient in the G step
         with context.autocast():
             g_loss, g_stats = self.loss.generator_loss(parts, image=inputs[0] if self.future else None,
-                                                       rng=augment_rng)
+                                                       rng=augment_rng, codes=None if self.future else inputs[0])
         context.update(g_loss, self.opt_g, self.generator)
         self.discriminator.requires_grad_(True)
         if self.ema:

@@ -6,7 +6,8 @@ Both go through BCE-with-logits, the numerically stable cross entropy section 2.
 
 Not the paper's, off unless asked: the R1 penalty (Mescheder et al. 2018), gamma/2 E|grad_x D(x)|^2 over
 real clips, which keeps D from growing steep around the data (the game D wins in docs/notebook.md 5); and
-augmentation of every clip D sees (augment.py), drawn from the `rng` the caller passes.
+augmentation of every clip D sees (augment.py), drawn from the `rng` the caller passes; and the
+mode-seeking term (Mao et al. 2019), which makes G pay for drawing alike videos from unlike codes.
 """
 from __future__ import annotations
 
@@ -24,6 +25,17 @@ def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
+def code_to_video_gap(video: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """How far apart G puts the videos of two codes, per unit of distance between the codes: mean |G(z1) - G(z2)|
+    over mean |z1 - z2|, with the batch's first half paired with its second (MSGAN's ratio)."""
+    half = len(video) // 2
+    if half == 0:
+        raise ValueError("the mode-seeking term pairs the batch's videos: it needs a batch of 2 or more")
+    video_gap = (video[:half] - video[half:2 * half]).float().abs().mean()
+    code_gap = (codes[:half] - codes[half:2 * half]).float().abs().mean()
+    return video_gap / code_gap
+
+
 def first_frame_loss(video: torch.Tensor, image: torch.Tensor, kind: str = "l1") -> torch.Tensor:
     """Equation 3's reconstruction term: the mean |G0(x0) - x0| (l1, the released code) or the mean
     squared difference (l2, the paper's text) between the first frame of video b 3 t h w and image b 3 h w.
@@ -38,11 +50,14 @@ def first_frame_loss(video: torch.Tensor, image: torch.Tensor, kind: str = "l1")
 
 class VideoGANLoss:
     """`mask_l1`: lambda of the mask prior (video task); `first_frame_weight`, `first_frame_kind`: lambda and
-    form of equation 3's term (future task), applied when `generator_loss` is given the input image."""
+    form of equation 3's term (future task), applied when `generator_loss` is given the input image;
+    `mode_seeking`: weight of 1 / code_to_video_gap in G's loss, applied when `generator_loss` is given the codes."""
 
     def __init__(self, discriminator: nn.Module, mask_l1: float = 0.1, first_frame_weight: float = 10.0,
-                 first_frame_kind: str = "l1", r1_gamma: float = 0.0, r1_every: int = 1, augment: str = ""):
+                 first_frame_kind: str = "l1", r1_gamma: float = 0.0, r1_every: int = 1, augment: str = "",
+                 mode_seeking: float = 0.0):
         self.discriminator = discriminator
+        self.mode_seeking = mode_seeking
         self.augment = ClipAugment(augment)
         self.mask_l1, self.r1_gamma, self.r1_every = mask_l1, r1_gamma, r1_every
         self.first_frame_weight, self.first_frame_kind = first_frame_weight, first_frame_kind
@@ -81,9 +96,10 @@ class VideoGANLoss:
             stats["r1"] = penalty.detach()
         return loss, stats
 
-    def generator_loss(self, parts: dict, image: torch.Tensor | None = None, rng: torch.Generator | None = None
-                       ) -> tuple[torch.Tensor, dict]:
-        """parts: the generator's output dict; image: the future task's input b 3 h w (None: video task).
+    def generator_loss(self, parts: dict, image: torch.Tensor | None = None, rng: torch.Generator | None = None,
+                       codes: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """parts: the generator's output dict; image: the future task's input b 3 h w (None: video task);
+        codes: the b z codes the videos were drawn from (the mode-seeking term's pairs).
         The mask prior lambda * mean|m| is the released code's L1 penalty averaged over all mask
         elements (m >= 0 after the sigmoid, so |m| = m)."""
         logits = self._judge(parts["video"], rng)
@@ -97,4 +113,8 @@ class VideoGANLoss:
             reconstruction = first_frame_loss(parts["video"], image, self.first_frame_kind)
             loss = loss + self.first_frame_weight * reconstruction
             stats["first_frame"] = reconstruction.detach()
+        if self.mode_seeking and codes is not None:
+            gap = code_to_video_gap(parts["video"], codes)
+            loss = loss + self.mode_seeking / (gap + 1e-5)  # the ratio can be 0; MSGAN's epsilon
+            stats["mode_seeking_gap"] = gap.detach()
         return loss, stats

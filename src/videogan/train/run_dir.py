@@ -32,16 +32,31 @@ def edited_settings(run_dir: str | Path, resumed: dict, flags: tuple[str, ...] =
     runs (`resumed`, as `RunConfig.to_dict` gives it): hand edits of the file, which a resume does not
     apply. `flags`: settings a resume takes from its command line, not compared. Sections or keys the file
     lacks (written by an older version) and unreadable files count as none."""
-    try:
-        on_disk = json.loads((Path(run_dir) / "config.json").read_text())
-    except (OSError, ValueError):
-        return []
-    if not isinstance(on_disk, dict):
-        return []
+    on_disk = _saved_config(run_dir)
     return [f"{name} (file: {on_disk[section][name]!r}, run: {value!r})"
             for section, values in resumed.items() if isinstance(on_disk.get(section), dict)
             for name, value in values.items()
             if name in on_disk[section] and name not in flags and on_disk[section][name] != value]
+
+
+def changed_machine(run_dir: str | Path, machine: dict) -> list[str]:
+    """What differs between the machine record of RUN_DIR/config.json (the run so far) and `machine` (this
+    resume's): another thread count or instruction set sums floats in another order, so the resume goes on
+    from the checkpoint but no longer bit for bit. A file without the record counts as no difference."""
+    saved = _saved_config(run_dir).get("machine")
+    if not isinstance(saved, dict):
+        return []
+    return [f"{name} {saved[name]!r} -> {value!r}" for name, value in machine.items()
+            if name in saved and saved[name] != value]
+
+
+def _saved_config(run_dir: str | Path) -> dict:
+    """RUN_DIR/config.json as a dict; {} when it is missing, unreadable or not an object."""
+    try:
+        on_disk = json.loads((Path(run_dir) / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return on_disk if isinstance(on_disk, dict) else {}
 
 
 def resume_hint(run_dir: str | Path, iteration: int, iterations: int) -> str | None:

@@ -37,7 +37,7 @@ from ..stop_signals import StopNow, StopRequest, helper_loader_options
 from .agreement import agreed_resume_state, check_same_start
 from .distributed import StopVote, average_buffers, average_gradients
 from .log import RunLog
-from .run_dir import edited_settings, resume_hint
+from .run_dir import changed_machine, edited_settings, resume_hint
 
 # Settings of how a run is executed, which `--resume` takes from the command line; every other setting
 # is the run's recipe (model, data, optimiser, batch, seed) and stays as saved.
@@ -121,6 +121,13 @@ def resumed_config(saved: RunConfig, given: RunConfig) -> RunConfig:
                          f"(flags that apply on resume: {allowed})")
     return dataclasses.replace(saved, train=dataclasses.replace(
         saved.train, **{name: getattr(given.train, name) for name in RUN_TIME_FIELDS}))
+
+
+def machine_record(device: torch.device) -> dict:
+    """What a run's numbers hang on besides code, data and seed: the CPU's thread count and instruction set
+    change the order of float sums, and a GAN's training follows the difference (README, "bit for bit")."""
+    return {"cpu_threads": torch.get_num_threads(), "cpu_kernels": torch.backends.cpu.get_cpu_capability(),
+            "torch": torch.__version__, "device": str(device)}
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -269,11 +276,14 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
             restore_rng(state["rng"]["global"])
             iteration = state["iteration"]
         check_same_start(config, task.networks)
-        edited = (edited_settings(run_dir, config.to_dict(), RUN_TIME_FIELDS)
-                  if state is not None and runtime.is_main else [])
+        machine = machine_record(runtime.device)
+        resumed_main = state is not None and runtime.is_main
+        edited = edited_settings(run_dir, config.to_dict(), RUN_TIME_FIELDS) if resumed_main else []
+        moved = changed_machine(run_dir, machine) if resumed_main else []
         if runtime.is_main:
             write_atomic(run_dir / "config.json", json.dumps(
-                {**config.to_dict(), "distributed": semantics, **(config_extras or {})}, indent=2, sort_keys=True))
+                {**config.to_dict(), "distributed": semantics, "machine": machine, **(config_extras or {})},
+                indent=2, sort_keys=True))
         if state is not None:
             log.truncate_after(iteration)
             log.line(f"resumed {state['path']} at iteration {iteration}")
@@ -281,13 +291,17 @@ def run_task(make_task: Callable[[RunConfig, Runtime, Dataset], TrainingTask], c
                 log.line(f"warning: {run_dir / 'config.json'} was edited: {', '.join(edited)}; a resume runs the "
                          "checkpoint's recipe and rewrites the file (change the recipe in a new run with --out, "
                          "run-time settings with flags)")
+            if moved:
+                log.line(f"note: this resume runs on another machine setup than the run so far ({', '.join(moved)}): "
+                         "it continues from the checkpoint, but not bit for bit as the run would have")
         if iteration >= config.train.iterations:
             log.line(resume_hint(run_dir, iteration, config.train.iterations))
             latest = list_checkpoints(run_dir)[-1] if runtime.is_main else None
             return TrainingOutcome(iteration, latest, None), task, config
         log.line(f"global batch {semantics['global_batch']} = {runtime.world_size} rank(s) x "
                  f"{semantics['batch_per_rank']} clips; BatchNorm statistics over {semantics['batch_norm_clips']} "
-                 f"clips; precision {precision}; {memory_format} memory format; {workers} loader worker(s)")
+                 f"clips; precision {precision}; {memory_format} memory format; {workers} loader worker(s); "
+                 f"{machine['cpu_threads']} CPU thread(s), {machine['cpu_kernels']} kernels")
         if state is None and runtime.is_main:
             for warning in task.start_warnings():
                 log.line(f"warning: {warning}")
