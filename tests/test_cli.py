@@ -107,6 +107,26 @@ def test_a_hand_edited_config_json_is_named_on_resume_not_applied_silently(tmp_p
     assert "was edited" not in capsys.readouterr().err
 
 
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+                           max_leaves=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(saved=JSON_VALUES | st.dictionaries(st.sampled_from(["cpu_threads", "cpu_kernels", "torch", "device", "x"]),
+                                           JSON_VALUES, max_size=5))
+def test_any_machine_record_in_config_json_gives_printable_differences(tmp_path, saved):
+    """A hand-edited or foreign `machine` (any JSON, control characters included) never stops a resume: its
+    differences are named on one printable line each, and a record that is not an object is none."""
+    from videogan.train.run_dir import changed_machine
+    (tmp_path / "config.json").write_text(json.dumps({"machine": saved}))
+    machine = {"cpu_threads": 2, "cpu_kernels": "AVX2", "torch": "2.13.0", "device": "cpu"}
+    differences = changed_machine(tmp_path, machine)
+    assert all(isinstance(d, str) and d.isprintable() for d in differences)
+    expected = [k for k in machine if isinstance(saved, dict) and k in saved and saved[k] != machine[k]]
+    assert [d.split(" ")[0] for d in differences] == expected
+
+
 def test_clear_errors(tmp_path, capsys):
     assert main(["sample", str(tmp_path / "missing.pt"), "--out", str(tmp_path)]) == 2
     assert "missing.pt" in capsys.readouterr().err
