@@ -20,6 +20,7 @@ def test_footage_trains_with_its_recipe_and_samples_from_the_average(tmp_path, c
     saved = json.loads((run / "config.json").read_text())
     assert (saved["model"]["frames"], saved["model"]["size"], saved["model"]["upsample"]) == (16, 32, "resize")
     assert saved["model"]["d_norm"] == "none" and saved["train"]["augment"] == get_preset("footage").train.augment
+    assert saved["model"]["d_minibatch_std"] == 4  # D sees how much each group of 4 clips differs
     assert saved["train"]["mask_l1"] == 1.0 and saved["train"]["ema_half_life"] > 0
     assert json.loads((run / "stats.jsonl").read_text().splitlines()[-1])["r1"] > 0
     assert "move little" not in capsys.readouterr().err  # the built-in scenes move enough
@@ -36,6 +37,7 @@ def test_footage_large_is_the_paper_size_and_steps(tmp_path):
     config = get_preset("footage-large")
     assert (config.model.frames, config.model.size, config.model.g_width, config.model.d_width) == (32, 64, 64, 64)
     assert config.train.augment == get_preset("footage").train.augment
+    assert config.model.d_minibatch_std == 4  # at batch 1 a group of one: the extra channel is constant
     state = torch.load(run / "checkpoints" / "checkpoint-0000001.pt", weights_only=True)
     assert state["config"]["model"]["size"] == 64 and state["iteration"] == 1
 
